@@ -1,0 +1,65 @@
+//! Search and read requests and their results.
+
+use crate::{Filter, JsonPath, NamedVectors, Payload, PointId, VectorData};
+
+/// Which parts of the payload to return.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum WithPayload {
+    #[default]
+    None,
+    All,
+    Include(Vec<JsonPath>),
+    Exclude(Vec<JsonPath>),
+}
+
+/// Which vectors to return.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum WithVector {
+    #[default]
+    None,
+    All,
+    Names(Vec<String>),
+}
+
+/// A nearest-neighbour query against one named vector.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub vector_name: String,
+    pub query: VectorData,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub score_threshold: Option<f32>,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+}
+
+/// Order a scroll by a payload field instead of by id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub key: JsonPath,
+    pub descending: bool,
+    /// Start from this value (inclusive) in the chosen direction.
+    pub start_from: Option<f64>,
+}
+
+/// A search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredPoint {
+    pub id: PointId,
+    pub version: u64,
+    pub score: f32,
+    pub payload: Option<Payload>,
+    pub vectors: Option<NamedVectors>,
+    /// The value a scroll was ordered by, when it was.
+    pub order_value: Option<f64>,
+}
+
+/// A point as returned by retrieve and scroll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: PointId,
+    pub payload: Option<Payload>,
+    pub vectors: Option<NamedVectors>,
+    pub order_value: Option<f64>,
+}
