@@ -1,1 +1,28 @@
-//! placeholder
+//! Collections of shards and the catalog that holds them.
+//!
+//! - [`config`]: collection configuration in Qdrant's shape, validation, diffs.
+//! - [`validate`]: checks of update operations and queries against the config (before they are logged).
+//! - [`collection`]: one collection: shards, routing by point id hash, fan-out reads, payload index schema.
+//! - [`catalog`]: every collection of a node, aliases, and the background flusher.
+//! - [`fsio`]: atomic small-file writes shared by the collection files.
+//!
+//! On disk: `<storage>/collections/<name>/{config.json, payload_index.json, shards/<i>/}` and
+//! `<storage>/aliases.json`. A collection is created in a hidden temp folder and renamed into place;
+//! a deleted one is renamed to a hidden folder before removal, so a crash never leaves half of one.
+
+pub mod catalog;
+pub mod collection;
+pub mod config;
+pub mod error;
+mod query;
+mod fsio;
+pub mod validate;
+
+pub use catalog::{AliasOperation, Catalog, CatalogOptions};
+pub use collection::{
+    ConfigDiff, VectorParamsDiff,
+    Collection, CollectionInfo, CollectionStatus, PayloadFieldSchema, ScrollRequest, UpdateResult, UpdateStatus,
+};
+pub use config::CollectionConfig;
+pub use error::CollectionError;
+pub use query::fuse;

@@ -1,1 +1,25 @@
-//! placeholder
+//! One Quiver segment: a self-contained set of points with their vectors and payloads.
+//!
+//! - [`id_tracker`]: external point id <-> internal offset, per-point versions, deletions.
+//! - [`vector_storage`]: dense and sparse vectors by name, in contiguous arrays.
+//! - [`kernels`]: SIMD distance functions.
+//! - [`filter`]: evaluation of the filter tree on one point.
+//! - [`payload_ops`]: set / delete / select parts of a payload by key path.
+//! - [`segment`]: the segment itself: apply point changes, exact search, retrieve, scroll, count.
+//! - [`top_k`]: bounded heap for the best k scores.
+//! - [`file`]: the on-disk format of a persisted segment.
+
+pub mod config;
+pub mod error;
+pub mod file;
+pub mod filter;
+pub mod id_tracker;
+pub mod kernels;
+pub mod payload_ops;
+pub mod segment;
+pub mod top_k;
+pub mod vector_storage;
+
+pub use config::{SegmentConfig, VectorSpec};
+pub use error::SegmentError;
+pub use segment::Segment;

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod json_path;
 pub mod operation;
 pub mod point_id;
+pub mod query;
 pub mod search;
 pub mod vectors;
 
@@ -20,6 +21,7 @@ pub use filter::{
 pub use json_path::{JsonPath, PathStep};
 pub use operation::{PointRecord, PointSelector, UpdateOperation};
 pub use point_id::PointId;
+pub use query::{Fusion, Prefetch, Query, QueryRequest, VectorInput};
 pub use search::{OrderBy, Record, ScoredPoint, SearchRequest, WithPayload, WithVector};
 pub use vectors::{NamedVectors, SparseVector, VectorData, DEFAULT_VECTOR};
 

@@ -1,0 +1,283 @@
+//! The catalog: every collection of this node, its aliases, and the background flusher that fsyncs
+//! logs and checkpoints shards so logs stay short and restarts stay fast.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::collection::Collection;
+use crate::config::CollectionConfig;
+use crate::error::{CollectionError, Result};
+use crate::fsio::{io_err, read_json, sync_dir, write_json_atomic};
+
+/// One change of the alias table; a list of them is applied all or nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AliasOperation {
+    Create { collection: String, alias: String },
+    Delete { alias: String },
+    Rename { old: String, new: String },
+}
+
+/// Settings of the catalog.
+#[derive(Debug, Clone)]
+pub struct CatalogOptions {
+    /// How often logs of writes that did not ask for durability are fsynced.
+    pub wal_sync_interval: Duration,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        CatalogOptions { wal_sync_interval: Duration::from_millis(200) }
+    }
+}
+
+type Collections = RwLock<BTreeMap<String, Arc<Collection>>>;
+
+/// All collections of this node.
+pub struct Catalog {
+    dir: PathBuf,
+    collections: Arc<Collections>,
+    aliases: RwLock<BTreeMap<String, String>>,
+    /// Serialises create/delete so two creates of one name cannot race.
+    ddl: Mutex<()>,
+    stop: Arc<AtomicBool>,
+    flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("dir", &self.dir).finish()
+    }
+}
+
+/// Qdrant's rules for collection and alias names, checked before anything touches the disk.
+pub fn check_name(field: &str, name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.len() > 255
+        || name.starts_with('.')
+        || name.chars().any(|c| matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0') || c.is_control());
+    if bad {
+        return Err(CollectionError::InvalidInput(format!(
+            "Validation error in path parameters: [{field}: collection name `{name}` is invalid: it must be 1 to 255 characters, not start with `.`, and contain none of < > : \" / \\ | ? * or control characters]"
+        )));
+    }
+    Ok(())
+}
+
+impl Catalog {
+    /// Opens (or initialises) the storage folder and recovers every collection in it.
+    pub fn open(dir: &Path, options: CatalogOptions) -> Result<Catalog> {
+        let cdir = dir.join("collections");
+        std::fs::create_dir_all(&cdir).map_err(io_err(&cdir))?;
+        let mut collections = BTreeMap::new();
+        for entry in std::fs::read_dir(&cdir).map_err(io_err(&cdir))? {
+            let entry = entry.map_err(io_err(&cdir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.starts_with('.') {
+                // A create or delete interrupted by a crash.
+                tracing::info!(path = %path.display(), "removing leftover of an interrupted create/delete");
+                std::fs::remove_dir_all(&path).map_err(io_err(&path))?;
+                continue;
+            }
+            let started = Instant::now();
+            let collection = Collection::open(&path, &name)?;
+            tracing::info!(collection = %name, elapsed_ms = started.elapsed().as_millis() as u64, "loaded collection");
+            collections.insert(name, Arc::new(collection));
+        }
+        let aliases: BTreeMap<String, String> = read_json(&dir.join("aliases.json"))?.unwrap_or_default();
+        let catalog = Catalog {
+            dir: dir.to_path_buf(),
+            collections: Arc::new(RwLock::new(collections)),
+            aliases: RwLock::new(aliases),
+            ddl: Mutex::new(()),
+            stop: Arc::new(AtomicBool::new(false)),
+            flusher: Mutex::new(None),
+        };
+        catalog.start_flusher(options);
+        Ok(catalog)
+    }
+
+    fn start_flusher(&self, options: CatalogOptions) {
+        let collections = Arc::clone(&self.collections);
+        let stop = Arc::clone(&self.stop);
+        let handle = std::thread::Builder::new()
+            .name("quiver-flusher".into())
+            .spawn(move || {
+                let mut last_checkpoint: BTreeMap<String, Instant> = BTreeMap::new();
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(options.wal_sync_interval);
+                    let all: Vec<Arc<Collection>> = collections.read().values().cloned().collect();
+                    for c in all {
+                        if let Err(e) = c.sync_wal() {
+                            tracing::error!(collection = c.name(), error = %e, "log fsync failed");
+                        }
+                        let due = Duration::from_secs(c.flush_interval_sec().max(1));
+                        let last = last_checkpoint.entry(c.name().to_string()).or_insert_with(Instant::now);
+                        if last.elapsed() >= due {
+                            *last = Instant::now();
+                            if let Err(e) = c.checkpoint() {
+                                tracing::error!(collection = c.name(), error = %e, "checkpoint failed");
+                            }
+                        }
+                    }
+                }
+            })
+            .ok();
+        *self.flusher.lock() = handle;
+    }
+
+    /// Stops the flusher and checkpoints every collection (a clean shutdown).
+    pub fn close(&self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.flusher.lock().take() {
+            let _ = h.join();
+        }
+        for c in self.collections.read().values() {
+            c.sync_wal()?;
+            c.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn not_found(name: &str) -> CollectionError {
+        CollectionError::NotFound(format!("Not found: Collection `{name}` doesn't exist!"))
+    }
+
+    /// The collection with this name, or the one this alias points to.
+    pub fn get(&self, name_or_alias: &str) -> Result<Arc<Collection>> {
+        let collections = self.collections.read();
+        if let Some(c) = collections.get(name_or_alias) {
+            return Ok(Arc::clone(c));
+        }
+        let aliases = self.aliases.read();
+        aliases
+            .get(name_or_alias)
+            .and_then(|target| collections.get(target))
+            .cloned()
+            .ok_or_else(|| Self::not_found(name_or_alias))
+    }
+
+    pub fn exists(&self, name_or_alias: &str) -> bool {
+        self.get(name_or_alias).is_ok()
+    }
+
+    pub fn list(&self) -> Vec<String> {
+        self.collections.read().keys().cloned().collect()
+    }
+
+    /// Creates a collection; fails with "already exists" if the name is taken.
+    pub fn create(&self, name: &str, config: CollectionConfig) -> Result<Arc<Collection>> {
+        check_name("collection_name", name)?;
+        config.validate()?;
+        let _ddl = self.ddl.lock();
+        if self.collections.read().contains_key(name) {
+            return Err(CollectionError::AlreadyExists(format!("Wrong input: Collection `{name}` already exists!")));
+        }
+        if self.aliases.read().contains_key(name) {
+            return Err(CollectionError::AlreadyExists(format!(
+                "Wrong input: Collection `{name}` already exists! (an alias has this name)"
+            )));
+        }
+        let cdir = self.dir.join("collections");
+        let tmp = cdir.join(format!(".creating-{}", uuid::Uuid::new_v4()));
+        let collection = Collection::create(&tmp, name, config).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&tmp);
+        })?;
+        drop(collection);
+        let dst = cdir.join(name);
+        std::fs::rename(&tmp, &dst).map_err(io_err(&dst))?;
+        sync_dir(&cdir)?;
+        let collection = Arc::new(Collection::open(&dst, name)?);
+        self.collections.write().insert(name.to_string(), Arc::clone(&collection));
+        Ok(collection)
+    }
+
+    /// Deletes a collection and its aliases; false when there was none.
+    pub fn delete(&self, name: &str) -> Result<bool> {
+        let _ddl = self.ddl.lock();
+        let Some(collection) = self.collections.write().remove(name) else { return Ok(false) };
+        let stale: Vec<String> =
+            self.aliases.read().iter().filter(|(_, c)| c.as_str() == name).map(|(a, _)| a.clone()).collect();
+        if !stale.is_empty() {
+            let ops: Vec<AliasOperation> = stale.into_iter().map(|alias| AliasOperation::Delete { alias }).collect();
+            self.apply_aliases(&ops, false)?;
+        }
+        drop(collection);
+        let cdir = self.dir.join("collections");
+        let src = cdir.join(name);
+        let doomed = cdir.join(format!(".deleting-{}", uuid::Uuid::new_v4()));
+        std::fs::rename(&src, &doomed).map_err(io_err(&src))?;
+        sync_dir(&cdir)?;
+        std::fs::remove_dir_all(&doomed).map_err(io_err(&doomed))?;
+        Ok(true)
+    }
+
+    /// Applies alias changes atomically (all or none) and persists the table.
+    pub fn update_aliases(&self, ops: &[AliasOperation]) -> Result<()> {
+        let _ddl = self.ddl.lock();
+        self.apply_aliases(ops, true)
+    }
+
+    fn apply_aliases(&self, ops: &[AliasOperation], check_collections: bool) -> Result<()> {
+        let mut table = self.aliases.write();
+        let mut next = table.clone();
+        let collections = self.collections.read();
+        for op in ops {
+            match op {
+                AliasOperation::Create { collection, alias } => {
+                    check_name("alias_name", alias)?;
+                    if check_collections && !collections.contains_key(collection) {
+                        return Err(Self::not_found(collection));
+                    }
+                    if collections.contains_key(alias) {
+                        return Err(CollectionError::AlreadyExists(format!(
+                            "Wrong input: Collection `{alias}` already exists! (cannot create an alias with its name)"
+                        )));
+                    }
+                    next.insert(alias.clone(), collection.clone());
+                }
+                AliasOperation::Delete { alias } => {
+                    if next.remove(alias).is_none() {
+                        return Err(CollectionError::NotFound(format!("Not found: Alias {alias} does not exists!")));
+                    }
+                }
+                AliasOperation::Rename { old, new } => {
+                    check_name("new_alias_name", new)?;
+                    let target = next
+                        .remove(old)
+                        .ok_or_else(|| CollectionError::NotFound(format!("Not found: Alias {old} does not exists!")))?;
+                    next.insert(new.clone(), target);
+                }
+            }
+        }
+        write_json_atomic(&self.dir.join("aliases.json"), &next)?;
+        *table = next;
+        Ok(())
+    }
+
+    /// (alias, collection) pairs, by alias.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        self.aliases.read().iter().map(|(a, c)| (a.clone(), c.clone())).collect()
+    }
+
+    pub fn collection_aliases(&self, collection: &str) -> Result<Vec<(String, String)>> {
+        if !self.collections.read().contains_key(collection) {
+            return Err(Self::not_found(collection));
+        }
+        Ok(self.aliases().into_iter().filter(|(_, c)| c == collection).collect())
+    }
+}
+
+impl Drop for Catalog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.flusher.lock().take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! One collection: its config, its shards (points routed by id hash), fan-out reads merged across
+//! shards, and the payload index schema. Synchronous; the server calls it off the async runtime.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::RwLock;
+use quiver_segment::SegmentConfig;
+use quiver_shard::{shard::merge_scored, LocalShard, ShardOptions};
+use quiver_types::{
+    Condition, Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, ShardId, UpdateOperation,
+    WithPayload, WithVector,
+};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{CollectionConfig, HnswConfigDiff, OptimizersConfigDiff, QuantizationConfig, WalConfigDiff};
+use crate::error::{CollectionError, Result};
+use crate::fsio::{io_err, read_json, write_json_atomic};
+use crate::validate;
+
+/// A payload index as declared by the user (`data_type` is Qdrant's name: keyword, integer, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayloadFieldSchema {
+    pub data_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+}
+
+/// `green` when every change is applied and indexed; Quiver has no background work yet, so a
+/// collection is green once an update returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectionStatus {
+    Green,
+    Yellow,
+    Grey,
+    Red,
+}
+
+/// What `get collection` reports.
+#[derive(Debug, Clone)]
+pub struct CollectionInfo {
+    pub status: CollectionStatus,
+    pub points_count: usize,
+    pub indexed_vectors_count: usize,
+    pub segments_count: usize,
+    pub config: CollectionConfig,
+    /// Field -> (schema, points having a value there).
+    pub payload_schema: BTreeMap<String, (PayloadFieldSchema, usize)>,
+}
+
+/// Whether an update was applied before the answer (`wait=true`) or only logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateStatus {
+    Acknowledged,
+    Completed,
+}
+
+/// The answer to an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateResult {
+    pub operation_id: u64,
+    pub status: UpdateStatus,
+}
+
+/// A page of points in id order (or ordered by a payload field).
+#[derive(Debug, Clone, Default)]
+pub struct ScrollRequest {
+    pub offset: Option<PointId>,
+    pub limit: usize,
+    pub filter: Option<Filter>,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+    pub order_by: Option<OrderBy>,
+}
+
+/// A collection stored on this node.
+pub struct Collection {
+    name: String,
+    dir: PathBuf,
+    config: RwLock<CollectionConfig>,
+    segment_config: SegmentConfig,
+    shards: Vec<LocalShard>,
+    payload_schema: RwLock<BTreeMap<String, PayloadFieldSchema>>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection").field("name", &self.name).finish()
+    }
+}
+
+fn shard_options(config: &CollectionConfig) -> ShardOptions {
+    ShardOptions {
+        wal_segment_bytes: config.wal_config.wal_capacity_mb.clamp(1, 1024) << 20,
+        ..ShardOptions::default()
+    }
+}
+
+impl Collection {
+    /// Creates the collection's files in `dir` (which must not exist).
+    pub fn create(dir: &Path, name: &str, config: CollectionConfig) -> Result<Collection> {
+        config.validate()?;
+        std::fs::create_dir_all(dir.join("shards")).map_err(io_err(dir))?;
+        write_json_atomic(&dir.join("config.json"), &config)?;
+        write_json_atomic(&dir.join("payload_index.json"), &BTreeMap::<String, PayloadFieldSchema>::new())?;
+        let segment_config = config.segment_config();
+        let mut shards = Vec::new();
+        for i in 0..config.params.shard_number {
+            let shard_dir = dir.join("shards").join(i.to_string());
+            shards.push(LocalShard::create(&shard_dir, segment_config.clone(), shard_options(&config))?);
+        }
+        Ok(Collection {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            segment_config,
+            shards,
+            payload_schema: RwLock::new(BTreeMap::new()),
+        })
+    }
+
+    /// Opens the collection stored in `dir`, recovering every shard.
+    pub fn open(dir: &Path, name: &str) -> Result<Collection> {
+        let config: CollectionConfig = read_json(&dir.join("config.json"))?
+            .ok_or_else(|| CollectionError::Corrupt(format!("{}: config.json missing", dir.display())))?;
+        let payload_schema = read_json(&dir.join("payload_index.json"))?.unwrap_or_default();
+        let segment_config = config.segment_config();
+        let shards = (0..config.params.shard_number)
+            .map(|i| {
+                let shard_dir = dir.join("shards").join(i.to_string());
+                LocalShard::open(&shard_dir, segment_config.clone(), shard_options(&config))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Collection {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            segment_config,
+            shards,
+            payload_schema: RwLock::new(payload_schema),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> CollectionConfig {
+        self.config.read().clone()
+    }
+
+    pub fn segment_config(&self) -> &SegmentConfig {
+        &self.segment_config
+    }
+
+    fn shard_of(&self, id: &PointId) -> ShardId {
+        (id.route_hash() % self.shards.len() as u64) as ShardId
+    }
+
+    /// Validates, routes and applies an update. `wait` makes it durable (fsync) before returning.
+    pub fn update(&self, op: &UpdateOperation, wait: bool) -> Result<UpdateResult> {
+        validate::check_operation(&self.segment_config, op)?;
+        let mut op_id = 0;
+        if self.shards.len() == 1 {
+            if !op.is_noop() {
+                op_id = self.shards[0].update(op, wait)?.0;
+            }
+        } else {
+            // Check existence across shards first so a multi-shard update fails before any shard logs.
+            if let UpdateOperation::UpdateVectors(points) = op {
+                for (id, _) in points {
+                    if self.shards[self.shard_of(id) as usize].retrieve(&[*id], &WithPayload::None, &WithVector::None).is_empty() {
+                        return Err(CollectionError::NotFound(format!("No point with id {id} found")));
+                    }
+                }
+            }
+            for (i, shard) in self.shards.iter().enumerate() {
+                let part = op.restrict(|id| self.shard_of(id) as usize == i);
+                if part.is_noop() {
+                    continue;
+                }
+                op_id = op_id.max(shard.update(&part, wait)?.0);
+            }
+        }
+        let status = if wait { UpdateStatus::Completed } else { UpdateStatus::Acknowledged };
+        Ok(UpdateResult { operation_id: op_id, status })
+    }
+
+    fn check_search(&self, req: &SearchRequest) -> Result<()> {
+        validate::check_vector(&self.segment_config, &req.vector_name, &req.query)
+    }
+
+    /// Exact nearest neighbours over every shard, `offset` skipped, at most `limit` returned.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
+        self.check_search(req)?;
+        let parts = self.shards.par_iter().map(|s| s.search(req)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let higher = quiver_shard::shard::higher_is_better(&self.segment_config, &req.vector_name);
+        let merged = merge_scored(parts, req.limit.saturating_add(req.offset), higher);
+        Ok(merged.into_iter().skip(req.offset).collect())
+    }
+
+    /// Points by id, in the order asked, each once; missing ids are skipped.
+    pub fn retrieve(&self, ids: &[PointId], with_payload: &WithPayload, with_vector: &WithVector) -> Vec<Record> {
+        let mut seen = std::collections::HashSet::new();
+        ids.iter()
+            .filter(|id| seen.insert(**id))
+            .flat_map(|id| self.shards[self.shard_of(id) as usize].retrieve(&[*id], with_payload, with_vector))
+            .collect()
+    }
+
+    /// A page of points and the id the next page starts at (`None` at the end, or when ordered).
+    pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
+        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        if let Some(order) = &req.order_by {
+            return Ok((self.scroll_ordered(order, req, filter), None));
+        }
+        let want = req.limit.saturating_add(1);
+        let mut ids: Vec<PointId> =
+            self.shards.par_iter().flat_map_iter(|s| s.scroll_ids(req.offset, want, filter)).collect();
+        ids.sort_unstable();
+        let next = if ids.len() > req.limit { Some(ids[req.limit]) } else { None };
+        ids.truncate(req.limit);
+        Ok((self.retrieve(&ids, &req.with_payload, &req.with_vector), next))
+    }
+
+    fn scroll_ordered(&self, order: &OrderBy, req: &ScrollRequest, filter: Option<&Filter>) -> Vec<Record> {
+        let mut values: Vec<(f64, PointId)> =
+            self.shards.par_iter().flat_map_iter(|s| s.order_values(order, filter)).collect();
+        if let Some(start) = order.start_from {
+            values.retain(|(v, _)| if order.descending { *v <= start } else { *v >= start });
+        }
+        values.sort_by(|a, b| {
+            let by_value = if order.descending { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) };
+            by_value.then_with(|| a.1.cmp(&b.1))
+        });
+        values.truncate(req.limit);
+        values
+            .into_iter()
+            .filter_map(|(v, id)| {
+                let mut rec = self.retrieve(&[id], &req.with_payload, &req.with_vector).pop()?;
+                rec.order_value = Some(v);
+                Some(rec)
+            })
+            .collect()
+    }
+
+    /// Exact number of points passing the filter.
+    pub fn count(&self, filter: Option<&Filter>) -> usize {
+        let filter = filter.filter(|f| !f.is_empty());
+        self.shards.par_iter().map(|s| s.count(filter)).sum()
+    }
+
+    pub fn info(&self) -> CollectionInfo {
+        let stats: Vec<_> = self.shards.iter().map(|s| s.stats()).collect();
+        let schema = self.payload_schema.read().clone();
+        let payload_schema = schema
+            .into_iter()
+            .map(|(field, s)| {
+                let points = match JsonPath::parse(&field) {
+                    Ok(path) => {
+                        let has_value = Filter { must_not: vec![Condition::IsEmpty(path)], ..Filter::default() };
+                        self.count(Some(&has_value))
+                    }
+                    Err(_) => 0,
+                };
+                (field, (s, points))
+            })
+            .collect();
+        CollectionInfo {
+            status: CollectionStatus::Green,
+            points_count: stats.iter().map(|s| s.points).sum(),
+            indexed_vectors_count: 0,
+            segments_count: stats.iter().map(|s| s.segments).sum(),
+            config: self.config(),
+            payload_schema,
+        }
+    }
+
+    /// Applies a PATCH of the config and persists it.
+    pub fn update_config(&self, diff: &ConfigDiff) -> Result<()> {
+        let mut config = self.config.write();
+        let mut next = config.clone();
+        diff.apply(&mut next)?;
+        next.validate()?;
+        write_json_atomic(&self.dir.join("config.json"), &next)?;
+        *config = next;
+        Ok(())
+    }
+
+    /// Declares a payload index (replacing an existing declaration of the field).
+    pub fn create_payload_index(&self, field: &str, schema: PayloadFieldSchema) -> Result<()> {
+        JsonPath::parse(field).map_err(|e| CollectionError::InvalidInput(format!("field_name: {e}")))?;
+        let mut all = self.payload_schema.write();
+        let mut next = all.clone();
+        next.insert(field.to_string(), schema);
+        write_json_atomic(&self.dir.join("payload_index.json"), &next)?;
+        *all = next;
+        Ok(())
+    }
+
+    pub fn delete_payload_index(&self, field: &str) -> Result<()> {
+        let mut all = self.payload_schema.write();
+        let mut next = all.clone();
+        next.remove(field);
+        write_json_atomic(&self.dir.join("payload_index.json"), &next)?;
+        *all = next;
+        Ok(())
+    }
+
+    /// Persists changed segments of every shard and trims their logs.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.shards.iter().try_for_each(|s| s.checkpoint()).map_err(Into::into)
+    }
+
+    /// fsyncs the logs of every shard.
+    pub fn sync_wal(&self) -> Result<()> {
+        self.shards.iter().try_for_each(|s| s.sync_wal()).map_err(Into::into)
+    }
+
+    pub fn flush_interval_sec(&self) -> u64 {
+        self.config.read().optimizer_config.flush_interval_sec
+    }
+}
+
+/// A PATCH of a collection's settings.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigDiff {
+    pub vectors: BTreeMap<String, VectorParamsDiff>,
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub optimizers_config: Option<OptimizersConfigDiff>,
+    pub wal_config: Option<WalConfigDiff>,
+    /// `Some(None)` disables quantization.
+    pub quantization_config: Option<Option<QuantizationConfig>>,
+    pub replication_factor: Option<u32>,
+    pub write_consistency_factor: Option<u32>,
+    pub read_fan_out_factor: Option<u32>,
+    pub on_disk_payload: Option<bool>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub strict_mode_config: Option<serde_json::Value>,
+}
+
+/// Per-vector settings a PATCH may change.
+#[derive(Debug, Clone, Default)]
+pub struct VectorParamsDiff {
+    pub hnsw_config: Option<HnswConfigDiff>,
+    pub quantization_config: Option<Option<QuantizationConfig>>,
+    pub on_disk: Option<bool>,
+}
+
+impl ConfigDiff {
+    fn apply(&self, c: &mut CollectionConfig) -> Result<()> {
+        for (name, d) in &self.vectors {
+            let p = c.params.vectors.get_mut(name).ok_or_else(|| {
+                CollectionError::InvalidInput(format!("Wrong input: Not existing vector name error: {name}"))
+            })?;
+            if let Some(h) = &d.hnsw_config {
+                let mut merged = p.hnsw_config.clone().unwrap_or_default();
+                macro_rules! over {
+                    ($($f:ident),*) => { $( if h.$f.is_some() { merged.$f = h.$f.clone(); } )* };
+                }
+                over!(m, ef_construct, full_scan_threshold, max_indexing_threads, on_disk, payload_m);
+                p.hnsw_config = Some(merged);
+            }
+            if let Some(q) = &d.quantization_config {
+                p.quantization_config = q.clone();
+            }
+            if d.on_disk.is_some() {
+                p.on_disk = d.on_disk;
+            }
+        }
+        if let Some(h) = &self.hnsw_config {
+            h.validate("hnsw_config.")?;
+            h.apply(&mut c.hnsw_config);
+        }
+        if let Some(o) = &self.optimizers_config {
+            o.validate()?;
+            o.apply(&mut c.optimizer_config);
+        }
+        if let Some(w) = &self.wal_config {
+            if let Some(v) = w.wal_capacity_mb {
+                c.wal_config.wal_capacity_mb = v;
+            }
+            if let Some(v) = w.wal_segments_ahead {
+                c.wal_config.wal_segments_ahead = v;
+            }
+        }
+        if let Some(q) = &self.quantization_config {
+            c.quantization_config = q.clone();
+        }
+        if let Some(v) = self.replication_factor {
+            c.params.replication_factor = v;
+        }
+        if let Some(v) = self.write_consistency_factor {
+            c.params.write_consistency_factor = v;
+        }
+        if self.read_fan_out_factor.is_some() {
+            c.params.read_fan_out_factor = self.read_fan_out_factor;
+        }
+        if let Some(v) = self.on_disk_payload {
+            c.params.on_disk_payload = v;
+        }
+        if let Some(m) = &self.metadata {
+            let meta = c.metadata.get_or_insert_with(Default::default);
+            for (k, v) in m {
+                meta.insert(k.clone(), v.clone());
+            }
+        }
+        if self.strict_mode_config.is_some() {
+            c.strict_mode_config = self.strict_mode_config.clone();
+        }
+        Ok(())
+    }
+}

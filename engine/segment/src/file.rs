@@ -1,0 +1,181 @@
+//! On-disk format of a persisted segment: one file, written whole, never edited in place.
+//!
+//! ```text
+//! magic  b"QVRSEG01"                      8 bytes
+//! format u32 LE = 1
+//! meta   u64 LE length + MessagePack of `Meta` (config, ids, versions, payloads, sparse vectors)
+//! dense  for each dense vector name in config order: `present` flags were in meta; then
+//!        len(points) * dim f32 LE (zeros where absent)
+//! crc    u32 LE: CRC-32 of everything after the magic and format
+//! ```
+//! Only live points are written, so saving also compacts. A file whose CRC does not match is
+//! reported as corrupt; the caller writes to a temporary name, fsyncs, then renames.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use quiver_types::{NamedVectors, Payload, PointId, SparseVector, VectorData};
+
+use crate::error::Result;
+use crate::vector_storage::VectorStorage;
+use crate::{Segment, SegmentConfig, SegmentError, VectorSpec};
+
+const MAGIC: &[u8; 8] = b"QVRSEG01";
+const FORMAT: u32 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Meta {
+    config: SegmentConfig,
+    ids: Vec<PointId>,
+    versions: Vec<u64>,
+    payloads: Vec<Payload>,
+    dense_present: BTreeMap<String, Vec<bool>>,
+    sparse: BTreeMap<String, Vec<Option<SparseVector>>>,
+}
+
+impl Segment {
+    /// Serialises the live points into the file format above.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let live: Vec<(PointId, quiver_types::PointOffset)> = self.ids.iter_from(None).collect();
+        let mut meta = Meta {
+            config: self.config.clone(),
+            ids: live.iter().map(|(id, _)| *id).collect(),
+            versions: live.iter().map(|(_, off)| self.ids.version(*off)).collect(),
+            payloads: live.iter().map(|(_, off)| self.payload_at(*off).clone()).collect(),
+            dense_present: BTreeMap::new(),
+            sparse: BTreeMap::new(),
+        };
+        let mut dense_blobs: Vec<u8> = Vec::new();
+        for (name, storage) in &self.vectors {
+            match storage {
+                VectorStorage::Dense(d) => {
+                    let mut present = Vec::with_capacity(live.len());
+                    dense_blobs.reserve(live.len() * d.dim * 4);
+                    for (_, off) in &live {
+                        match d.get(*off) {
+                            Some(v) => {
+                                present.push(true);
+                                v.iter().for_each(|x| dense_blobs.extend_from_slice(&x.to_le_bytes()));
+                            }
+                            None => {
+                                present.push(false);
+                                dense_blobs.extend(std::iter::repeat_n(0u8, d.dim * 4));
+                            }
+                        }
+                    }
+                    meta.dense_present.insert(name.clone(), present);
+                }
+                VectorStorage::Sparse(s) => {
+                    let vs = live.iter().map(|(_, off)| s.get(*off).cloned()).collect();
+                    meta.sparse.insert(name.clone(), vs);
+                }
+            }
+        }
+        let meta_bytes = rmp_serde::to_vec(&meta)
+            .map_err(|e| SegmentError::InvalidInput(format!("cannot encode segment metadata: {e}")))?;
+        let mut out = Vec::with_capacity(meta_bytes.len() + dense_blobs.len() + 32);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT.to_le_bytes());
+        out.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&meta_bytes);
+        out.extend_from_slice(&dense_blobs);
+        let crc = crc32fast::hash(&out[12..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Parses a segment file; any inconsistency is `Corrupt`, never a panic.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Segment> {
+        let corrupt = |reason: &str| SegmentError::Corrupt { path: path.to_path_buf(), reason: reason.into() };
+        if bytes.len() < 24 || &bytes[..8] != MAGIC {
+            return Err(corrupt("bad magic or truncated header"));
+        }
+        let format = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| corrupt("header"))?);
+        if format != FORMAT {
+            return Err(corrupt(&format!("unsupported format version {format}")));
+        }
+        let (body, crc_bytes) = bytes.split_at(bytes.len() - 4);
+        let crc = u32::from_le_bytes(crc_bytes.try_into().map_err(|_| corrupt("crc"))?);
+        if crc32fast::hash(&body[12..]) != crc {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let meta_len = u64::from_le_bytes(body[12..20].try_into().map_err(|_| corrupt("meta length"))?) as usize;
+        let meta_end = 20usize.checked_add(meta_len).filter(|e| *e <= body.len()).ok_or_else(|| corrupt("meta length"))?;
+        let meta: Meta = rmp_serde::from_slice(&body[20..meta_end]).map_err(|e| corrupt(&format!("metadata: {e}")))?;
+        let n = meta.ids.len();
+        if meta.versions.len() != n || meta.payloads.len() != n {
+            return Err(corrupt("column lengths differ"));
+        }
+        let mut seg = Segment::new(meta.config.clone());
+        let mut per_point: Vec<NamedVectors> = vec![NamedVectors::new(); n];
+        let mut pos = meta_end;
+        for (name, spec) in &meta.config.vectors {
+            match spec {
+                VectorSpec::Dense { size, .. } => {
+                    let present = meta.dense_present.get(name).ok_or_else(|| corrupt("missing dense column"))?;
+                    let need = n * size * 4;
+                    if present.len() != n || pos + need > body.len() {
+                        return Err(corrupt("dense column truncated"));
+                    }
+                    for (i, has) in present.iter().enumerate() {
+                        if *has {
+                            let start = pos + i * size * 4;
+                            let v: Vec<f32> = body[start..start + size * 4]
+                                .chunks_exact(4)
+                                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                                .collect();
+                            per_point[i].insert(name.clone(), VectorData::Dense(v));
+                        }
+                    }
+                    pos += need;
+                }
+                VectorSpec::Sparse => {
+                    let col = meta.sparse.get(name).ok_or_else(|| corrupt("missing sparse column"))?;
+                    if col.len() != n {
+                        return Err(corrupt("sparse column length"));
+                    }
+                    for (i, v) in col.iter().enumerate() {
+                        if let Some(v) = v {
+                            per_point[i].insert(name.clone(), VectorData::Sparse(v.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if pos != body.len() {
+            return Err(corrupt("trailing bytes"));
+        }
+        for (i, (id, payload)) in meta.ids.into_iter().zip(meta.payloads).enumerate() {
+            seg.upsert(id, meta.versions[i], &per_point[i], payload);
+        }
+        Ok(seg)
+    }
+
+    /// Writes the segment file into `dir` (temp name, fsync, rename, fsync dir).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SegmentError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let bytes = self.to_bytes()?;
+        let tmp = dir.join("segment.qvs.tmp");
+        let dst = dir.join("segment.qvs");
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&bytes).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        Ok(())
+    }
+
+    /// Reads the segment file from `dir`.
+    pub fn open(dir: &Path) -> Result<Segment> {
+        let path = dir.join("segment.qvs");
+        let bytes = std::fs::read(&path).map_err(|source| SegmentError::Io { path: path.clone(), source })?;
+        Segment::from_bytes(&bytes, &path)
+    }
+}

@@ -1,0 +1,145 @@
+//! The operations both API surfaces (gRPC and REST) call: one async method per engine operation,
+//! each running the synchronous engine on the blocking pool so the async runtime never stalls.
+//! Conversions from the wire happen before these are called; errors come back as [`ApiError`].
+
+use std::sync::Arc;
+
+use quiver_collection::{
+    AliasOperation, Catalog, CollectionConfig, CollectionInfo, ConfigDiff, PayloadFieldSchema, ScrollRequest,
+    UpdateResult,
+};
+use quiver_types::{Filter, PointId, QueryRequest, Record, ScoredPoint, UpdateOperation, WithPayload, WithVector};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The engine as the API layer sees it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Api {
+    catalog: Arc<Catalog>,
+}
+
+impl Api {
+    pub fn new(catalog: Arc<Catalog>) -> Api {
+        Api { catalog }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Catalog) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let catalog = Arc::clone(&self.catalog);
+        tokio::task::spawn_blocking(move || f(&catalog))
+            .await
+            .map_err(|e| ApiError::Internal(format!("Service internal error: task failed: {e}")))?
+    }
+
+    pub async fn create_collection(&self, name: String, config: CollectionConfig) -> ApiResult<()> {
+        self.blocking(move |c| c.create(&name, config).map(|_| ()).map_err(Into::into)).await
+    }
+
+    pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
+        self.blocking(move |c| c.delete(&name).map_err(Into::into)).await
+    }
+
+    pub async fn collection_info(&self, name: String) -> ApiResult<CollectionInfo> {
+        self.blocking(move |c| Ok(c.get(&name)?.info())).await
+    }
+
+    pub async fn list_collections(&self) -> Vec<String> {
+        self.catalog.list()
+    }
+
+    pub async fn collection_exists(&self, name: &str) -> bool {
+        self.catalog.exists(name)
+    }
+
+    pub async fn update_collection(&self, name: String, diff: ConfigDiff) -> ApiResult<()> {
+        self.blocking(move |c| c.get(&name)?.update_config(&diff).map_err(Into::into)).await
+    }
+
+    pub async fn update_aliases(&self, ops: Vec<AliasOperation>) -> ApiResult<()> {
+        self.blocking(move |c| c.update_aliases(&ops).map_err(Into::into)).await
+    }
+
+    pub async fn list_aliases(&self) -> Vec<(String, String)> {
+        self.catalog.aliases()
+    }
+
+    pub async fn collection_aliases(&self, name: String) -> ApiResult<Vec<(String, String)>> {
+        self.catalog.collection_aliases(&name).map_err(Into::into)
+    }
+
+    pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
+        self.blocking(move |c| c.get(&name)?.update(&op, wait).map_err(Into::into)).await
+    }
+
+    /// Applies operations in order, stopping at the first failure (earlier ones stay applied, as in
+    /// Qdrant's batch update).
+    pub async fn update_batch(
+        &self,
+        name: String,
+        ops: Vec<UpdateOperation>,
+        wait: bool,
+    ) -> ApiResult<Vec<UpdateResult>> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            ops.iter().map(|op| collection.update(op, wait).map_err(Into::into)).collect()
+        })
+        .await
+    }
+
+    pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
+        self.blocking(move |c| c.get(&name)?.query(&req).map_err(Into::into)).await
+    }
+
+    pub async fn query_batch(&self, name: String, reqs: Vec<QueryRequest>) -> ApiResult<Vec<Vec<ScoredPoint>>> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            reqs.iter().map(|r| collection.query(r).map_err(Into::into)).collect()
+        })
+        .await
+    }
+
+    pub async fn retrieve(
+        &self,
+        name: String,
+        ids: Vec<PointId>,
+        with_payload: WithPayload,
+        with_vector: WithVector,
+    ) -> ApiResult<Vec<Record>> {
+        self.blocking(move |c| Ok(c.get(&name)?.retrieve(&ids, &with_payload, &with_vector))).await
+    }
+
+    pub async fn scroll(&self, name: String, req: ScrollRequest) -> ApiResult<(Vec<Record>, Option<PointId>)> {
+        self.blocking(move |c| c.get(&name)?.scroll(&req).map_err(Into::into)).await
+    }
+
+    pub async fn count(&self, name: String, filter: Option<Filter>) -> ApiResult<usize> {
+        self.blocking(move |c| Ok(c.get(&name)?.count(filter.as_ref()))).await
+    }
+
+    pub async fn create_payload_index(
+        &self,
+        name: String,
+        field: String,
+        schema: PayloadFieldSchema,
+    ) -> ApiResult<UpdateResult> {
+        self.blocking(move |c| {
+            c.get(&name)?.create_payload_index(&field, schema)?;
+            Ok(UpdateResult { operation_id: 0, status: quiver_collection::UpdateStatus::Completed })
+        })
+        .await
+    }
+
+    pub async fn delete_payload_index(&self, name: String, field: String) -> ApiResult<UpdateResult> {
+        self.blocking(move |c| {
+            c.get(&name)?.delete_payload_index(&field)?;
+            Ok(UpdateResult { operation_id: 0, status: quiver_collection::UpdateStatus::Completed })
+        })
+        .await
+    }
+}
