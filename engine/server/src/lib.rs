@@ -1,1 +1,17 @@
-//! placeholder
+//! The quiver server: Qdrant-compatible gRPC (port 6334) and REST (port 6333) over the engine.
+//!
+//! - [`settings`]: configuration from a YAML file and `QUIVER__SECTION__KEY` environment overrides.
+//! - [`api`]: the async operations both surfaces call.
+//! - [`error`]: the single mapping of errors to gRPC statuses and HTTP codes.
+//! - [`convert`]: wire <-> engine conversions (gRPC messages, REST JSON).
+//! - [`grpc`], [`rest`]: the two surfaces.
+//! - [`node`]: wiring and lifecycle of one server process.
+
+pub mod api;
+pub mod convert;
+pub mod error;
+pub mod grpc;
+pub mod node;
+pub mod rest;
+pub mod settings;
+pub mod version;

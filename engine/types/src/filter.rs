@@ -71,8 +71,8 @@ pub enum FieldPredicate {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Match {
     Value(ValueVariant),
-    /// Full-text: every token of the query appears among the value's tokens (without an index:
-    /// substring match, as Qdrant does).
+    /// Full-text: every word of the query appears among the value's words (lower-cased,
+    /// alphanumeric runs), as Qdrant's local reference evaluates it.
     Text(String),
     /// The query tokens appear in this order, adjacent.
     Phrase(String),

@@ -1,0 +1,82 @@
+//! Engine results -> Qdrant's REST JSON shapes.
+
+use quiver_collection::{CollectionInfo, UpdateResult, UpdateStatus};
+use quiver_types::{NamedVectors, PointId, Record, ScoredPoint, VectorData};
+use serde_json::{json, Value};
+
+pub fn point_id(id: &PointId) -> Value {
+    match id {
+        PointId::Num(n) => json!(n),
+        PointId::Uuid(u) => json!(u.to_string()),
+    }
+}
+
+fn vector_data(v: &VectorData) -> Value {
+    match v {
+        VectorData::Dense(d) => json!(d),
+        VectorData::Sparse(s) => json!({"indices": s.indices, "values": s.values}),
+    }
+}
+
+/// The unnamed vector alone is a plain list; named vectors are an object.
+pub fn vectors(v: &Option<NamedVectors>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(map) if map.len() == 1 && map.contains_key("") => vector_data(&map[""]),
+        Some(map) => Value::Object(map.iter().map(|(k, d)| (k.clone(), vector_data(d))).collect()),
+    }
+}
+
+pub fn scored_point(p: &ScoredPoint) -> Value {
+    json!({
+        "id": point_id(&p.id),
+        "version": p.version,
+        "score": p.score,
+        "payload": p.payload,
+        "vector": vectors(&p.vectors),
+        "shard_key": null,
+        "order_value": p.order_value,
+    })
+}
+
+pub fn record(r: &Record) -> Value {
+    let order_value = r.order_value.map(|v| if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) });
+    json!({
+        "id": point_id(&r.id),
+        "payload": r.payload,
+        "vector": vectors(&r.vectors),
+        "shard_key": null,
+        "order_value": order_value,
+    })
+}
+
+pub fn update_result(r: &UpdateResult) -> Value {
+    let status = match r.status {
+        UpdateStatus::Completed => "completed",
+        UpdateStatus::Acknowledged => "acknowledged",
+    };
+    json!({"operation_id": r.operation_id, "status": status})
+}
+
+pub fn collection_info(info: &CollectionInfo) -> Value {
+    let schema: serde_json::Map<String, Value> = info
+        .payload_schema
+        .iter()
+        .map(|(field, (s, points))| {
+            let mut entry = json!({"data_type": s.data_type, "points": points});
+            if let Some(p) = &s.params {
+                entry["params"] = p.clone();
+            }
+            (field.clone(), entry)
+        })
+        .collect();
+    json!({
+        "status": info.status,
+        "optimizer_status": "ok",
+        "indexed_vectors_count": info.indexed_vectors_count,
+        "points_count": info.points_count,
+        "segments_count": info.segments_count,
+        "config": info.config,
+        "payload_schema": schema,
+    })
+}

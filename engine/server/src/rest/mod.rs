@@ -1,0 +1,134 @@
+//! The REST surface (axum) on Qdrant's paths, answering in Qdrant's envelope
+//! `{"result": ..., "status": "ok", "time": seconds}`.
+
+mod collections;
+mod points;
+mod service;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::api::Api;
+use crate::error::{ApiError, ApiResult};
+use crate::settings::Settings;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub api: Api,
+}
+
+/// Wraps a result in Qdrant's envelope.
+pub(crate) fn ok(result: Value, started: Instant) -> Response {
+    Json(json!({"result": result, "status": "ok", "time": started.elapsed().as_secs_f64()})).into_response()
+}
+
+/// A JSON body; malformed or oversized bodies become Qdrant-shaped errors.
+pub(crate) struct Body(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge(format!("Payload error: request body is larger than the limit ({e})"))
+            } else {
+                ApiError::invalid(format!("Payload error: {e}"))
+            }
+        })?;
+        if bytes.is_empty() {
+            return Ok(Body(Value::Object(Default::default())));
+        }
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| ApiError::invalid(format!("Json deserialize error: {e}")))
+    }
+}
+
+/// `?wait=true` (Qdrant's default for REST is false).
+pub(crate) fn wait_flag(q: &HashMap<String, String>) -> ApiResult<bool> {
+    match q.get("wait").map(String::as_str) {
+        None => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(ApiError::invalid(format!("Query deserialize error: wait: `{other}` is not a boolean"))),
+    }
+}
+
+async fn check_api_key(key: Option<String>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    if let Some(expected) = key {
+        let given = headers
+            .get("api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| {
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer ").map(str::to_string))
+            });
+        let open = matches!(req.uri().path(), "/healthz" | "/livez" | "/readyz");
+        if !open && given.as_deref() != Some(expected.as_str()) {
+            return ApiError::Unauthorized("Must provide an API key or an Authorization bearer token".into())
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn fallback() -> ApiError {
+    ApiError::NotFound("Not found: no such endpoint".into())
+}
+
+/// Every REST route.
+pub fn router(api: Api, settings: &Settings) -> Router {
+    let key = settings.service.api_key.clone();
+    let limit = settings.service.max_request_size_mb.max(1) << 20;
+    let c = "/collections/{name}";
+    Router::new()
+        .route("/", get(service::root))
+        .route("/healthz", get(service::healthz))
+        .route("/livez", get(service::healthz))
+        .route("/readyz", get(service::readyz))
+        .route("/cluster", get(service::cluster))
+        .route("/telemetry", get(service::telemetry))
+        .route("/metrics", get(service::metrics))
+        .route("/collections", get(collections::list))
+        .route("/collections/aliases", post(collections::update_aliases))
+        .route("/aliases", get(collections::list_aliases))
+        .route(c, get(collections::get).put(collections::create).patch(collections::update).delete(collections::delete))
+        .route(&format!("{c}/exists"), get(collections::exists))
+        .route(&format!("{c}/aliases"), get(collections::collection_aliases))
+        .route(&format!("{c}/cluster"), get(collections::cluster_info))
+        .route(&format!("{c}/index"), put(collections::create_index))
+        .route(&format!("{c}/index/{{field}}"), delete(collections::delete_index))
+        .route(&format!("{c}/points"), put(points::upsert).post(points::retrieve))
+        .route(&format!("{c}/points/{{id}}"), get(points::get_one))
+        .route(&format!("{c}/points/delete"), post(points::delete))
+        .route(&format!("{c}/points/vectors"), put(points::update_vectors))
+        .route(&format!("{c}/points/vectors/delete"), post(points::delete_vectors))
+        .route(&format!("{c}/points/payload"), post(points::set_payload).put(points::overwrite_payload))
+        .route(&format!("{c}/points/payload/delete"), post(points::delete_payload))
+        .route(&format!("{c}/points/payload/clear"), post(points::clear_payload))
+        .route(&format!("{c}/points/batch"), post(points::batch))
+        .route(&format!("{c}/points/scroll"), post(points::scroll))
+        .route(&format!("{c}/points/count"), post(points::count))
+        .route(&format!("{c}/points/search"), post(points::search))
+        .route(&format!("{c}/points/search/batch"), post(points::search_batch))
+        .route(&format!("{c}/points/query"), post(points::query))
+        .route(&format!("{c}/points/query/batch"), post(points::query_batch))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn(move |headers: HeaderMap, req: Request, next: Next| {
+            check_api_key(key.clone(), headers, req, next)
+        }))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(AppState { api })
+}

@@ -1,0 +1,43 @@
+//! Service endpoints: version info, health probes, cluster status of a single node, telemetry.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::{ok, AppState};
+use crate::version::{QDRANT_API_VERSION, QUIVER_VERSION, TITLE};
+
+pub(crate) async fn root() -> Json<serde_json::Value> {
+    Json(json!({"title": TITLE, "version": QDRANT_API_VERSION, "commit": null, "quiver_version": QUIVER_VERSION}))
+}
+
+pub(crate) async fn healthz() -> &'static str {
+    "healthz check passed"
+}
+
+/// Ready once storage is open, which is before the listener accepts.
+pub(crate) async fn readyz() -> &'static str {
+    "all shards are ready"
+}
+
+pub(crate) async fn cluster() -> Response {
+    ok(json!({"status": "disabled"}), Instant::now())
+}
+
+pub(crate) async fn telemetry(State(s): State<AppState>) -> Response {
+    let started = Instant::now();
+    let collections = s.api.list_collections().await;
+    ok(json!({"id": "quiver", "app": {"name": "quiver", "version": QUIVER_VERSION}, "collections": {"number_of_collections": collections.len()}}), started)
+}
+
+pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
+    let collections = s.api.list_collections().await;
+    let body = format!(
+        "# HELP collections_total number of collections\n# TYPE collections_total gauge\ncollections_total {}\n",
+        collections.len()
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
