@@ -31,7 +31,9 @@ pub struct CatalogOptions {
 
 impl Default for CatalogOptions {
     fn default() -> Self {
-        CatalogOptions { wal_sync_interval: Duration::from_millis(200) }
+        CatalogOptions {
+            wal_sync_interval: Duration::from_millis(200),
+        }
     }
 }
 
@@ -59,7 +61,9 @@ pub fn check_name(field: &str, name: &str) -> Result<()> {
     let bad = name.is_empty()
         || name.len() > 255
         || name.starts_with('.')
-        || name.chars().any(|c| matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0') || c.is_control());
+        || name.chars().any(|c| {
+            matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0') || c.is_control()
+        });
     if bad {
         return Err(CollectionError::InvalidInput(format!(
             "Validation error in path parameters: [{field}: collection name `{name}` is invalid: it must be 1 to 255 characters, not start with `.`, and contain none of < > : \" / \\ | ? * or control characters]"
@@ -117,7 +121,9 @@ impl Catalog {
                             tracing::error!(collection = c.name(), error = %e, "log fsync failed");
                         }
                         let due = Duration::from_secs(c.flush_interval_sec().max(1));
-                        let last = last_checkpoint.entry(c.name().to_string()).or_insert_with(Instant::now);
+                        let last = last_checkpoint
+                            .entry(c.name().to_string())
+                            .or_insert_with(Instant::now);
                         if last.elapsed() >= due {
                             *last = Instant::now();
                             if let Err(e) = c.checkpoint() {
@@ -176,7 +182,9 @@ impl Catalog {
         config.validate()?;
         let _ddl = self.ddl.lock();
         if self.collections.read().contains_key(name) {
-            return Err(CollectionError::AlreadyExists(format!("Wrong input: Collection `{name}` already exists!")));
+            return Err(CollectionError::AlreadyExists(format!(
+                "Wrong input: Collection `{name}` already exists!"
+            )));
         }
         if self.aliases.read().contains_key(name) {
             return Err(CollectionError::AlreadyExists(format!(
@@ -193,18 +201,30 @@ impl Catalog {
         std::fs::rename(&tmp, &dst).map_err(io_err(&dst))?;
         sync_dir(&cdir)?;
         let collection = Arc::new(Collection::open(&dst, name)?);
-        self.collections.write().insert(name.to_string(), Arc::clone(&collection));
+        self.collections
+            .write()
+            .insert(name.to_string(), Arc::clone(&collection));
         Ok(collection)
     }
 
     /// Deletes a collection and its aliases; false when there was none.
     pub fn delete(&self, name: &str) -> Result<bool> {
         let _ddl = self.ddl.lock();
-        let Some(collection) = self.collections.write().remove(name) else { return Ok(false) };
-        let stale: Vec<String> =
-            self.aliases.read().iter().filter(|(_, c)| c.as_str() == name).map(|(a, _)| a.clone()).collect();
+        let Some(collection) = self.collections.write().remove(name) else {
+            return Ok(false);
+        };
+        let stale: Vec<String> = self
+            .aliases
+            .read()
+            .iter()
+            .filter(|(_, c)| c.as_str() == name)
+            .map(|(a, _)| a.clone())
+            .collect();
         if !stale.is_empty() {
-            let ops: Vec<AliasOperation> = stale.into_iter().map(|alias| AliasOperation::Delete { alias }).collect();
+            let ops: Vec<AliasOperation> = stale
+                .into_iter()
+                .map(|alias| AliasOperation::Delete { alias })
+                .collect();
             self.apply_aliases(&ops, false)?;
         }
         drop(collection);
@@ -243,14 +263,16 @@ impl Catalog {
                 }
                 AliasOperation::Delete { alias } => {
                     if next.remove(alias).is_none() {
-                        return Err(CollectionError::NotFound(format!("Not found: Alias {alias} does not exists!")));
+                        return Err(CollectionError::NotFound(format!(
+                            "Not found: Alias {alias} does not exists!"
+                        )));
                     }
                 }
                 AliasOperation::Rename { old, new } => {
                     check_name("new_alias_name", new)?;
-                    let target = next
-                        .remove(old)
-                        .ok_or_else(|| CollectionError::NotFound(format!("Not found: Alias {old} does not exists!")))?;
+                    let target = next.remove(old).ok_or_else(|| {
+                        CollectionError::NotFound(format!("Not found: Alias {old} does not exists!"))
+                    })?;
                     next.insert(new.clone(), target);
                 }
             }
@@ -262,14 +284,22 @@ impl Catalog {
 
     /// (alias, collection) pairs, by alias.
     pub fn aliases(&self) -> Vec<(String, String)> {
-        self.aliases.read().iter().map(|(a, c)| (a.clone(), c.clone())).collect()
+        self.aliases
+            .read()
+            .iter()
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .collect()
     }
 
     pub fn collection_aliases(&self, collection: &str) -> Result<Vec<(String, String)>> {
         if !self.collections.read().contains_key(collection) {
             return Err(Self::not_found(collection));
         }
-        Ok(self.aliases().into_iter().filter(|(_, c)| c == collection).collect())
+        Ok(self
+            .aliases()
+            .into_iter()
+            .filter(|(_, c)| c == collection)
+            .collect())
     }
 }
 

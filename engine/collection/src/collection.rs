@@ -8,13 +8,15 @@ use parking_lot::RwLock;
 use quiver_segment::SegmentConfig;
 use quiver_shard::{shard::merge_scored, LocalShard, ShardOptions};
 use quiver_types::{
-    Condition, Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, ShardId, UpdateOperation,
-    WithPayload, WithVector,
+    Condition, Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, ShardId,
+    UpdateOperation, WithPayload, WithVector,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CollectionConfig, HnswConfigDiff, OptimizersConfigDiff, QuantizationConfig, WalConfigDiff};
+use crate::config::{
+    CollectionConfig, HnswConfigDiff, OptimizersConfigDiff, QuantizationConfig, WalConfigDiff,
+};
 use crate::error::{CollectionError, Result};
 use crate::fsio::{io_err, read_json, write_json_atomic};
 use crate::validate;
@@ -104,12 +106,19 @@ impl Collection {
         config.validate()?;
         std::fs::create_dir_all(dir.join("shards")).map_err(io_err(dir))?;
         write_json_atomic(&dir.join("config.json"), &config)?;
-        write_json_atomic(&dir.join("payload_index.json"), &BTreeMap::<String, PayloadFieldSchema>::new())?;
+        write_json_atomic(
+            &dir.join("payload_index.json"),
+            &BTreeMap::<String, PayloadFieldSchema>::new(),
+        )?;
         let segment_config = config.segment_config();
         let mut shards = Vec::new();
         for i in 0..config.params.shard_number {
             let shard_dir = dir.join("shards").join(i.to_string());
-            shards.push(LocalShard::create(&shard_dir, segment_config.clone(), shard_options(&config))?);
+            shards.push(LocalShard::create(
+                &shard_dir,
+                segment_config.clone(),
+                shard_options(&config),
+            )?);
         }
         Ok(Collection {
             name: name.to_string(),
@@ -171,7 +180,10 @@ impl Collection {
             // Check existence across shards first so a multi-shard update fails before any shard logs.
             if let UpdateOperation::UpdateVectors(points) = op {
                 for (id, _) in points {
-                    if self.shards[self.shard_of(id) as usize].retrieve(&[*id], &WithPayload::None, &WithVector::None).is_empty() {
+                    if self.shards[self.shard_of(id) as usize]
+                        .retrieve(&[*id], &WithPayload::None, &WithVector::None)
+                        .is_empty()
+                    {
                         return Err(CollectionError::NotFound(format!("No point with id {id} found")));
                     }
                 }
@@ -184,8 +196,15 @@ impl Collection {
                 op_id = op_id.max(shard.update(&part, wait)?.0);
             }
         }
-        let status = if wait { UpdateStatus::Completed } else { UpdateStatus::Acknowledged };
-        Ok(UpdateResult { operation_id: op_id, status })
+        let status = if wait {
+            UpdateStatus::Completed
+        } else {
+            UpdateStatus::Acknowledged
+        };
+        Ok(UpdateResult {
+            operation_id: op_id,
+            status,
+        })
     }
 
     fn check_search(&self, req: &SearchRequest) -> Result<()> {
@@ -195,18 +214,29 @@ impl Collection {
     /// Exact nearest neighbours over every shard, `offset` skipped, at most `limit` returned.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         self.check_search(req)?;
-        let parts = self.shards.par_iter().map(|s| s.search(req)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let parts = self
+            .shards
+            .par_iter()
+            .map(|s| s.search(req))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let higher = quiver_shard::shard::higher_is_better(&self.segment_config, &req.vector_name);
         let merged = merge_scored(parts, req.limit.saturating_add(req.offset), higher);
         Ok(merged.into_iter().skip(req.offset).collect())
     }
 
     /// Points by id, in the order asked, each once; missing ids are skipped.
-    pub fn retrieve(&self, ids: &[PointId], with_payload: &WithPayload, with_vector: &WithVector) -> Vec<Record> {
+    pub fn retrieve(
+        &self,
+        ids: &[PointId],
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+    ) -> Vec<Record> {
         let mut seen = std::collections::HashSet::new();
         ids.iter()
             .filter(|id| seen.insert(**id))
-            .flat_map(|id| self.shards[self.shard_of(id) as usize].retrieve(&[*id], with_payload, with_vector))
+            .flat_map(|id| {
+                self.shards[self.shard_of(id) as usize].retrieve(&[*id], with_payload, with_vector)
+            })
             .collect()
     }
 
@@ -217,22 +247,42 @@ impl Collection {
             return Ok((self.scroll_ordered(order, req, filter), None));
         }
         let want = req.limit.saturating_add(1);
-        let mut ids: Vec<PointId> =
-            self.shards.par_iter().flat_map_iter(|s| s.scroll_ids(req.offset, want, filter)).collect();
+        let mut ids: Vec<PointId> = self
+            .shards
+            .par_iter()
+            .flat_map_iter(|s| s.scroll_ids(req.offset, want, filter))
+            .collect();
         ids.sort_unstable();
-        let next = if ids.len() > req.limit { Some(ids[req.limit]) } else { None };
+        let next = if ids.len() > req.limit {
+            Some(ids[req.limit])
+        } else {
+            None
+        };
         ids.truncate(req.limit);
         Ok((self.retrieve(&ids, &req.with_payload, &req.with_vector), next))
     }
 
     fn scroll_ordered(&self, order: &OrderBy, req: &ScrollRequest, filter: Option<&Filter>) -> Vec<Record> {
-        let mut values: Vec<(f64, PointId)> =
-            self.shards.par_iter().flat_map_iter(|s| s.order_values(order, filter)).collect();
+        let mut values: Vec<(f64, PointId)> = self
+            .shards
+            .par_iter()
+            .flat_map_iter(|s| s.order_values(order, filter))
+            .collect();
         if let Some(start) = order.start_from {
-            values.retain(|(v, _)| if order.descending { *v <= start } else { *v >= start });
+            values.retain(|(v, _)| {
+                if order.descending {
+                    *v <= start
+                } else {
+                    *v >= start
+                }
+            });
         }
         values.sort_by(|a, b| {
-            let by_value = if order.descending { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) };
+            let by_value = if order.descending {
+                b.0.total_cmp(&a.0)
+            } else {
+                a.0.total_cmp(&b.0)
+            };
             by_value.then_with(|| a.1.cmp(&b.1))
         });
         values.truncate(req.limit);
@@ -260,7 +310,10 @@ impl Collection {
             .map(|(field, s)| {
                 let points = match JsonPath::parse(&field) {
                     Ok(path) => {
-                        let has_value = Filter { must_not: vec![Condition::IsEmpty(path)], ..Filter::default() };
+                        let has_value = Filter {
+                            must_not: vec![Condition::IsEmpty(path)],
+                            ..Filter::default()
+                        };
                         self.count(Some(&has_value))
                     }
                     Err(_) => 0,
@@ -311,12 +364,18 @@ impl Collection {
 
     /// Persists changed segments of every shard and trims their logs.
     pub fn checkpoint(&self) -> Result<()> {
-        self.shards.iter().try_for_each(|s| s.checkpoint()).map_err(Into::into)
+        self.shards
+            .iter()
+            .try_for_each(|s| s.checkpoint())
+            .map_err(Into::into)
     }
 
     /// fsyncs the logs of every shard.
     pub fn sync_wal(&self) -> Result<()> {
-        self.shards.iter().try_for_each(|s| s.sync_wal()).map_err(Into::into)
+        self.shards
+            .iter()
+            .try_for_each(|s| s.sync_wal())
+            .map_err(Into::into)
     }
 
     pub fn flush_interval_sec(&self) -> u64 {
@@ -360,7 +419,14 @@ impl ConfigDiff {
                 macro_rules! over {
                     ($($f:ident),*) => { $( if h.$f.is_some() { merged.$f = h.$f.clone(); } )* };
                 }
-                over!(m, ef_construct, full_scan_threshold, max_indexing_threads, on_disk, payload_m);
+                over!(
+                    m,
+                    ef_construct,
+                    full_scan_threshold,
+                    max_indexing_threads,
+                    on_disk,
+                    payload_m
+                );
                 p.hnsw_config = Some(merged);
             }
             if let Some(q) = &d.quantization_config {

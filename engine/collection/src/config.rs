@@ -137,12 +137,18 @@ impl HnswConfigDiff {
     pub fn validate(&self, prefix: &str) -> Result<()> {
         if let Some(ef) = self.ef_construct {
             if ef < 4 {
-                return Err(invalid(&format!("{prefix}ef_construct"), "value 4 or greater expected"));
+                return Err(invalid(
+                    &format!("{prefix}ef_construct"),
+                    "value 4 or greater expected",
+                ));
             }
         }
         if let Some(t) = self.full_scan_threshold {
             if t < 10 && t != 0 {
-                return Err(invalid(&format!("{prefix}full_scan_threshold"), "value 10 or greater expected"));
+                return Err(invalid(
+                    &format!("{prefix}full_scan_threshold"),
+                    "value 10 or greater expected",
+                ));
             }
         }
         Ok(())
@@ -152,7 +158,13 @@ impl HnswConfigDiff {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
         }
-        set!(m, ef_construct, full_scan_threshold, max_indexing_threads, on_disk);
+        set!(
+            m,
+            ef_construct,
+            full_scan_threshold,
+            max_indexing_threads,
+            on_disk
+        );
         if self.payload_m.is_some() {
             c.payload_m = self.payload_m;
         }
@@ -215,12 +227,18 @@ impl OptimizersConfigDiff {
     pub fn validate(&self) -> Result<()> {
         if let Some(t) = self.deleted_threshold {
             if !(0.0..=1.0).contains(&t) {
-                return Err(invalid("optimizers_config.deleted_threshold", "must be between 0 and 1"));
+                return Err(invalid(
+                    "optimizers_config.deleted_threshold",
+                    "must be between 0 and 1",
+                ));
             }
         }
         if let Some(v) = self.vacuum_min_vector_number {
             if v < 100 {
-                return Err(invalid("optimizers_config.vacuum_min_vector_number", "value 100 or greater expected"));
+                return Err(invalid(
+                    "optimizers_config.vacuum_min_vector_number",
+                    "value 100 or greater expected",
+                ));
             }
         }
         Ok(())
@@ -263,7 +281,10 @@ pub struct WalConfig {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        WalConfig { wal_capacity_mb: 32, wal_segments_ahead: 0 }
+        WalConfig {
+            wal_capacity_mb: 32,
+            wal_segments_ahead: 0,
+        }
     }
 }
 
@@ -320,17 +341,26 @@ impl QuantizationConfig {
         match self {
             QuantizationConfig::Scalar(s) => {
                 if s.kind != "int8" {
-                    return Err(invalid(&format!("{field}.scalar.type"), "only `int8` is supported"));
+                    return Err(invalid(
+                        &format!("{field}.scalar.type"),
+                        "only `int8` is supported",
+                    ));
                 }
                 if let Some(q) = s.quantile {
                     if !(0.5..=1.0).contains(&q) {
-                        return Err(invalid(&format!("{field}.scalar.quantile"), "must be between 0.5 and 1.0"));
+                        return Err(invalid(
+                            &format!("{field}.scalar.quantile"),
+                            "must be between 0.5 and 1.0",
+                        ));
                     }
                 }
             }
             QuantizationConfig::Product(p) => {
                 if !["x4", "x8", "x16", "x32", "x64"].contains(&p.compression.as_str()) {
-                    return Err(invalid(&format!("{field}.product.compression"), "must be one of x4, x8, x16, x32, x64"));
+                    return Err(invalid(
+                        &format!("{field}.product.compression"),
+                        "must be one of x4, x8, x16, x32, x64",
+                    ));
                 }
             }
             QuantizationConfig::Binary(_) => {}
@@ -364,9 +394,16 @@ impl CollectionConfig {
             return Err(invalid("vectors", "at least one vector must be configured"));
         }
         for (name, p) in vectors {
-            let field = if name.is_empty() { "vectors".to_string() } else { format!("vectors.{name}") };
+            let field = if name.is_empty() {
+                "vectors".to_string()
+            } else {
+                format!("vectors.{name}")
+            };
             if p.size == 0 || p.size > MAX_DIMENSION {
-                return Err(invalid(&format!("{field}.size"), format!("value must be between 1 and {MAX_DIMENSION}")));
+                return Err(invalid(
+                    &format!("{field}.size"),
+                    format!("value must be between 1 and {MAX_DIMENSION}"),
+                ));
             }
             if let Some(h) = &p.hnsw_config {
                 h.validate(&format!("{field}.hnsw_config."))?;
@@ -376,13 +413,19 @@ impl CollectionConfig {
             }
             if let Some(t) = &p.datatype {
                 if !["float32", "float16", "uint8"].contains(&t.as_str()) {
-                    return Err(invalid(&format!("{field}.datatype"), "must be float32, float16 or uint8"));
+                    return Err(invalid(
+                        &format!("{field}.datatype"),
+                        "must be float32, float16 or uint8",
+                    ));
                 }
             }
         }
         for name in self.params.sparse_vectors.keys() {
             if self.params.vectors.iter().iter().any(|(n, _)| n == name) {
-                return Err(invalid("sparse_vectors", format!("name `{name}` is also a dense vector")));
+                return Err(invalid(
+                    "sparse_vectors",
+                    format!("name `{name}` is also a dense vector"),
+                ));
             }
         }
         if self.params.shard_number == 0 || self.params.shard_number > 1024 {
@@ -410,7 +453,13 @@ impl CollectionConfig {
     pub fn segment_config(&self) -> SegmentConfig {
         let mut c = SegmentConfig::default();
         for (name, p) in self.params.vectors.iter() {
-            c.vectors.insert(name.to_string(), VectorSpec::Dense { size: p.size as usize, distance: p.distance });
+            c.vectors.insert(
+                name.to_string(),
+                VectorSpec::Dense {
+                    size: p.size as usize,
+                    distance: p.distance,
+                },
+            );
         }
         for name in self.params.sparse_vectors.keys() {
             c.vectors.insert(name.clone(), VectorSpec::Sparse);

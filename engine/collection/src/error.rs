@@ -28,7 +28,9 @@ impl From<ShardError> for CollectionError {
             ShardError::InvalidInput(m) => CollectionError::InvalidInput(m),
             ShardError::NotFound(m) => CollectionError::NotFound(m),
             ShardError::Corrupt(m) => CollectionError::Corrupt(m),
-            ShardError::Segment(quiver_segment::SegmentError::InvalidInput(m)) => CollectionError::InvalidInput(m),
+            ShardError::Segment(quiver_segment::SegmentError::InvalidInput(m)) => {
+                CollectionError::InvalidInput(m)
+            }
             ShardError::Segment(quiver_segment::SegmentError::Corrupt { path, reason }) => {
                 CollectionError::Corrupt(format!("{}: {reason}", path.display()))
             }

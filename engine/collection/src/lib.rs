@@ -14,14 +14,14 @@ pub mod catalog;
 pub mod collection;
 pub mod config;
 pub mod error;
-mod query;
 mod fsio;
+mod query;
 pub mod validate;
 
 pub use catalog::{AliasOperation, Catalog, CatalogOptions};
 pub use collection::{
-    ConfigDiff, VectorParamsDiff,
-    Collection, CollectionInfo, CollectionStatus, PayloadFieldSchema, ScrollRequest, UpdateResult, UpdateStatus,
+    Collection, CollectionInfo, CollectionStatus, ConfigDiff, PayloadFieldSchema, ScrollRequest,
+    UpdateResult, UpdateStatus, VectorParamsDiff,
 };
 pub use config::CollectionConfig;
 pub use error::CollectionError;

@@ -4,8 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use quiver_types::{
-    Condition, Filter, Fusion, PointId, Prefetch, Query, QueryRequest, ScoredPoint, SearchRequest, VectorData,
-    VectorInput, WithPayload, WithVector,
+    Condition, Filter, Fusion, PointId, Prefetch, Query, QueryRequest, ScoredPoint, SearchRequest,
+    VectorData, VectorInput, WithPayload, WithVector,
 };
 
 use crate::collection::{Collection, ScrollRequest};
@@ -29,7 +29,10 @@ fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
         (None, None) => None,
         (Some(x), None) | (None, Some(x)) => Some(x.clone()),
         (Some(x), Some(y)) => Some(Filter {
-            must: vec![Condition::Filter(Box::new(x.clone())), Condition::Filter(Box::new(y.clone()))],
+            must: vec![
+                Condition::Filter(Box::new(x.clone())),
+                Condition::Filter(Box::new(y.clone())),
+            ],
             ..Filter::default()
         }),
     }
@@ -102,7 +105,10 @@ impl Collection {
             }
             Some(_) => {
                 let ids: BTreeSet<PointId> = lists.iter().flatten().map(|p| p.id).collect();
-                let only = Filter { must: vec![Condition::HasId(ids)], ..Filter::default() };
+                let only = Filter {
+                    must: vec![Condition::HasId(ids)],
+                    ..Filter::default()
+                };
                 self.leaf(stage, and(stage.filter.as_ref(), Some(&only)).as_ref())
             }
         }
@@ -111,7 +117,11 @@ impl Collection {
     fn leaf(&self, stage: &Stage<'_>, filter: Option<&Filter>) -> Result<Vec<ScoredPoint>> {
         match stage.query {
             None => {
-                let req = ScrollRequest { limit: stage.limit, filter: filter.cloned(), ..ScrollRequest::default() };
+                let req = ScrollRequest {
+                    limit: stage.limit,
+                    filter: filter.cloned(),
+                    ..ScrollRequest::default()
+                };
                 let (records, _) = self.scroll(&req)?;
                 Ok(records.into_iter().map(|r| scored(r.id, 0.0)).collect())
             }
@@ -137,7 +147,10 @@ impl Collection {
                     ..ScrollRequest::default()
                 };
                 let (records, _) = self.scroll(&req)?;
-                Ok(records.into_iter().map(|r| scored(r.id, r.order_value.unwrap_or(0.0) as f32)).collect())
+                Ok(records
+                    .into_iter()
+                    .map(|r| scored(r.id, r.order_value.unwrap_or(0.0) as f32))
+                    .collect())
             }
             Some(Query::Fusion(_)) => Err(CollectionError::InvalidInput(
                 "Bad request: fusion queries need at least one prefetch".into(),
@@ -151,9 +164,12 @@ impl Collection {
             VectorInput::Sparse(s) => Ok(VectorData::Sparse(s.clone())),
             VectorInput::Id(id) => {
                 let names = WithVector::Names(vec![using.to_string()]);
-                let rec = self.retrieve(&[*id], &WithPayload::None, &names).pop().ok_or_else(|| {
-                    CollectionError::NotFound(format!("Not found: No point with id {id} found"))
-                })?;
+                let rec = self
+                    .retrieve(&[*id], &WithPayload::None, &names)
+                    .pop()
+                    .ok_or_else(|| {
+                        CollectionError::NotFound(format!("Not found: No point with id {id} found"))
+                    })?;
                 rec.vectors.and_then(|mut v| v.remove(using)).ok_or_else(|| {
                     CollectionError::InvalidInput(format!("Wrong input: point {id} has no vector `{using}`"))
                 })
@@ -163,7 +179,14 @@ impl Collection {
 }
 
 fn scored(id: PointId, score: f32) -> ScoredPoint {
-    ScoredPoint { id, version: 0, score, payload: None, vectors: None, order_value: None }
+    ScoredPoint {
+        id,
+        version: 0,
+        score,
+        payload: None,
+        vectors: None,
+        order_value: None,
+    }
 }
 
 /// Combines ranked lists into one, best first (ties by id).
@@ -188,7 +211,11 @@ pub fn fuse(lists: &[Vec<ScoredPoint>], kind: Fusion) -> Vec<ScoredPoint> {
                 let std = var.sqrt();
                 let (lo, hi) = (mean - 3.0 * std, mean + 3.0 * std);
                 for p in list {
-                    let norm = if hi > lo { ((p.score - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+                    let norm = if hi > lo {
+                        ((p.score - lo) / (hi - lo)).clamp(0.0, 1.0)
+                    } else {
+                        0.5
+                    };
                     *total.entry(p.id).or_default() += norm;
                 }
             }

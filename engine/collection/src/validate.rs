@@ -12,33 +12,49 @@ fn wrong(msg: String) -> CollectionError {
 
 /// Checks one vector against the space it is stored in.
 pub fn check_vector(config: &SegmentConfig, name: &str, data: &VectorData) -> Result<()> {
-    let spec = config.vectors.get(name).ok_or_else(|| wrong(format!("Not existing vector name error: {name}")))?;
+    let spec = config
+        .vectors
+        .get(name)
+        .ok_or_else(|| wrong(format!("Not existing vector name error: {name}")))?;
     match (spec, data) {
         (VectorSpec::Dense { size, .. }, VectorData::Dense(v)) => {
             if v.len() != *size {
-                return Err(wrong(format!("Vector dimension error: expected dim: {size}, got {}", v.len())));
+                return Err(wrong(format!(
+                    "Vector dimension error: expected dim: {size}, got {}",
+                    v.len()
+                )));
             }
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                return Err(wrong(format!("vector `{name}` has a non-finite value (NaN or infinity) at index {i}")));
+                return Err(wrong(format!(
+                    "vector `{name}` has a non-finite value (NaN or infinity) at index {i}"
+                )));
             }
         }
         (VectorSpec::Sparse, VectorData::Sparse(s)) => {
             if let Some(i) = s.values.iter().position(|x| !x.is_finite()) {
-                return Err(wrong(format!("sparse vector `{name}` has a non-finite value at position {i}")));
+                return Err(wrong(format!(
+                    "sparse vector `{name}` has a non-finite value at position {i}"
+                )));
             }
         }
         (VectorSpec::Dense { .. }, VectorData::Sparse(_)) => {
-            return Err(wrong(format!("Conversion between sparse and regular vectors failed: vector `{name}` is dense")))
+            return Err(wrong(format!(
+                "Conversion between sparse and regular vectors failed: vector `{name}` is dense"
+            )))
         }
         (VectorSpec::Sparse, VectorData::Dense(_)) => {
-            return Err(wrong(format!("Conversion between sparse and regular vectors failed: vector `{name}` is sparse")))
+            return Err(wrong(format!(
+                "Conversion between sparse and regular vectors failed: vector `{name}` is sparse"
+            )))
         }
     }
     Ok(())
 }
 
 fn check_named(config: &SegmentConfig, vectors: &NamedVectors) -> Result<()> {
-    vectors.iter().try_for_each(|(name, data)| check_vector(config, name, data))
+    vectors
+        .iter()
+        .try_for_each(|(name, data)| check_vector(config, name, data))
 }
 
 /// Checks every vector an operation writes and every vector name it names.
@@ -69,7 +85,13 @@ mod tests {
 
     fn config() -> SegmentConfig {
         let mut c = SegmentConfig::default();
-        c.vectors.insert("a".into(), VectorSpec::Dense { size: 2, distance: Distance::Dot });
+        c.vectors.insert(
+            "a".into(),
+            VectorSpec::Dense {
+                size: 2,
+                distance: Distance::Dot,
+            },
+        );
         c.vectors.insert("s".into(), VectorSpec::Sparse);
         c
     }
@@ -78,11 +100,17 @@ mod tests {
     fn names_size_nan_and_kind_are_checked() {
         let c = config();
         assert!(check_vector(&c, "a", &VectorData::Dense(vec![1.0, 2.0])).is_ok());
-        let e = check_vector(&c, "a", &VectorData::Dense(vec![1.0])).unwrap_err().to_string();
+        let e = check_vector(&c, "a", &VectorData::Dense(vec![1.0]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expected dim: 2, got 1"), "{e}");
-        let e = check_vector(&c, "b", &VectorData::Dense(vec![1.0, 2.0])).unwrap_err().to_string();
+        let e = check_vector(&c, "b", &VectorData::Dense(vec![1.0, 2.0]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Not existing vector name error: b"), "{e}");
-        let e = check_vector(&c, "a", &VectorData::Dense(vec![f32::NAN, 2.0])).unwrap_err().to_string();
+        let e = check_vector(&c, "a", &VectorData::Dense(vec![f32::NAN, 2.0]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("non-finite"), "{e}");
         assert!(check_vector(&c, "s", &VectorData::Dense(vec![1.0, 2.0])).is_err());
     }

@@ -42,7 +42,10 @@ impl Segment {
             config: self.config.clone(),
             ids: live.iter().map(|(id, _)| *id).collect(),
             versions: live.iter().map(|(_, off)| self.ids.version(*off)).collect(),
-            payloads: live.iter().map(|(_, off)| self.payload_at(*off).clone()).collect(),
+            payloads: live
+                .iter()
+                .map(|(_, off)| self.payload_at(*off).clone())
+                .collect(),
             dense_present: BTreeMap::new(),
             sparse: BTreeMap::new(),
         };
@@ -56,7 +59,8 @@ impl Segment {
                         match d.get(*off) {
                             Some(v) => {
                                 present.push(true);
-                                v.iter().for_each(|x| dense_blobs.extend_from_slice(&x.to_le_bytes()));
+                                v.iter()
+                                    .for_each(|x| dense_blobs.extend_from_slice(&x.to_le_bytes()));
                             }
                             None => {
                                 present.push(false);
@@ -87,7 +91,10 @@ impl Segment {
 
     /// Parses a segment file; any inconsistency is `Corrupt`, never a panic.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Segment> {
-        let corrupt = |reason: &str| SegmentError::Corrupt { path: path.to_path_buf(), reason: reason.into() };
+        let corrupt = |reason: &str| SegmentError::Corrupt {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        };
         if bytes.len() < 24 || &bytes[..8] != MAGIC {
             return Err(corrupt("bad magic or truncated header"));
         }
@@ -100,9 +107,14 @@ impl Segment {
         if crc32fast::hash(&body[12..]) != crc {
             return Err(corrupt("checksum mismatch"));
         }
-        let meta_len = u64::from_le_bytes(body[12..20].try_into().map_err(|_| corrupt("meta length"))?) as usize;
-        let meta_end = 20usize.checked_add(meta_len).filter(|e| *e <= body.len()).ok_or_else(|| corrupt("meta length"))?;
-        let meta: Meta = rmp_serde::from_slice(&body[20..meta_end]).map_err(|e| corrupt(&format!("metadata: {e}")))?;
+        let meta_len =
+            u64::from_le_bytes(body[12..20].try_into().map_err(|_| corrupt("meta length"))?) as usize;
+        let meta_end = 20usize
+            .checked_add(meta_len)
+            .filter(|e| *e <= body.len())
+            .ok_or_else(|| corrupt("meta length"))?;
+        let meta: Meta =
+            rmp_serde::from_slice(&body[20..meta_end]).map_err(|e| corrupt(&format!("metadata: {e}")))?;
         let n = meta.ids.len();
         if meta.versions.len() != n || meta.payloads.len() != n {
             return Err(corrupt("column lengths differ"));
@@ -113,7 +125,10 @@ impl Segment {
         for (name, spec) in &meta.config.vectors {
             match spec {
                 VectorSpec::Dense { size, .. } => {
-                    let present = meta.dense_present.get(name).ok_or_else(|| corrupt("missing dense column"))?;
+                    let present = meta
+                        .dense_present
+                        .get(name)
+                        .ok_or_else(|| corrupt("missing dense column"))?;
                     let need = n * size * 4;
                     if present.len() != n || pos + need > body.len() {
                         return Err(corrupt("dense column truncated"));
@@ -131,7 +146,10 @@ impl Segment {
                     pos += need;
                 }
                 VectorSpec::Sparse => {
-                    let col = meta.sparse.get(name).ok_or_else(|| corrupt("missing sparse column"))?;
+                    let col = meta
+                        .sparse
+                        .get(name)
+                        .ok_or_else(|| corrupt("missing sparse column"))?;
                     if col.len() != n {
                         return Err(corrupt("sparse column length"));
                     }
@@ -168,14 +186,19 @@ impl Segment {
             f.sync_all().map_err(io(&tmp))?;
         }
         std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
         Ok(())
     }
 
     /// Reads the segment file from `dir`.
     pub fn open(dir: &Path) -> Result<Segment> {
         let path = dir.join("segment.qvs");
-        let bytes = std::fs::read(&path).map_err(|source| SegmentError::Io { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| SegmentError::Io {
+            path: path.clone(),
+            source,
+        })?;
         Segment::from_bytes(&bytes, &path)
     }
 }

@@ -69,12 +69,18 @@ impl IdTracker {
             Some(id) => Bound::Included(id),
             None => Bound::Unbounded,
         };
-        self.by_id.range((lower, Bound::Unbounded)).map(|(id, off)| (*id, *off))
+        self.by_id
+            .range((lower, Bound::Unbounded))
+            .map(|(id, off)| (*id, *off))
     }
 
     /// Live offsets in offset order (the fastest scan order for vector storage).
     pub fn live_offsets(&self) -> impl Iterator<Item = PointOffset> + '_ {
-        self.ids.iter().enumerate().filter(|(_, id)| id.is_some()).map(|(i, _)| PointOffset(i as u32))
+        self.ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| id.is_some())
+            .map(|(i, _)| PointOffset(i as u32))
     }
 
     pub fn is_live(&self, offset: PointOffset) -> bool {

@@ -17,10 +17,18 @@ fn kernels() -> &'static Kernels {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Kernels { dot: avx::dot, l2sq: avx::l2sq, l1: avx::l1 };
+                return Kernels {
+                    dot: avx::dot,
+                    l2sq: avx::l2sq,
+                    l1: avx::l1,
+                };
             }
         }
-        Kernels { dot: portable::dot, l2sq: portable::l2sq, l1: portable::l1 }
+        Kernels {
+            dot: portable::dot,
+            l2sq: portable::l2sq,
+            l1: portable::l1,
+        }
     })
 }
 
@@ -118,7 +126,11 @@ mod avx {
         unsafe {
             while i + 16 <= n {
                 acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-                acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), acc1);
+                acc1 = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(pa.add(i + 8)),
+                    _mm256_loadu_ps(pb.add(i + 8)),
+                    acc1,
+                );
                 i += 16;
             }
             while i + 8 <= n {

@@ -1,18 +1,15 @@
 //! Payload edits and projections by key path: set under a nested key, delete keys, and the
-//! include/exclude selection used when returning points.
+//! include/exclude selection used when returning points. A merge follows Qdrant: a top-level `null`
+//! in the update removes that key from the target object; nested nulls are stored as given.
 
-use quiver_types::{JsonPath, Payload, PathStep, WithPayload};
+use quiver_types::{JsonPath, PathStep, Payload, WithPayload};
 use serde_json::Value;
 
 /// Merges `update` into the object at `key` (creating intermediate objects), or into the root.
 /// With `[]` in the key, the merge applies to every element of the array it names.
 pub fn set_payload(payload: &mut Payload, update: &Payload, key: Option<&JsonPath>) {
     match key {
-        None => {
-            for (k, v) in update {
-                payload.insert(k.clone(), v.clone());
-            }
-        }
+        None => merge_into(payload, update),
         Some(path) => {
             let mut root = Value::Object(std::mem::take(payload));
             merge_at(&mut root, &path.steps, update);
@@ -23,15 +20,23 @@ pub fn set_payload(payload: &mut Payload, update: &Payload, key: Option<&JsonPat
     }
 }
 
+fn merge_into(target: &mut Payload, update: &Payload) {
+    for (k, v) in update {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 fn merge_at(value: &mut Value, steps: &[PathStep], update: &Payload) {
     let Some(step) = steps.first() else {
         if !value.is_object() {
             *value = Value::Object(Payload::new());
         }
         if let Value::Object(map) = value {
-            for (k, v) in update {
-                map.insert(k.clone(), v.clone());
-            }
+            merge_into(map, update);
         }
         return;
     };
@@ -65,7 +70,9 @@ fn merge_at(value: &mut Value, steps: &[PathStep], update: &Payload) {
 /// Removes the value at `path` (every match when the path has `[]`).
 pub fn delete_key(payload: &mut Payload, path: &JsonPath) {
     let steps = &path.steps;
-    let Some(PathStep::Key(first)) = steps.first() else { return };
+    let Some(PathStep::Key(first)) = steps.first() else {
+        return;
+    };
     if steps.len() == 1 {
         payload.remove(first);
         return;
@@ -132,8 +139,11 @@ pub fn select(payload: &Payload, with: &WithPayload) -> Option<Payload> {
 
 /// Copies the sub-tree at a plain key path (`a.b`) into `out` at the same place.
 fn copy_path(src: &Payload, path: &JsonPath, out: &mut Payload) {
-    let keys: Option<Vec<&String>> =
-        path.steps.iter().map(|s| if let PathStep::Key(k) = s { Some(k) } else { None }).collect();
+    let keys: Option<Vec<&String>> = path
+        .steps
+        .iter()
+        .map(|s| if let PathStep::Key(k) = s { Some(k) } else { None })
+        .collect();
     let Some(keys) = keys else {
         // Array steps: fall back to copying the whole top-level key.
         if let Some(PathStep::Key(first)) = path.steps.first() {
@@ -143,11 +153,18 @@ fn copy_path(src: &Payload, path: &JsonPath, out: &mut Payload) {
         }
         return;
     };
+    // Parents that exist as objects are created in the output even when the leaf is missing,
+    // as Qdrant's selection does.
     let mut cur = src;
     for (i, k) in keys.iter().enumerate() {
-        let Some(v) = cur.get(*k) else { return };
+        let Some(v) = cur.get(*k) else {
+            if i > 0 {
+                insert_nested(out, &keys[..i], Value::Object(Payload::new()), false);
+            }
+            return;
+        };
         if i + 1 == keys.len() {
-            insert_nested(out, &keys, v.clone());
+            insert_nested(out, &keys, v.clone(), true);
             return;
         }
         match v {
@@ -157,14 +174,16 @@ fn copy_path(src: &Payload, path: &JsonPath, out: &mut Payload) {
     }
 }
 
-fn insert_nested(out: &mut Payload, keys: &[&String], value: Value) {
+fn insert_nested(out: &mut Payload, keys: &[&String], value: Value, overwrite: bool) {
     let (last, parents) = match keys.split_last() {
         Some(x) => x,
         None => return,
     };
     let mut cur = out;
     for k in parents {
-        let entry = cur.entry((*k).clone()).or_insert_with(|| Value::Object(Payload::new()));
+        let entry = cur
+            .entry((*k).clone())
+            .or_insert_with(|| Value::Object(Payload::new()));
         if !entry.is_object() {
             *entry = Value::Object(Payload::new());
         }
@@ -173,7 +192,9 @@ fn insert_nested(out: &mut Payload, keys: &[&String], value: Value) {
             _ => return,
         }
     }
-    cur.insert((*last).clone(), value);
+    if overwrite || !cur.contains_key(*last) {
+        cur.insert((*last).clone(), value);
+    }
 }
 
 #[cfg(test)]
@@ -191,10 +212,13 @@ mod tests {
     #[test]
     fn set_merges_at_root_and_nested_key() {
         let mut a = p(json!({"x": 1, "n": {"a": 1}}));
-        set_payload(&mut a, &p(json!({"y": 2})), None);
+        set_payload(&mut a, &p(json!({"y": 2, "x": null})), None);
         set_payload(&mut a, &p(json!({"b": 2})), Some(&path("n")));
         set_payload(&mut a, &p(json!({"c": 3})), Some(&path("new.deep")));
-        assert_eq!(Value::Object(a), json!({"x": 1, "y": 2, "n": {"a": 1, "b": 2}, "new": {"deep": {"c": 3}}}));
+        assert_eq!(
+            Value::Object(a),
+            json!({"x": 1, "y": 2, "n": {"a": 1, "b": 2}, "new": {"deep": {"c": 3}}})
+        );
     }
 
     #[test]
@@ -202,9 +226,14 @@ mod tests {
         let mut a = p(json!({"x": 1, "n": {"a": 1, "b": 2}, "arr": [{"k": 1, "j": 2}]}));
         delete_key(&mut a, &path("n.a"));
         delete_key(&mut a, &path("arr[].k"));
-        assert_eq!(Value::Object(a.clone()), json!({"x": 1, "n": {"b": 2}, "arr": [{"j": 2}]}));
-        let inc = select(&a, &WithPayload::Include(vec![path("n.b"), path("missing")])).unwrap();
+        assert_eq!(
+            Value::Object(a.clone()),
+            json!({"x": 1, "n": {"b": 2}, "arr": [{"j": 2}]})
+        );
+        let inc = select(&a, &WithPayload::Include(vec![path("n.b"), path("missing"), path("x.q")])).unwrap();
         assert_eq!(Value::Object(inc), json!({"n": {"b": 2}}));
+        let inc = select(&a, &WithPayload::Include(vec![path("n.zz")])).unwrap();
+        assert_eq!(Value::Object(inc), json!({"n": {}}), "an existing parent object is kept");
         let exc = select(&a, &WithPayload::Exclude(vec![path("n")])).unwrap();
         assert_eq!(Value::Object(exc), json!({"x": 1, "arr": [{"j": 2}]}));
         assert!(select(&a, &WithPayload::None).is_none());

@@ -59,7 +59,12 @@ impl Segment {
                 (name.clone(), storage)
             })
             .collect();
-        Segment { config, ids: Default::default(), vectors, payloads: Vec::new() }
+        Segment {
+            config,
+            ids: Default::default(),
+            vectors,
+            payloads: Vec::new(),
+        }
     }
 
     pub fn config(&self) -> &SegmentConfig {
@@ -141,7 +146,9 @@ impl Segment {
 
     /// Edits a point's payload in place and stamps the version; false when the point is not here.
     pub fn edit_payload(&mut self, id: &PointId, version: u64, edit: impl FnOnce(&mut Payload)) -> bool {
-        let Some(offset) = self.ids.offset(id) else { return false };
+        let Some(offset) = self.ids.offset(id) else {
+            return false;
+        };
         self.ids.set_version(offset, version);
         let i = offset.0 as usize;
         if self.payloads.len() <= i {
@@ -153,7 +160,9 @@ impl Segment {
 
     /// Replaces the given named vectors of a point, keeping the others.
     pub fn update_vectors(&mut self, id: &PointId, version: u64, vectors: &NamedVectors) -> bool {
-        let Some(offset) = self.ids.offset(id) else { return false };
+        let Some(offset) = self.ids.offset(id) else {
+            return false;
+        };
         self.ids.set_version(offset, version);
         self.write_vectors(offset, vectors);
         true
@@ -161,7 +170,9 @@ impl Segment {
 
     /// Removes the named vectors of a point.
     pub fn delete_vectors(&mut self, id: &PointId, version: u64, names: &[String]) -> bool {
-        let Some(offset) = self.ids.offset(id) else { return false };
+        let Some(offset) = self.ids.offset(id) else {
+            return false;
+        };
         self.ids.set_version(offset, version);
         for name in names {
             if let Some(storage) = self.vectors.get_mut(name) {
@@ -172,7 +183,11 @@ impl Segment {
     }
 
     fn view(&self, id: PointId, offset: PointOffset) -> StoredPoint<'_> {
-        StoredPoint { segment: self, offset, id }
+        StoredPoint {
+            segment: self,
+            offset,
+            id,
+        }
     }
 
     fn matches(&self, filter: Option<&Filter>, id: PointId, offset: PointOffset) -> bool {
@@ -181,14 +196,22 @@ impl Segment {
 
     /// Ids of live points that pass the filter, in id order.
     pub fn matching_ids(&self, filter: Option<&Filter>) -> Vec<PointId> {
-        self.ids.iter_from(None).filter(|(id, off)| self.matches(filter, *id, *off)).map(|(id, _)| id).collect()
+        self.ids
+            .iter_from(None)
+            .filter(|(id, off)| self.matches(filter, *id, *off))
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// Number of live points that pass the filter.
     pub fn count(&self, filter: Option<&Filter>) -> usize {
         match filter {
             None => self.len(),
-            Some(_) => self.ids.iter_from(None).filter(|(id, off)| self.matches(filter, *id, *off)).count(),
+            Some(_) => self
+                .ids
+                .iter_from(None)
+                .filter(|(id, off)| self.matches(filter, *id, *off))
+                .count(),
         }
     }
 
@@ -209,13 +232,15 @@ impl Segment {
             if !self.matches(filter, id, off) {
                 continue;
             }
+            let first = out.len();
             for v in order.key.values(self.payload_at(off)) {
                 let num = match v {
                     serde_json::Value::Number(n) => n.as_f64(),
                     serde_json::Value::String(s) => filter::parse_datetime(s).map(|us| us as f64),
                     _ => None,
                 };
-                if let Some(x) = num {
+                // A point appears once per distinct value.
+                if let Some(x) = num.filter(|x| !out[first..].iter().any(|(y, _)| y == x)) {
                     out.push((x, id));
                 }
             }
@@ -224,7 +249,12 @@ impl Segment {
     }
 
     /// A point with the parts the reader asked for.
-    pub fn retrieve(&self, id: &PointId, with_payload: &WithPayload, with_vector: &WithVector) -> Option<Record> {
+    pub fn retrieve(
+        &self,
+        id: &PointId,
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+    ) -> Option<Record> {
         let offset = self.ids.offset(id)?;
         Some(Record {
             id: *id,
@@ -268,10 +298,14 @@ impl Segment {
         Some(out)
     }
 
-    /// Exact nearest neighbours: the best `limit + offset` points of this segment, best first.
+    /// Exact nearest neighbours: the best `limit + offset` points of this segment, best first. A
+    /// `score_threshold` keeps only strictly better scores (greater similarity, smaller distance).
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>, SegmentError> {
         let storage = self.vectors.get(&req.vector_name).ok_or_else(|| {
-            SegmentError::InvalidInput(format!("Wrong input: Not existing vector name error: {}", req.vector_name))
+            SegmentError::InvalidInput(format!(
+                "Wrong input: Not existing vector name error: {}",
+                req.vector_name
+            ))
         })?;
         let k = req.limit.saturating_add(req.offset);
         let filter = req.filter.as_ref().filter(|f| !f.is_empty());
@@ -293,7 +327,7 @@ impl Segment {
                     let Some(stored) = d.get(offset) else { continue };
                     let score = d.score(&q, stored);
                     let rank = if higher_is_better { score } else { -score };
-                    if min_rank.is_some_and(|m| rank < m) || top.threshold().is_some_and(|t| rank < t) {
+                    if min_rank.is_some_and(|m| rank <= m) || top.threshold().is_some_and(|t| rank < t) {
                         continue;
                     }
                     if let Some(f) = filter {
@@ -310,7 +344,7 @@ impl Segment {
                 for offset in self.ids.live_offsets() {
                     let Some(stored) = s.get(offset) else { continue };
                     let score = q.dot(stored);
-                    if req.score_threshold.is_some_and(|m| score < m) {
+                    if req.score_threshold.is_some_and(|m| score <= m) {
                         continue;
                     }
                     if let Some(f) = filter {

@@ -27,7 +27,11 @@ impl<T: Ord> Ord for Worst<T> {
     /// The heap's top is the worst kept candidate: lowest rank, then largest item (ties favour the
     /// smaller item, which keeps results deterministic).
     fn cmp(&self, other: &Self) -> Ordering {
-        other.0.rank.total_cmp(&self.0.rank).then_with(|| self.0.item.cmp(&other.0.item))
+        other
+            .0
+            .rank
+            .total_cmp(&self.0.rank)
+            .then_with(|| self.0.item.cmp(&other.0.item))
     }
 }
 
@@ -39,7 +43,10 @@ pub struct TopK<T> {
 
 impl<T: Ord + Copy> TopK<T> {
     pub fn new(k: usize) -> Self {
-        TopK { k, heap: BinaryHeap::with_capacity(k.min(4096) + 1) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+        }
     }
 
     /// The rank a new candidate must beat to enter, once full.

@@ -17,7 +17,12 @@ pub struct DenseStorage {
 
 impl DenseStorage {
     pub fn new(dim: usize, distance: Distance) -> Self {
-        DenseStorage { dim, distance, data: Vec::new(), present: Vec::new() }
+        DenseStorage {
+            dim,
+            distance,
+            data: Vec::new(),
+            present: Vec::new(),
+        }
     }
 
     fn ensure(&mut self, offset: PointOffset) {

@@ -8,7 +8,9 @@ use quiver_collection::{
     AliasOperation, Catalog, CollectionConfig, CollectionInfo, ConfigDiff, PayloadFieldSchema, ScrollRequest,
     UpdateResult,
 };
-use quiver_types::{Filter, PointId, QueryRequest, Record, ScoredPoint, UpdateOperation, WithPayload, WithVector};
+use quiver_types::{
+    Filter, PointId, QueryRequest, Record, ScoredPoint, UpdateOperation, WithPayload, WithVector,
+};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -38,7 +40,8 @@ impl Api {
     }
 
     pub async fn create_collection(&self, name: String, config: CollectionConfig) -> ApiResult<()> {
-        self.blocking(move |c| c.create(&name, config).map(|_| ()).map_err(Into::into)).await
+        self.blocking(move |c| c.create(&name, config).map(|_| ()).map_err(Into::into))
+            .await
     }
 
     pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
@@ -58,11 +61,13 @@ impl Api {
     }
 
     pub async fn update_collection(&self, name: String, diff: ConfigDiff) -> ApiResult<()> {
-        self.blocking(move |c| c.get(&name)?.update_config(&diff).map_err(Into::into)).await
+        self.blocking(move |c| c.get(&name)?.update_config(&diff).map_err(Into::into))
+            .await
     }
 
     pub async fn update_aliases(&self, ops: Vec<AliasOperation>) -> ApiResult<()> {
-        self.blocking(move |c| c.update_aliases(&ops).map_err(Into::into)).await
+        self.blocking(move |c| c.update_aliases(&ops).map_err(Into::into))
+            .await
     }
 
     pub async fn list_aliases(&self) -> Vec<(String, String)> {
@@ -74,7 +79,8 @@ impl Api {
     }
 
     pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
-        self.blocking(move |c| c.get(&name)?.update(&op, wait).map_err(Into::into)).await
+        self.blocking(move |c| c.get(&name)?.update(&op, wait).map_err(Into::into))
+            .await
     }
 
     /// Applies operations in order, stopping at the first failure (earlier ones stay applied, as in
@@ -87,19 +93,28 @@ impl Api {
     ) -> ApiResult<Vec<UpdateResult>> {
         self.blocking(move |c| {
             let collection = c.get(&name)?;
-            ops.iter().map(|op| collection.update(op, wait).map_err(Into::into)).collect()
+            ops.iter()
+                .map(|op| collection.update(op, wait).map_err(Into::into))
+                .collect()
         })
         .await
     }
 
     pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
-        self.blocking(move |c| c.get(&name)?.query(&req).map_err(Into::into)).await
+        self.blocking(move |c| c.get(&name)?.query(&req).map_err(Into::into))
+            .await
     }
 
-    pub async fn query_batch(&self, name: String, reqs: Vec<QueryRequest>) -> ApiResult<Vec<Vec<ScoredPoint>>> {
+    pub async fn query_batch(
+        &self,
+        name: String,
+        reqs: Vec<QueryRequest>,
+    ) -> ApiResult<Vec<Vec<ScoredPoint>>> {
         self.blocking(move |c| {
             let collection = c.get(&name)?;
-            reqs.iter().map(|r| collection.query(r).map_err(Into::into)).collect()
+            reqs.iter()
+                .map(|r| collection.query(r).map_err(Into::into))
+                .collect()
         })
         .await
     }
@@ -111,15 +126,22 @@ impl Api {
         with_payload: WithPayload,
         with_vector: WithVector,
     ) -> ApiResult<Vec<Record>> {
-        self.blocking(move |c| Ok(c.get(&name)?.retrieve(&ids, &with_payload, &with_vector))).await
+        self.blocking(move |c| Ok(c.get(&name)?.retrieve(&ids, &with_payload, &with_vector)))
+            .await
     }
 
-    pub async fn scroll(&self, name: String, req: ScrollRequest) -> ApiResult<(Vec<Record>, Option<PointId>)> {
-        self.blocking(move |c| c.get(&name)?.scroll(&req).map_err(Into::into)).await
+    pub async fn scroll(
+        &self,
+        name: String,
+        req: ScrollRequest,
+    ) -> ApiResult<(Vec<Record>, Option<PointId>)> {
+        self.blocking(move |c| c.get(&name)?.scroll(&req).map_err(Into::into))
+            .await
     }
 
     pub async fn count(&self, name: String, filter: Option<Filter>) -> ApiResult<usize> {
-        self.blocking(move |c| Ok(c.get(&name)?.count(filter.as_ref()))).await
+        self.blocking(move |c| Ok(c.get(&name)?.count(filter.as_ref())))
+            .await
     }
 
     pub async fn create_payload_index(
@@ -130,7 +152,10 @@ impl Api {
     ) -> ApiResult<UpdateResult> {
         self.blocking(move |c| {
             c.get(&name)?.create_payload_index(&field, schema)?;
-            Ok(UpdateResult { operation_id: 0, status: quiver_collection::UpdateStatus::Completed })
+            Ok(UpdateResult {
+                operation_id: 0,
+                status: quiver_collection::UpdateStatus::Completed,
+            })
         })
         .await
     }
@@ -138,7 +163,10 @@ impl Api {
     pub async fn delete_payload_index(&self, name: String, field: String) -> ApiResult<UpdateResult> {
         self.blocking(move |c| {
             c.get(&name)?.delete_payload_index(&field)?;
-            Ok(UpdateResult { operation_id: 0, status: quiver_collection::UpdateStatus::Completed })
+            Ok(UpdateResult {
+                operation_id: 0,
+                status: quiver_collection::UpdateStatus::Completed,
+            })
         })
         .await
     }

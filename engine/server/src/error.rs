@@ -73,7 +73,9 @@ impl From<CollectionError> for ApiError {
             CollectionError::InvalidInput(m) => ApiError::InvalidInput(m),
             CollectionError::NotFound(m) => ApiError::NotFound(m),
             CollectionError::AlreadyExists(m) => ApiError::AlreadyExists(m),
-            CollectionError::Corrupt(m) => ApiError::Internal(format!("Service internal error: corrupt data: {m}")),
+            CollectionError::Corrupt(m) => {
+                ApiError::Internal(format!("Service internal error: corrupt data: {m}"))
+            }
             CollectionError::Io(m) => ApiError::Internal(format!("Service internal error: {m}")),
         }
     }

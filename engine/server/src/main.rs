@@ -9,7 +9,11 @@ fn main() -> anyhow::Result<()> {
         match arg.as_str() {
             "--config" => config = args.next().map(PathBuf::from),
             "--version" => {
-                println!("quiver {} (Qdrant API {})", quiver_server::version::QUIVER_VERSION, quiver_server::version::QDRANT_API_VERSION);
+                println!(
+                    "quiver {} (Qdrant API {})",
+                    quiver_server::version::QUIVER_VERSION,
+                    quiver_server::version::QDRANT_API_VERSION
+                );
                 return Ok(());
             }
             other => anyhow::bail!("unknown argument `{other}` (usage: quiver [--config FILE] [--version])"),
@@ -18,8 +22,14 @@ fn main() -> anyhow::Result<()> {
     let settings = quiver_server::settings::Settings::load(config.as_deref(), std::env::vars())?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUIVER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("quiver-io").build()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("quiver-io")
+        .build()?;
     runtime.block_on(quiver_server::node::run(settings, shutdown_signal()))
 }
 

@@ -19,7 +19,10 @@ pub struct BoundAddrs {
 
 /// Runs a node until `shutdown` resolves. The chosen addresses are logged as
 /// `listening rest=<addr> grpc=<addr>` (tests read this line when they ask for port 0).
-pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let storage = settings.storage.path.clone();
     let catalog = tokio::task::spawn_blocking(move || Catalog::open(&storage, CatalogOptions::default()))
         .await?
@@ -33,7 +36,10 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     let grpc = TcpListener::bind((host.as_str(), settings.service.grpc_port))
         .await
         .with_context(|| format!("binding gRPC on {host}:{}", settings.service.grpc_port))?;
-    let addrs = BoundAddrs { http: http.local_addr()?, grpc: grpc.local_addr()? };
+    let addrs = BoundAddrs {
+        http: http.local_addr()?,
+        grpc: grpc.local_addr()?,
+    };
     tracing::info!("listening rest={} grpc={}", addrs.http, addrs.grpc);
     eprintln!("listening rest={} grpc={}", addrs.http, addrs.grpc);
 
@@ -42,17 +48,26 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let grpc_task = tokio::spawn(crate::grpc::serve(api.clone(), grpc, max_bytes, wait_stop(stop_rx.clone())));
+    let grpc_task = tokio::spawn(crate::grpc::serve(
+        api.clone(),
+        grpc,
+        max_bytes,
+        wait_stop(stop_rx.clone()),
+    ));
     let router = crate::rest::router(api, &settings);
     let rest_task = tokio::spawn(async move {
-        axum::serve(http, router).with_graceful_shutdown(wait_stop(stop_rx)).await
+        axum::serve(http, router)
+            .with_graceful_shutdown(wait_stop(stop_rx))
+            .await
     });
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = rest_task.await;
     let _ = grpc_task.await;
-    tokio::task::spawn_blocking(move || catalog.close()).await?.context("checkpoint at shutdown")?;
+    tokio::task::spawn_blocking(move || catalog.close())
+        .await?
+        .context("checkpoint at shutdown")?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

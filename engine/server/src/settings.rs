@@ -40,13 +40,19 @@ pub struct ServiceSettings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { storage: StorageSettings::default(), service: ServiceSettings::default(), log_level: "info".into() }
+        Settings {
+            storage: StorageSettings::default(),
+            service: ServiceSettings::default(),
+            log_level: "info".into(),
+        }
     }
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
-        StorageSettings { path: PathBuf::from("./storage") }
+        StorageSettings {
+            path: PathBuf::from("./storage"),
+        }
     }
 }
 
@@ -68,7 +74,10 @@ pub enum SettingsError {
     #[error("cannot read config file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid YAML: {source}")]
-    Yaml { path: PathBuf, source: serde_yaml::Error },
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -81,18 +90,26 @@ impl Settings {
     ) -> Result<Settings, SettingsError> {
         let mut tree = Value::Object(Default::default());
         let default_file = Path::new("config/config.yaml");
-        let file = file.map(Path::to_path_buf).or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
         if let Some(path) = file {
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
-            let yaml: Value =
-                serde_yaml::from_str(&text).map_err(|source| SettingsError::Yaml { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let yaml: Value = serde_yaml::from_str(&text).map_err(|source| SettingsError::Yaml {
+                path: path.clone(),
+                source,
+            })?;
             if !yaml.is_null() {
                 tree = yaml;
             }
         }
         for (key, value) in env {
-            let Some(rest) = key.strip_prefix("QUIVER__") else { continue };
+            let Some(rest) = key.strip_prefix("QUIVER__") else {
+                continue;
+            };
             let parts: Vec<String> = rest.split("__").map(|p| p.to_lowercase()).collect();
             let parsed: Value = serde_yaml::from_str(&value).unwrap_or(Value::String(value.clone()));
             set_path(&mut tree, &parts, parsed);
@@ -102,7 +119,9 @@ impl Settings {
 }
 
 fn set_path(tree: &mut Value, parts: &[String], value: Value) {
-    let Some((first, rest)) = parts.split_first() else { return };
+    let Some((first, rest)) = parts.split_first() else {
+        return;
+    };
     if !tree.is_object() {
         *tree = Value::Object(Default::default());
     }
@@ -122,7 +141,11 @@ mod tests {
     fn file_then_env_overrides() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.yaml");
-        std::fs::write(&file, "service:\n  http_port: 7000\n  grpc_port: 7001\nstorage:\n  path: /data\n").unwrap();
+        std::fs::write(
+            &file,
+            "service:\n  http_port: 7000\n  grpc_port: 7001\nstorage:\n  path: /data\n",
+        )
+        .unwrap();
         let env = vec![
             ("QUIVER__SERVICE__GRPC_PORT".to_string(), "9001".to_string()),
             ("QUIVER__SERVICE__API_KEY".to_string(), "secret".to_string()),

@@ -35,9 +35,11 @@ impl State {
                 let mut seen = std::collections::HashSet::new();
                 ids.iter().filter(|id| seen.insert(**id)).copied().collect()
             }
-            PointSelector::Filter(f) => {
-                self.slots.iter().flat_map(|s| s.segment.matching_ids(Some(f))).collect()
-            }
+            PointSelector::Filter(f) => self
+                .slots
+                .iter()
+                .flat_map(|s| s.segment.matching_ids(Some(f)))
+                .collect(),
         }
     }
 
@@ -58,7 +60,11 @@ impl State {
         match self.slots.last() {
             Some(last) if last.segment.capacity() < max_points => self.slots.len() - 1,
             _ => {
-                self.slots.push(Slot { segment: Segment::new(config.clone()), folder: None, dirty: true });
+                self.slots.push(Slot {
+                    segment: Segment::new(config.clone()),
+                    folder: None,
+                    dirty: true,
+                });
                 self.slots.len() - 1
             }
         }
@@ -83,7 +89,11 @@ impl State {
                 let ids = self.resolve(sel);
                 self.for_each_point(&ids, |seg, id| seg.delete(id));
             }
-            UpdateOperation::SetPayload { selector, payload, key } => {
+            UpdateOperation::SetPayload {
+                selector,
+                payload,
+                key,
+            } => {
                 let ids = self.resolve(selector);
                 self.for_each_point(&ids, |seg, id| {
                     seg.edit_payload(id, v, |p| payload_ops::set_payload(p, payload, key.as_ref()))

@@ -23,7 +23,12 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn new(seqno: u64, segments: Vec<String>) -> Manifest {
-        Manifest { format: FORMAT.into(), version: VERSION, seqno, segments }
+        Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            seqno,
+            segments,
+        }
     }
 
     /// Reads `manifest.json` in `dir`; `None` for a shard never checkpointed.
@@ -64,5 +69,7 @@ impl Manifest {
 
 /// fsync a folder so a rename or create inside it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(ShardError::io(dir))
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(ShardError::io(dir))
 }

@@ -13,18 +13,35 @@ use crate::error::{Result, ShardError};
 use crate::manifest::Manifest;
 use crate::ShardOptions;
 
-pub(crate) fn recover(dir: &Path, config: &SegmentConfig, options: &ShardOptions) -> Result<(State, Wal, SeqNo)> {
-    let manifest = Manifest::read(dir)?
-        .ok_or_else(|| ShardError::NotFound(format!("no shard at {} (manifest.json missing)", dir.display())))?;
+pub(crate) fn recover(
+    dir: &Path,
+    config: &SegmentConfig,
+    options: &ShardOptions,
+) -> Result<(State, Wal, SeqNo)> {
+    let manifest = Manifest::read(dir)?.ok_or_else(|| {
+        ShardError::NotFound(format!("no shard at {} (manifest.json missing)", dir.display()))
+    })?;
     let segments_dir = dir.join("segments");
     std::fs::create_dir_all(&segments_dir).map_err(ShardError::io(&segments_dir))?;
     remove_unlisted(&segments_dir, &manifest.segments)?;
-    let mut state = State { slots: Vec::new(), applied: SeqNo(manifest.seqno) };
+    let mut state = State {
+        slots: Vec::new(),
+        applied: SeqNo(manifest.seqno),
+    };
     for name in &manifest.segments {
         let segment = Segment::open(&segments_dir.join(name))?;
-        state.slots.push(Slot { segment, folder: Some(name.clone()), dirty: false });
+        state.slots.push(Slot {
+            segment,
+            folder: Some(name.clone()),
+            dirty: false,
+        });
     }
-    let wal = Wal::open(&dir.join("wal"), WalOptions { segment_size_bytes: options.wal_segment_bytes })?;
+    let wal = Wal::open(
+        &dir.join("wal"),
+        WalOptions {
+            segment_size_bytes: options.wal_segment_bytes,
+        },
+    )?;
     let mut replayed = 0usize;
     for record in wal.replay(SeqNo(manifest.seqno + 1))? {
         let (seqno, body) = record?;
@@ -48,7 +65,11 @@ pub(crate) fn remove_unlisted(segments_dir: &Path, keep: &[String]) -> Result<()
         if !keep.contains(&name) {
             let path = entry.path();
             tracing::debug!(path = %path.display(), "removing segment folder not in the manifest");
-            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
             removed.map_err(ShardError::io(&path))?;
         }
     }

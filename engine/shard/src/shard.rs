@@ -27,7 +27,10 @@ pub struct ShardOptions {
 
 impl Default for ShardOptions {
     fn default() -> Self {
-        ShardOptions { max_segment_points: 32_768, wal_segment_bytes: 32 << 20 }
+        ShardOptions {
+            max_segment_points: 32_768,
+            wal_segment_bytes: 32 << 20,
+        }
     }
 }
 
@@ -62,7 +65,10 @@ impl LocalShard {
     /// Creates an empty shard in `dir`, which must not hold one already.
     pub fn create(dir: &Path, config: SegmentConfig, options: ShardOptions) -> Result<LocalShard> {
         if dir.join("manifest.json").exists() || dir.join("wal").exists() {
-            return Err(ShardError::InvalidInput(format!("shard already exists at {}", dir.display())));
+            return Err(ShardError::InvalidInput(format!(
+                "shard already exists at {}",
+                dir.display()
+            )));
         }
         std::fs::create_dir_all(dir.join("segments")).map_err(ShardError::io(dir))?;
         Manifest::new(0, Vec::new()).write(dir)?;
@@ -93,19 +99,25 @@ impl LocalShard {
     /// operation survives power loss; without, it survives a process crash (it is in the OS).
     pub fn update(&self, op: &UpdateOperation, sync: bool) -> Result<SeqNo> {
         let mut wal = self.wal.lock();
-        if let UpdateOperation::UpdateVectors(points) = op {
+        if let Some(ids) = op.ids_that_must_exist() {
             let state = self.state.read();
-            if let Some((id, _)) = points.iter().find(|(id, _)| state.find(id).is_none()) {
+            if let Some(id) = ids.iter().find(|id| state.find(id).is_none()) {
                 return Err(ShardError::NotFound(format!("No point with id {id} found")));
             }
         }
-        let seqno = wal.last_seqno().unwrap_or_default().next().max(self.state.read().applied.next());
+        let seqno = wal
+            .last_seqno()
+            .unwrap_or_default()
+            .next()
+            .max(self.state.read().applied.next());
         let body = rmp_serde::to_vec_named(op).map_err(|e| ShardError::InvalidInput(e.to_string()))?;
         wal.append(seqno, &body)?;
         if sync {
             wal.sync()?;
         }
-        self.state.write().apply(op, seqno, &self.config, self.options.max_segment_points);
+        self.state
+            .write()
+            .apply(op, seqno, &self.config, self.options.max_segment_points);
         Ok(seqno)
     }
 
@@ -124,33 +136,59 @@ impl LocalShard {
             .map(|s| s.segment.search(req))
             .collect::<std::result::Result<_, _>>()?;
         let higher = higher_is_better(&self.config, &req.vector_name);
-        Ok(merge_scored(per_segment, req.limit.saturating_add(req.offset), higher))
+        Ok(merge_scored(
+            per_segment,
+            req.limit.saturating_add(req.offset),
+            higher,
+        ))
     }
 
-    pub fn retrieve(&self, ids: &[PointId], with_payload: &WithPayload, with_vector: &WithVector) -> Vec<Record> {
+    pub fn retrieve(
+        &self,
+        ids: &[PointId],
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+    ) -> Vec<Record> {
         let state = self.state.read();
         ids.iter()
-            .filter_map(|id| state.slots.iter().find_map(|s| s.segment.retrieve(id, with_payload, with_vector)))
+            .filter_map(|id| {
+                state
+                    .slots
+                    .iter()
+                    .find_map(|s| s.segment.retrieve(id, with_payload, with_vector))
+            })
             .collect()
     }
 
     /// Up to `limit` matching ids >= `from`, in id order.
     pub fn scroll_ids(&self, from: Option<PointId>, limit: usize, filter: Option<&Filter>) -> Vec<PointId> {
         let state = self.state.read();
-        let mut ids: Vec<PointId> =
-            state.slots.par_iter().flat_map_iter(|s| s.segment.scroll(from, limit, filter)).collect();
+        let mut ids: Vec<PointId> = state
+            .slots
+            .par_iter()
+            .flat_map_iter(|s| s.segment.scroll(from, limit, filter))
+            .collect();
         ids.sort_unstable();
         ids.truncate(limit);
         ids
     }
 
     pub fn count(&self, filter: Option<&Filter>) -> usize {
-        self.state.read().slots.par_iter().map(|s| s.segment.count(filter)).sum()
+        self.state
+            .read()
+            .slots
+            .par_iter()
+            .map(|s| s.segment.count(filter))
+            .sum()
     }
 
     pub fn order_values(&self, order: &OrderBy, filter: Option<&Filter>) -> Vec<(f64, PointId)> {
         let state = self.state.read();
-        state.slots.par_iter().flat_map_iter(|s| s.segment.order_values(order, filter)).collect()
+        state
+            .slots
+            .par_iter()
+            .flat_map_iter(|s| s.segment.order_values(order, filter))
+            .collect()
     }
 
     pub fn stats(&self) -> ShardStats {
@@ -234,7 +272,11 @@ pub fn higher_is_better(config: &SegmentConfig, name: &str) -> bool {
 pub fn merge_scored(parts: Vec<Vec<ScoredPoint>>, k: usize, higher_is_better: bool) -> Vec<ScoredPoint> {
     let mut all: Vec<ScoredPoint> = parts.into_iter().flatten().collect();
     all.sort_by(|a, b| {
-        let by_score = if higher_is_better { b.score.total_cmp(&a.score) } else { a.score.total_cmp(&b.score) };
+        let by_score = if higher_is_better {
+            b.score.total_cmp(&a.score)
+        } else {
+            a.score.total_cmp(&b.score)
+        };
         by_score.then_with(|| a.id.cmp(&b.id))
     });
     all.truncate(k);

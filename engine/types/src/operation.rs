@@ -106,6 +106,15 @@ impl UpdateOperation {
         }
     }
 
+    /// Ids an operation edits in place, which must exist (Qdrant answers "No point with id N found"
+    /// rather than silently skipping them). Upserts create and deletes tolerate missing points.
+    pub fn ids_that_must_exist(&self) -> Option<Vec<PointId>> {
+        match self {
+            UpdateOperation::Upsert(_) | UpdateOperation::Delete(_) => None,
+            _ => self.explicit_ids(),
+        }
+    }
+
     /// True when the operation names an empty id list and so changes nothing.
     pub fn is_noop(&self) -> bool {
         self.explicit_ids().is_some_and(|ids| ids.is_empty())

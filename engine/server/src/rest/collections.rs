@@ -14,7 +14,10 @@ use crate::error::ApiResult;
 pub(crate) async fn list(State(s): State<AppState>) -> Response {
     let started = Instant::now();
     let names = s.api.list_collections().await;
-    ok(json!({"collections": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}), started)
+    ok(
+        json!({"collections": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()}),
+        started,
+    )
 }
 
 pub(crate) async fn get(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
@@ -23,14 +26,22 @@ pub(crate) async fn get(State(s): State<AppState>, Path(name): Path<String>) -> 
     Ok(ok(output::collection_info(&info), started))
 }
 
-pub(crate) async fn create(State(s): State<AppState>, Path(name): Path<String>, Body(body): Body) -> ApiResult<Response> {
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let started = Instant::now();
     let config = conv::create_body(&body)?;
     s.api.create_collection(name, config).await?;
     Ok(ok(json!(true), started))
 }
 
-pub(crate) async fn update(State(s): State<AppState>, Path(name): Path<String>, Body(body): Body) -> ApiResult<Response> {
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let started = Instant::now();
     let diff = conv::update_body(&body)?;
     s.api.update_collection(name, diff).await?;
@@ -64,7 +75,10 @@ pub(crate) async fn list_aliases(State(s): State<AppState>) -> Response {
     ok(alias_list(s.api.list_aliases().await), started)
 }
 
-pub(crate) async fn collection_aliases(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn collection_aliases(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
     let started = Instant::now();
     Ok(ok(alias_list(s.api.collection_aliases(name).await?), started))
 }

@@ -41,7 +41,9 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge(format!("Payload error: request body is larger than the limit ({e})"))
+                ApiError::TooLarge(format!(
+                    "Payload error: request body is larger than the limit ({e})"
+                ))
             } else {
                 ApiError::invalid(format!("Payload error: {e}"))
             }
@@ -49,7 +51,9 @@ impl<S: Send + Sync> FromRequest<S> for Body {
         if bytes.is_empty() {
             return Ok(Body(Value::Object(Default::default())));
         }
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| ApiError::invalid(format!("Json deserialize error: {e}")))
+        serde_json::from_slice(&bytes)
+            .map(Body)
+            .map_err(|e| ApiError::invalid(format!("Json deserialize error: {e}")))
     }
 }
 
@@ -59,7 +63,9 @@ pub(crate) fn wait_flag(q: &HashMap<String, String>) -> ApiResult<bool> {
         None => Ok(false),
         Some("true") | Some("1") => Ok(true),
         Some("false") | Some("0") => Ok(false),
-        Some(other) => Err(ApiError::invalid(format!("Query deserialize error: wait: `{other}` is not a boolean"))),
+        Some(other) => Err(ApiError::invalid(format!(
+            "Query deserialize error: wait: `{other}` is not a boolean"
+        ))),
     }
 }
 
@@ -104,7 +110,13 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route("/collections", get(collections::list))
         .route("/collections/aliases", post(collections::update_aliases))
         .route("/aliases", get(collections::list_aliases))
-        .route(c, get(collections::get).put(collections::create).patch(collections::update).delete(collections::delete))
+        .route(
+            c,
+            get(collections::get)
+                .put(collections::create)
+                .patch(collections::update)
+                .delete(collections::delete),
+        )
         .route(&format!("{c}/exists"), get(collections::exists))
         .route(&format!("{c}/aliases"), get(collections::collection_aliases))
         .route(&format!("{c}/cluster"), get(collections::cluster_info))
@@ -114,9 +126,18 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route(&format!("{c}/points/{{id}}"), get(points::get_one))
         .route(&format!("{c}/points/delete"), post(points::delete))
         .route(&format!("{c}/points/vectors"), put(points::update_vectors))
-        .route(&format!("{c}/points/vectors/delete"), post(points::delete_vectors))
-        .route(&format!("{c}/points/payload"), post(points::set_payload).put(points::overwrite_payload))
-        .route(&format!("{c}/points/payload/delete"), post(points::delete_payload))
+        .route(
+            &format!("{c}/points/vectors/delete"),
+            post(points::delete_vectors),
+        )
+        .route(
+            &format!("{c}/points/payload"),
+            post(points::set_payload).put(points::overwrite_payload),
+        )
+        .route(
+            &format!("{c}/points/payload/delete"),
+            post(points::delete_payload),
+        )
         .route(&format!("{c}/points/payload/clear"), post(points::clear_payload))
         .route(&format!("{c}/points/batch"), post(points::batch))
         .route(&format!("{c}/points/scroll"), post(points::scroll))
@@ -126,9 +147,11 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route(&format!("{c}/points/query"), post(points::query))
         .route(&format!("{c}/points/query/batch"), post(points::query_batch))
         .fallback(fallback)
-        .layer(axum::middleware::from_fn(move |headers: HeaderMap, req: Request, next: Next| {
-            check_api_key(key.clone(), headers, req, next)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |headers: HeaderMap, req: Request, next: Next| {
+                check_api_key(key.clone(), headers, req, next)
+            },
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(AppState { api })
 }

@@ -11,7 +11,9 @@ use super::{ok, AppState};
 use crate::version::{QDRANT_API_VERSION, QUIVER_VERSION, TITLE};
 
 pub(crate) async fn root() -> Json<serde_json::Value> {
-    Json(json!({"title": TITLE, "version": QDRANT_API_VERSION, "commit": null, "quiver_version": QUIVER_VERSION}))
+    Json(
+        json!({"title": TITLE, "version": QDRANT_API_VERSION, "commit": null, "quiver_version": QUIVER_VERSION}),
+    )
 }
 
 pub(crate) async fn healthz() -> &'static str {
@@ -30,7 +32,10 @@ pub(crate) async fn cluster() -> Response {
 pub(crate) async fn telemetry(State(s): State<AppState>) -> Response {
     let started = Instant::now();
     let collections = s.api.list_collections().await;
-    ok(json!({"id": "quiver", "app": {"name": "quiver", "version": QUIVER_VERSION}, "collections": {"number_of_collections": collections.len()}}), started)
+    ok(
+        json!({"id": "quiver", "app": {"name": "quiver", "version": QUIVER_VERSION}, "collections": {"number_of_collections": collections.len()}}),
+        started,
+    )
 }
 
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
@@ -39,5 +44,9 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         "# HELP collections_total number of collections\n# TYPE collections_total gauge\ncollections_total {}\n",
         collections.len()
     );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        body,
+    )
+        .into_response()
 }

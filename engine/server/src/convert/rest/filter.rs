@@ -2,8 +2,8 @@
 
 use quiver_segment::filter::parse_datetime;
 use quiver_types::{
-    Condition, FieldCondition, FieldPredicate, Filter, GeoBoundingBox, GeoPoint, GeoPolygon, GeoRadius, JsonPath,
-    Match, MinShould, Range, ValueVariant,
+    Condition, FieldCondition, FieldPredicate, Filter, GeoBoundingBox, GeoPoint, GeoPolygon, GeoRadius,
+    JsonPath, Match, MinShould, Range, ValueVariant,
 };
 use serde_json::Value;
 
@@ -22,9 +22,11 @@ pub fn filter(v: &Value, path: &str) -> ApiResult<Filter> {
         let p = join(path, key);
         match field(v, key) {
             None => Ok(Vec::new()),
-            Some(Value::Array(items)) => {
-                items.iter().enumerate().map(|(i, c)| condition(c, &index(&p, i))).collect()
-            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| condition(c, &index(&p, i)))
+                .collect(),
             Some(single) => Ok(vec![condition(single, &p)?]),
         }
     };
@@ -34,13 +36,24 @@ pub fn filter(v: &Value, path: &str) -> ApiResult<Filter> {
             let p = join(path, "min_should");
             let conds = field(m, "conditions").ok_or_else(|| bad(&p, "`conditions` is required"))?;
             let cp = join(&p, "conditions");
-            let conditions =
-                array(conds, &cp)?.iter().enumerate().map(|(i, c)| condition(c, &index(&cp, i))).collect::<ApiResult<_>>()?;
+            let conditions = array(conds, &cp)?
+                .iter()
+                .enumerate()
+                .map(|(i, c)| condition(c, &index(&cp, i)))
+                .collect::<ApiResult<_>>()?;
             let count = field(m, "min_count").ok_or_else(|| bad(&p, "`min_count` is required"))?;
-            Some(MinShould { conditions, min_count: unsigned(count, &join(&p, "min_count"))? as usize })
+            Some(MinShould {
+                conditions,
+                min_count: unsigned(count, &join(&p, "min_count"))? as usize,
+            })
         }
     };
-    Ok(Filter { must: list("must")?, should: list("should")?, must_not: list("must_not")?, min_should })
+    Ok(Filter {
+        must: list("must")?,
+        should: list("should")?,
+        must_not: list("must_not")?,
+        min_should,
+    })
 }
 
 pub fn json_path(v: &Value, path: &str) -> ApiResult<JsonPath> {
@@ -54,30 +67,57 @@ fn condition(v: &Value, path: &str) -> ApiResult<Condition> {
     }
     if let Some(e) = field(v, "is_empty") {
         let p = join(path, "is_empty");
-        return Ok(Condition::IsEmpty(json_path(field(e, "key").ok_or_else(|| bad(&p, "`key` is required"))?, &p)?));
+        return Ok(Condition::IsEmpty(json_path(
+            field(e, "key").ok_or_else(|| bad(&p, "`key` is required"))?,
+            &p,
+        )?));
     }
     if let Some(e) = field(v, "is_null") {
         let p = join(path, "is_null");
-        return Ok(Condition::IsNull(json_path(field(e, "key").ok_or_else(|| bad(&p, "`key` is required"))?, &p)?));
+        return Ok(Condition::IsNull(json_path(
+            field(e, "key").ok_or_else(|| bad(&p, "`key` is required"))?,
+            &p,
+        )?));
     }
     if let Some(ids) = field(v, "has_id") {
         let p = join(path, "has_id");
-        let ids = array(ids, &p)?.iter().enumerate().map(|(i, id)| point_id(id, &index(&p, i))).collect::<ApiResult<_>>()?;
+        let ids = array(ids, &p)?
+            .iter()
+            .enumerate()
+            .map(|(i, id)| point_id(id, &index(&p, i)))
+            .collect::<ApiResult<_>>()?;
         return Ok(Condition::HasId(ids));
     }
     if let Some(name) = field(v, "has_vector") {
-        return Ok(Condition::HasVector(string(name, &join(path, "has_vector"))?.to_string()));
+        return Ok(Condition::HasVector(
+            string(name, &join(path, "has_vector"))?.to_string(),
+        ));
     }
     if let Some(n) = field(v, "nested") {
         let p = join(path, "nested");
-        let key = json_path(field(n, "key").ok_or_else(|| bad(&p, "`key` is required"))?, &join(&p, "key"))?;
-        let inner = filter(field(n, "filter").ok_or_else(|| bad(&p, "`filter` is required"))?, &join(&p, "filter"))?;
-        return Ok(Condition::Nested { key, filter: Box::new(inner) });
+        let key = json_path(
+            field(n, "key").ok_or_else(|| bad(&p, "`key` is required"))?,
+            &join(&p, "key"),
+        )?;
+        let inner = filter(
+            field(n, "filter").ok_or_else(|| bad(&p, "`filter` is required"))?,
+            &join(&p, "filter"),
+        )?;
+        return Ok(Condition::Nested {
+            key,
+            filter: Box::new(inner),
+        });
     }
-    if ["must", "should", "must_not", "min_should"].iter().any(|k| v.get(k).is_some()) {
+    if ["must", "should", "must_not", "min_should"]
+        .iter()
+        .any(|k| v.get(k).is_some())
+    {
         return Ok(Condition::Filter(Box::new(filter(v, path)?)));
     }
-    Err(bad(path, "unknown condition: expected one of key, is_empty, is_null, has_id, has_vector, nested, or a filter"))
+    Err(bad(
+        path,
+        "unknown condition: expected one of key, is_empty, is_null, has_id, has_vector, nested, or a filter",
+    ))
 }
 
 fn field_condition(v: &Value, key: JsonPath, path: &str) -> ApiResult<Condition> {
@@ -90,13 +130,24 @@ fn field_condition(v: &Value, key: JsonPath, path: &str) -> ApiResult<Condition>
     }
     if let Some(g) = field(v, "geo_radius") {
         let p = join(path, "geo_radius");
-        let center = geo_point(field(g, "center").ok_or_else(|| bad(&p, "`center` is required"))?, &join(&p, "center"))?;
-        let radius = number(field(g, "radius").ok_or_else(|| bad(&p, "`radius` is required"))?, &join(&p, "radius"))?;
+        let center = geo_point(
+            field(g, "center").ok_or_else(|| bad(&p, "`center` is required"))?,
+            &join(&p, "center"),
+        )?;
+        let radius = number(
+            field(g, "radius").ok_or_else(|| bad(&p, "`radius` is required"))?,
+            &join(&p, "radius"),
+        )?;
         predicates.push(FieldPredicate::GeoRadius(GeoRadius { center, radius }));
     }
     if let Some(g) = field(v, "geo_bounding_box") {
         let p = join(path, "geo_bounding_box");
-        let corner = |k: &str| geo_point(field(g, k).ok_or_else(|| bad(&p, format!("`{k}` is required")))?, &join(&p, k));
+        let corner = |k: &str| {
+            geo_point(
+                field(g, k).ok_or_else(|| bad(&p, format!("`{k}` is required")))?,
+                &join(&p, k),
+            )
+        };
         predicates.push(FieldPredicate::GeoBoundingBox(GeoBoundingBox {
             top_left: corner("top_left")?,
             bottom_right: corner("bottom_right")?,
@@ -116,13 +167,22 @@ fn field_condition(v: &Value, key: JsonPath, path: &str) -> ApiResult<Condition>
         predicates.push(FieldPredicate::GeoPolygon(GeoPolygon { exterior, interiors }));
     }
     if let Some(c) = field(v, "values_count") {
-        predicates.push(FieldPredicate::ValuesCount(numeric_range(c, &join(path, "values_count"))?));
+        predicates.push(FieldPredicate::ValuesCount(numeric_range(
+            c,
+            &join(path, "values_count"),
+        )?));
     }
     if let Some(b) = field(v, "is_empty") {
-        predicates.push(FieldPredicate::IsEmpty(super::json::boolean(b, &join(path, "is_empty"))?));
+        predicates.push(FieldPredicate::IsEmpty(super::json::boolean(
+            b,
+            &join(path, "is_empty"),
+        )?));
     }
     if let Some(b) = field(v, "is_null") {
-        predicates.push(FieldPredicate::IsNull(super::json::boolean(b, &join(path, "is_null"))?));
+        predicates.push(FieldPredicate::IsNull(super::json::boolean(
+            b,
+            &join(path, "is_null"),
+        )?));
     }
     if predicates.is_empty() {
         return Err(bad(path, "a field condition needs one of match, range, geo_radius, geo_bounding_box, geo_polygon, values_count, is_empty, is_null"));
@@ -143,7 +203,11 @@ fn value_variant(v: &Value, path: &str) -> ApiResult<ValueVariant> {
 }
 
 fn variants(v: &Value, path: &str) -> ApiResult<Vec<ValueVariant>> {
-    array(v, path)?.iter().enumerate().map(|(i, x)| value_variant(x, &index(path, i))).collect()
+    array(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, x)| value_variant(x, &index(path, i)))
+        .collect()
 }
 
 fn parse_match(m: &Value, path: &str) -> ApiResult<Match> {
@@ -166,12 +230,17 @@ fn parse_match(m: &Value, path: &str) -> ApiResult<Match> {
     if let Some(a) = field(m, "except") {
         return Ok(Match::Except(variants(a, &join(path, "except"))?));
     }
-    Err(bad(path, "expected one of value, text, phrase, text_any, any, except"))
+    Err(bad(
+        path,
+        "expected one of value, text, phrase, text_any, any, except",
+    ))
 }
 
 fn parse_range(r: &Value, path: &str) -> ApiResult<FieldPredicate> {
     object(r, path)?;
-    let is_datetime = ["lt", "gt", "gte", "lte"].iter().any(|k| field(r, k).is_some_and(Value::is_string));
+    let is_datetime = ["lt", "gt", "gte", "lte"]
+        .iter()
+        .any(|k| field(r, k).is_some_and(Value::is_string));
     if !is_datetime {
         return Ok(FieldPredicate::Range(numeric_range(r, path)?));
     }
@@ -180,23 +249,41 @@ fn parse_range(r: &Value, path: &str) -> ApiResult<FieldPredicate> {
             .map(|v| {
                 let p = join(path, k);
                 let s = string(v, &p)?;
-                parse_datetime(s).map(|us| us as f64).ok_or_else(|| bad(&p, format!("`{s}` is not a datetime (RFC 3339 expected)")))
+                parse_datetime(s)
+                    .map(|us| us as f64)
+                    .ok_or_else(|| bad(&p, format!("`{s}` is not a datetime (RFC 3339 expected)")))
             })
             .transpose()
     };
-    Ok(FieldPredicate::DatetimeRange(Range { lt: bound("lt")?, gt: bound("gt")?, gte: bound("gte")?, lte: bound("lte")? }))
+    Ok(FieldPredicate::DatetimeRange(Range {
+        lt: bound("lt")?,
+        gt: bound("gt")?,
+        gte: bound("gte")?,
+        lte: bound("lte")?,
+    }))
 }
 
 fn numeric_range(r: &Value, path: &str) -> ApiResult<Range> {
     object(r, path)?;
     let bound = |k: &str| field(r, k).map(|v| number(v, &join(path, k))).transpose();
-    Ok(Range { lt: bound("lt")?, gt: bound("gt")?, gte: bound("gte")?, lte: bound("lte")? })
+    Ok(Range {
+        lt: bound("lt")?,
+        gt: bound("gt")?,
+        gte: bound("gte")?,
+        lte: bound("lte")?,
+    })
 }
 
 fn geo_point(v: &Value, path: &str) -> ApiResult<GeoPoint> {
     object(v, path)?;
-    let lon = number(field(v, "lon").ok_or_else(|| bad(path, "`lon` is required"))?, &join(path, "lon"))?;
-    let lat = number(field(v, "lat").ok_or_else(|| bad(path, "`lat` is required"))?, &join(path, "lat"))?;
+    let lon = number(
+        field(v, "lon").ok_or_else(|| bad(path, "`lon` is required"))?,
+        &join(path, "lon"),
+    )?;
+    let lat = number(
+        field(v, "lat").ok_or_else(|| bad(path, "`lat` is required"))?,
+        &join(path, "lat"),
+    )?;
     if !(-180.0..=180.0).contains(&lon) {
         return Err(bad(&join(path, "lon"), "longitude must be between -180 and 180"));
     }
@@ -209,10 +296,16 @@ fn geo_point(v: &Value, path: &str) -> ApiResult<GeoPoint> {
 fn ring(v: &Value, path: &str) -> ApiResult<Vec<GeoPoint>> {
     let pts = field(v, "points").ok_or_else(|| bad(path, "`points` is required"))?;
     let pp = join(path, "points");
-    let ring: Vec<GeoPoint> =
-        array(pts, &pp)?.iter().enumerate().map(|(i, p)| geo_point(p, &index(&pp, i))).collect::<ApiResult<_>>()?;
+    let ring: Vec<GeoPoint> = array(pts, &pp)?
+        .iter()
+        .enumerate()
+        .map(|(i, p)| geo_point(p, &index(&pp, i)))
+        .collect::<ApiResult<_>>()?;
     if ring.len() < 4 || ring.first() != ring.last() {
-        return Err(bad(&pp, "a polygon ring needs at least 4 points and must be closed (first point = last point)"));
+        return Err(bad(
+            &pp,
+            "a polygon ring needs at least 4 points and must be closed (first point = last point)",
+        ));
     }
     Ok(ring)
 }

@@ -46,7 +46,8 @@ pub fn number(v: &Value, path: &str) -> ApiResult<f64> {
 }
 
 pub fn unsigned(v: &Value, path: &str) -> ApiResult<u64> {
-    v.as_u64().ok_or_else(|| bad(path, "expected a non-negative integer"))
+    v.as_u64()
+        .ok_or_else(|| bad(path, "expected a non-negative integer"))
 }
 
 /// An optional unsigned field.
@@ -64,6 +65,10 @@ pub fn floats(v: &Value, path: &str) -> ApiResult<Vec<f32>> {
     array(v, path)?
         .iter()
         .enumerate()
-        .map(|(i, x)| x.as_f64().map(|f| f as f32).ok_or_else(|| bad(&index(path, i), "expected a number")))
+        .map(|(i, x)| {
+            x.as_f64()
+                .map(|f| f as f32)
+                .ok_or_else(|| bad(&index(path, i), "expected a number"))
+        })
         .collect()
 }

@@ -40,7 +40,13 @@ pub fn scored_point(p: &ScoredPoint) -> Value {
 }
 
 pub fn record(r: &Record) -> Value {
-    let order_value = r.order_value.map(|v| if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) });
+    let order_value = r.order_value.map(|v| {
+        if v.fract() == 0.0 && v.abs() < 9e15 {
+            json!(v as i64)
+        } else {
+            json!(v)
+        }
+    });
     json!({
         "id": point_id(&r.id),
         "payload": r.payload,

@@ -1,8 +1,8 @@
 //! Point ids, vectors, payloads, selectors and every point update operation, from REST JSON.
 
 use quiver_types::{
-    JsonPath, NamedVectors, Payload, PointId, PointRecord, PointSelector, SparseVector, UpdateOperation, VectorData,
-    WithPayload, WithVector, DEFAULT_VECTOR,
+    JsonPath, NamedVectors, Payload, PointId, PointRecord, PointSelector, SparseVector, UpdateOperation,
+    VectorData, WithPayload, WithVector, DEFAULT_VECTOR,
 };
 use serde_json::Value;
 
@@ -13,27 +13,47 @@ use crate::error::{ApiError, ApiResult};
 /// An unsigned integer or a UUID string.
 pub fn point_id(v: &Value, path: &str) -> ApiResult<PointId> {
     match v {
-        Value::Number(n) => n.as_u64().map(PointId::Num).ok_or_else(|| bad(path, "point id must be an unsigned integer or a UUID")),
-        Value::String(s) => uuid::Uuid::parse_str(s)
-            .map(PointId::Uuid)
-            .map_err(|_| bad(path, format!("`{s}` is not a valid UUID (point ids are unsigned integers or UUIDs)"))),
+        Value::Number(n) => n
+            .as_u64()
+            .map(PointId::Num)
+            .ok_or_else(|| bad(path, "point id must be an unsigned integer or a UUID")),
+        Value::String(s) => uuid::Uuid::parse_str(s).map(PointId::Uuid).map_err(|_| {
+            bad(
+                path,
+                format!("`{s}` is not a valid UUID (point ids are unsigned integers or UUIDs)"),
+            )
+        }),
         _ => Err(bad(path, "point id must be an unsigned integer or a UUID")),
     }
 }
 
 pub fn point_ids(v: &Value, path: &str) -> ApiResult<Vec<PointId>> {
-    array(v, path)?.iter().enumerate().map(|(i, id)| point_id(id, &index(path, i))).collect()
+    array(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, id)| point_id(id, &index(path, i)))
+        .collect()
 }
 
 /// `{"indices": [...], "values": [...]}`.
 pub fn sparse(v: &Value, path: &str) -> ApiResult<SparseVector> {
     let ip = join(path, "indices");
-    let indices = array(field(v, "indices").ok_or_else(|| bad(path, "`indices` is required"))?, &ip)?
-        .iter()
-        .enumerate()
-        .map(|(i, x)| x.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad(&index(&ip, i), "expected a u32")))
-        .collect::<ApiResult<Vec<u32>>>()?;
-    let values = floats(field(v, "values").ok_or_else(|| bad(path, "`values` is required"))?, &join(path, "values"))?;
+    let indices = array(
+        field(v, "indices").ok_or_else(|| bad(path, "`indices` is required"))?,
+        &ip,
+    )?
+    .iter()
+    .enumerate()
+    .map(|(i, x)| {
+        x.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| bad(&index(&ip, i), "expected a u32"))
+    })
+    .collect::<ApiResult<Vec<u32>>>()?;
+    let values = floats(
+        field(v, "values").ok_or_else(|| bad(path, "`values` is required"))?,
+        &join(path, "values"),
+    )?;
     SparseVector::new(indices, values).map_err(|e| bad(path, e))
 }
 
@@ -45,10 +65,14 @@ pub fn vector_data(v: &Value, path: &str) -> ApiResult<VectorData> {
         }
         Value::Array(_) => Ok(VectorData::Dense(floats(v, path)?)),
         Value::Object(o) if o.contains_key("indices") => Ok(VectorData::Sparse(sparse(v, path)?)),
-        Value::Object(o) if o.contains_key("text") || o.contains_key("image") => {
-            Err(bad(path, "inference objects (documents, images) are not supported: send vectors"))
-        }
-        _ => Err(bad(path, "expected a list of numbers or a sparse vector {indices, values}")),
+        Value::Object(o) if o.contains_key("text") || o.contains_key("image") => Err(bad(
+            path,
+            "inference objects (documents, images) are not supported: send vectors",
+        )),
+        _ => Err(bad(
+            path,
+            "expected a list of numbers or a sparse vector {indices, values}",
+        )),
     }
 }
 
@@ -60,7 +84,10 @@ pub fn vectors(v: &Value, path: &str) -> ApiResult<NamedVectors> {
             .filter(|(_, x)| !x.is_null())
             .map(|(name, x)| Ok((name.clone(), vector_data(x, &join(path, name))?)))
             .collect(),
-        _ => Ok(NamedVectors::from([(DEFAULT_VECTOR.to_string(), vector_data(v, path)?)])),
+        _ => Ok(NamedVectors::from([(
+            DEFAULT_VECTOR.to_string(),
+            vector_data(v, path)?,
+        )])),
     }
 }
 
@@ -83,19 +110,29 @@ pub fn upsert(body: &Value, path: &str) -> ApiResult<UpdateOperation> {
             .map(|(i, p)| {
                 let ip = index(&pp, i);
                 object(p, &ip)?;
-                let id = point_id(field(p, "id").ok_or_else(|| bad(&ip, "`id` is required"))?, &join(&ip, "id"))?;
+                let id = point_id(
+                    field(p, "id").ok_or_else(|| bad(&ip, "`id` is required"))?,
+                    &join(&ip, "id"),
+                )?;
                 let vectors = match field(p, "vector").or_else(|| field(p, "vectors")) {
                     Some(v) => vectors(v, &join(&ip, "vector"))?,
                     None => NamedVectors::new(),
                 };
-                Ok(PointRecord { id, vectors, payload: payload(p.get("payload"), &join(&ip, "payload"))? })
+                Ok(PointRecord {
+                    id,
+                    vectors,
+                    payload: payload(p.get("payload"), &join(&ip, "payload"))?,
+                })
             })
             .collect::<ApiResult<Vec<_>>>()?;
         return Ok(UpdateOperation::Upsert(records));
     }
     let batch = field(body, "batch").ok_or_else(|| bad(path, "expected `points` or `batch`"))?;
     let bp = join(path, "batch");
-    let ids = point_ids(field(batch, "ids").ok_or_else(|| bad(&bp, "`ids` is required"))?, &join(&bp, "ids"))?;
+    let ids = point_ids(
+        field(batch, "ids").ok_or_else(|| bad(&bp, "`ids` is required"))?,
+        &join(&bp, "ids"),
+    )?;
     let n = ids.len();
     let mut per_point: Vec<NamedVectors> = vec![NamedVectors::new(); n];
     if let Some(vs) = field(batch, "vectors") {
@@ -106,7 +143,11 @@ pub fn upsert(body: &Value, path: &str) -> ApiResult<UpdateOperation> {
             _ => return Err(bad(&vp, "expected a list of vectors or {name: list of vectors}")),
         };
         for (name, col) in columns {
-            let cp = if name.is_empty() { vp.clone() } else { join(&vp, &name) };
+            let cp = if name.is_empty() {
+                vp.clone()
+            } else {
+                join(&vp, &name)
+            };
             let items = array(col, &cp)?;
             if items.len() != n {
                 return Err(bad(&cp, format!("has {} vectors but `ids` has {n}", items.len())));
@@ -124,9 +165,16 @@ pub fn upsert(body: &Value, path: &str) -> ApiResult<UpdateOperation> {
             let pp = join(&bp, "payloads");
             let items = array(p, &pp)?;
             if items.len() != n {
-                return Err(bad(&pp, format!("has {} payloads but `ids` has {n}", items.len())));
+                return Err(bad(
+                    &pp,
+                    format!("has {} payloads but `ids` has {n}", items.len()),
+                ));
             }
-            items.iter().enumerate().map(|(i, x)| payload(Some(x), &index(&pp, i))).collect::<ApiResult<_>>()?
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| payload(Some(x), &index(&pp, i)))
+                .collect::<ApiResult<_>>()?
         }
     };
     Ok(UpdateOperation::Upsert(
@@ -151,10 +199,18 @@ pub fn selector(body: &Value, path: &str) -> ApiResult<PointSelector> {
 
 pub fn with_payload(v: Option<&Value>, default: bool, path: &str) -> ApiResult<WithPayload> {
     let keys = |v: &Value, p: &str| -> ApiResult<Vec<JsonPath>> {
-        array(v, p)?.iter().enumerate().map(|(i, k)| json_path(k, &index(p, i))).collect()
+        array(v, p)?
+            .iter()
+            .enumerate()
+            .map(|(i, k)| json_path(k, &index(p, i)))
+            .collect()
     };
     match v {
-        None | Some(Value::Null) => Ok(if default { WithPayload::All } else { WithPayload::None }),
+        None | Some(Value::Null) => Ok(if default {
+            WithPayload::All
+        } else {
+            WithPayload::None
+        }),
         Some(Value::Bool(true)) => Ok(WithPayload::All),
         Some(Value::Bool(false)) => Ok(WithPayload::None),
         Some(a @ Value::Array(_)) => Ok(WithPayload::Include(keys(a, path)?)),
@@ -167,37 +223,68 @@ pub fn with_payload(v: Option<&Value>, default: bool, path: &str) -> ApiResult<W
                 Err(bad(path, "expected `include` or `exclude`"))
             }
         }
-        Some(_) => Err(bad(path, "expected a boolean, a list of keys, or {include|exclude}")),
+        Some(_) => Err(bad(
+            path,
+            "expected a boolean, a list of keys, or {include|exclude}",
+        )),
     }
 }
 
 pub fn with_vector(v: Option<&Value>, default: bool, path: &str) -> ApiResult<WithVector> {
     match v {
-        None | Some(Value::Null) => Ok(if default { WithVector::All } else { WithVector::None }),
+        None | Some(Value::Null) => Ok(if default {
+            WithVector::All
+        } else {
+            WithVector::None
+        }),
         Some(Value::Bool(true)) => Ok(WithVector::All),
         Some(Value::Bool(false)) => Ok(WithVector::None),
         Some(a @ Value::Array(_)) => Ok(WithVector::Names(
-            array(a, path)?.iter().enumerate().map(|(i, n)| Ok(string(n, &index(path, i))?.to_string())).collect::<ApiResult<_>>()?,
+            array(a, path)?
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Ok(string(n, &index(path, i))?.to_string()))
+                .collect::<ApiResult<_>>()?,
         )),
         Some(_) => Err(bad(path, "expected a boolean or a list of vector names")),
     }
 }
 
 pub fn set_payload(body: &Value) -> ApiResult<UpdateOperation> {
-    let payload = payload(Some(field(body, "payload").ok_or_else(|| bad("", "`payload` is required"))?), "payload")?;
+    let payload = payload(
+        Some(field(body, "payload").ok_or_else(|| bad("", "`payload` is required"))?),
+        "payload",
+    )?;
     let key = field(body, "key").map(|k| json_path(k, "key")).transpose()?;
-    Ok(UpdateOperation::SetPayload { selector: selector(body, "")?, payload, key })
+    Ok(UpdateOperation::SetPayload {
+        selector: selector(body, "")?,
+        payload,
+        key,
+    })
 }
 
 pub fn overwrite_payload(body: &Value) -> ApiResult<UpdateOperation> {
-    let payload = payload(Some(field(body, "payload").ok_or_else(|| bad("", "`payload` is required"))?), "payload")?;
-    Ok(UpdateOperation::OverwritePayload { selector: selector(body, "")?, payload })
+    let payload = payload(
+        Some(field(body, "payload").ok_or_else(|| bad("", "`payload` is required"))?),
+        "payload",
+    )?;
+    Ok(UpdateOperation::OverwritePayload {
+        selector: selector(body, "")?,
+        payload,
+    })
 }
 
 pub fn delete_payload(body: &Value) -> ApiResult<UpdateOperation> {
     let kv = field(body, "keys").ok_or_else(|| bad("", "`keys` is required"))?;
-    let keys = array(kv, "keys")?.iter().enumerate().map(|(i, k)| json_path(k, &index("keys", i))).collect::<ApiResult<_>>()?;
-    Ok(UpdateOperation::DeletePayload { selector: selector(body, "")?, keys })
+    let keys = array(kv, "keys")?
+        .iter()
+        .enumerate()
+        .map(|(i, k)| json_path(k, &index("keys", i)))
+        .collect::<ApiResult<_>>()?;
+    Ok(UpdateOperation::DeletePayload {
+        selector: selector(body, "")?,
+        keys,
+    })
 }
 
 pub fn update_vectors(body: &Value) -> ApiResult<UpdateOperation> {
@@ -207,7 +294,10 @@ pub fn update_vectors(body: &Value) -> ApiResult<UpdateOperation> {
         .enumerate()
         .map(|(i, p)| {
             let ip = index("points", i);
-            let id = point_id(field(p, "id").ok_or_else(|| bad(&ip, "`id` is required"))?, &join(&ip, "id"))?;
+            let id = point_id(
+                field(p, "id").ok_or_else(|| bad(&ip, "`id` is required"))?,
+                &join(&ip, "id"),
+            )?;
             let v = field(p, "vector").ok_or_else(|| bad(&ip, "`vector` is required"))?;
             Ok((id, vectors(v, &join(&ip, "vector"))?))
         })
@@ -217,8 +307,15 @@ pub fn update_vectors(body: &Value) -> ApiResult<UpdateOperation> {
 
 pub fn delete_vectors(body: &Value) -> ApiResult<UpdateOperation> {
     let nv = field(body, "vector").ok_or_else(|| bad("", "`vector` (the names to delete) is required"))?;
-    let names = array(nv, "vector")?.iter().enumerate().map(|(i, n)| Ok(string(n, &index("vector", i))?.to_string())).collect::<ApiResult<_>>()?;
-    Ok(UpdateOperation::DeleteVectors { selector: selector(body, "")?, names })
+    let names = array(nv, "vector")?
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Ok(string(n, &index("vector", i))?.to_string()))
+        .collect::<ApiResult<_>>()?;
+    Ok(UpdateOperation::DeleteVectors {
+        selector: selector(body, "")?,
+        names,
+    })
 }
 
 /// One entry of `POST /points/batch`.
@@ -242,7 +339,9 @@ pub fn batch_operation(v: &Value, path: &str) -> ApiResult<UpdateOperation> {
 
 fn prefix(e: ApiError, path: &str) -> ApiError {
     match e {
-        ApiError::InvalidInput(m) => ApiError::InvalidInput(m.replacen("JSON body: ", &format!("JSON body: {path}."), 1)),
+        ApiError::InvalidInput(m) => {
+            ApiError::InvalidInput(m.replacen("JSON body: ", &format!("JSON body: {path}."), 1))
+        }
         other => other,
     }
 }

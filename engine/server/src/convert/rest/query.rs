@@ -2,7 +2,8 @@
 
 use quiver_collection::ScrollRequest;
 use quiver_types::{
-    Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, VectorInput, WithPayload, WithVector, DEFAULT_VECTOR,
+    Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, VectorInput, WithPayload, WithVector,
+    DEFAULT_VECTOR,
 };
 use serde_json::Value;
 
@@ -23,7 +24,9 @@ fn limit(body: &Value, default: u64, path: &str) -> ApiResult<usize> {
 }
 
 fn score_threshold(body: &Value, path: &str) -> ApiResult<Option<f32>> {
-    field(body, "score_threshold").map(|v| number(v, &join(path, "score_threshold")).map(|x| x as f32)).transpose()
+    field(body, "score_threshold")
+        .map(|v| number(v, &join(path, "score_threshold")).map(|x| x as f32))
+        .transpose()
 }
 
 /// `POST /points/search`: `vector` is a list, `{name, vector}`, or a sparse `{name, vector: {indices, values}}`.
@@ -48,7 +51,11 @@ pub fn search(body: &Value, path: &str) -> ApiResult<QueryRequest> {
         offset: opt_unsigned(body, "offset", path)?.unwrap_or(0) as usize,
         score_threshold: score_threshold(body, path)?,
         with_payload: with_payload(body.get("with_payload"), false, &join(path, "with_payload"))?,
-        with_vector: with_vector(body.get("with_vector").or(body.get("with_vectors")), false, &join(path, "with_vector"))?,
+        with_vector: with_vector(
+            body.get("with_vector").or(body.get("with_vectors")),
+            false,
+            &join(path, "with_vector"),
+        )?,
     })
 }
 
@@ -65,15 +72,27 @@ fn vector_input(v: &Value, path: &str) -> ApiResult<VectorInput> {
 
 fn order_by(v: &Value, path: &str) -> ApiResult<OrderBy> {
     match v {
-        Value::String(_) => Ok(OrderBy { key: json_path(v, path)?, descending: false, start_from: None }),
+        Value::String(_) => Ok(OrderBy {
+            key: json_path(v, path)?,
+            descending: false,
+            start_from: None,
+        }),
         Value::Object(_) => {
-            let key = json_path(field(v, "key").ok_or_else(|| bad(path, "`key` is required"))?, &join(path, "key"))?;
+            let key = json_path(
+                field(v, "key").ok_or_else(|| bad(path, "`key` is required"))?,
+                &join(path, "key"),
+            )?;
             let descending = match field(v, "direction") {
                 None => false,
                 Some(d) => match string(d, &join(path, "direction"))? {
                     "asc" => false,
                     "desc" => true,
-                    other => return Err(bad(&join(path, "direction"), format!("`{other}`: expected asc or desc"))),
+                    other => {
+                        return Err(bad(
+                            &join(path, "direction"),
+                            format!("`{other}`: expected asc or desc"),
+                        ))
+                    }
                 },
             };
             let start_from = match field(v, "start_from") {
@@ -85,7 +104,11 @@ fn order_by(v: &Value, path: &str) -> ApiResult<OrderBy> {
                 ),
                 Some(n) => Some(number(n, &join(path, "start_from"))?),
             };
-            Ok(OrderBy { key, descending, start_from })
+            Ok(OrderBy {
+                key,
+                descending,
+                start_from,
+            })
         }
         _ => Err(bad(path, "expected a key or {key, direction, start_from}")),
     }
@@ -100,7 +123,10 @@ fn query(v: &Value, path: &str) -> ApiResult<Query> {
             return match string(f, &join(path, "fusion"))? {
                 "rrf" => Ok(Query::Fusion(Fusion::Rrf)),
                 "dbsf" => Ok(Query::Fusion(Fusion::Dbsf)),
-                other => Err(bad(&join(path, "fusion"), format!("`{other}`: expected rrf or dbsf"))),
+                other => Err(bad(
+                    &join(path, "fusion"),
+                    format!("`{other}`: expected rrf or dbsf"),
+                )),
             };
         }
         if o.contains_key("rrf") {
@@ -111,7 +137,10 @@ fn query(v: &Value, path: &str) -> ApiResult<Query> {
         }
         for unsupported in ["recommend", "discover", "context", "sample", "formula", "mmr"] {
             if o.contains_key(unsupported) {
-                return Err(bad(path, format!("`{unsupported}` queries are not supported yet")));
+                return Err(bad(
+                    path,
+                    format!("`{unsupported}` queries are not supported yet"),
+                ));
             }
         }
     }
@@ -122,7 +151,11 @@ fn prefetches(body: &Value, path: &str) -> ApiResult<Vec<Prefetch>> {
     let pp = join(path, "prefetch");
     match field(body, "prefetch") {
         None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, p)| prefetch(p, &index(&pp, i))).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| prefetch(p, &index(&pp, i)))
+            .collect(),
         Some(single) => Ok(vec![prefetch(single, &pp)?]),
     }
 }
@@ -131,8 +164,13 @@ fn prefetch(v: &Value, path: &str) -> ApiResult<Prefetch> {
     object(v, path)?;
     Ok(Prefetch {
         prefetch: prefetches(v, path)?,
-        query: field(v, "query").map(|q| query(q, &join(path, "query"))).transpose()?,
-        using: field(v, "using").map(|u| string(u, &join(path, "using")).map(str::to_string)).transpose()?.unwrap_or_default(),
+        query: field(v, "query")
+            .map(|q| query(q, &join(path, "query")))
+            .transpose()?,
+        using: field(v, "using")
+            .map(|u| string(u, &join(path, "using")).map(str::to_string))
+            .transpose()?
+            .unwrap_or_default(),
         filter: opt_filter(v, "filter", path)?,
         limit: limit(v, 10, path)?,
         score_threshold: score_threshold(v, path)?,
@@ -147,21 +185,34 @@ pub fn query_request(body: &Value, path: &str) -> ApiResult<QueryRequest> {
     }
     Ok(QueryRequest {
         prefetch: prefetches(body, path)?,
-        query: field(body, "query").map(|q| query(q, &join(path, "query"))).transpose()?,
-        using: field(body, "using").map(|u| string(u, &join(path, "using")).map(str::to_string)).transpose()?.unwrap_or_default(),
+        query: field(body, "query")
+            .map(|q| query(q, &join(path, "query")))
+            .transpose()?,
+        using: field(body, "using")
+            .map(|u| string(u, &join(path, "using")).map(str::to_string))
+            .transpose()?
+            .unwrap_or_default(),
         filter: opt_filter(body, "filter", path)?,
         limit: limit(body, 10, path)?,
         offset: opt_unsigned(body, "offset", path)?.unwrap_or(0) as usize,
         score_threshold: score_threshold(body, path)?,
         with_payload: with_payload(body.get("with_payload"), false, &join(path, "with_payload"))?,
-        with_vector: with_vector(body.get("with_vector").or(body.get("with_vectors")), false, &join(path, "with_vector"))?,
+        with_vector: with_vector(
+            body.get("with_vector").or(body.get("with_vectors")),
+            false,
+            &join(path, "with_vector"),
+        )?,
     })
 }
 
 /// `{"searches": [...]}` of a batch endpoint.
 pub fn batch<T>(body: &Value, parse: impl Fn(&Value, &str) -> ApiResult<T>) -> ApiResult<Vec<T>> {
     let s = field(body, "searches").ok_or_else(|| bad("", "`searches` is required"))?;
-    array(s, "searches")?.iter().enumerate().map(|(i, q)| parse(q, &index("searches", i))).collect()
+    array(s, "searches")?
+        .iter()
+        .enumerate()
+        .map(|(i, q)| parse(q, &index("searches", i)))
+        .collect()
 }
 
 /// `POST /points/scroll`.
@@ -171,18 +222,32 @@ pub fn scroll(body: &Value) -> ApiResult<ScrollRequest> {
         limit: limit(body, 10, "")?,
         filter: opt_filter(body, "filter", "")?,
         with_payload: with_payload(body.get("with_payload"), true, "with_payload")?,
-        with_vector: with_vector(body.get("with_vector").or(body.get("with_vectors")), false, "with_vector")?,
-        order_by: field(body, "order_by").map(|o| order_by(o, "order_by")).transpose()?,
+        with_vector: with_vector(
+            body.get("with_vector").or(body.get("with_vectors")),
+            false,
+            "with_vector",
+        )?,
+        order_by: field(body, "order_by")
+            .map(|o| order_by(o, "order_by"))
+            .transpose()?,
     })
 }
 
 /// `POST /points` (retrieve): ids and selectors.
 pub fn retrieve(body: &Value) -> ApiResult<(Vec<PointId>, WithPayload, WithVector)> {
     let ids = field(body, "ids").ok_or_else(|| bad("", "`ids` is required"))?;
-    let ids = array(ids, "ids")?.iter().enumerate().map(|(i, id)| point_id(id, &index("ids", i))).collect::<ApiResult<_>>()?;
+    let ids = array(ids, "ids")?
+        .iter()
+        .enumerate()
+        .map(|(i, id)| point_id(id, &index("ids", i)))
+        .collect::<ApiResult<_>>()?;
     Ok((
         ids,
         with_payload(body.get("with_payload"), true, "with_payload")?,
-        with_vector(body.get("with_vector").or(body.get("with_vectors")), false, "with_vector")?,
+        with_vector(
+            body.get("with_vector").or(body.get("with_vectors")),
+            false,
+            "with_vector",
+        )?,
     ))
 }
