@@ -217,7 +217,7 @@ mod tests {
         set_payload(&mut a, &p(json!({"c": 3})), Some(&path("new.deep")));
         assert_eq!(
             Value::Object(a),
-            json!({"x": 1, "y": 2, "n": {"a": 1, "b": 2}, "new": {"deep": {"c": 3}}})
+            json!({"y": 2, "n": {"a": 1, "b": 2}, "new": {"deep": {"c": 3}}})
         );
     }
 
