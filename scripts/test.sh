@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: the Rust workspace (unit, integration, the
+# SIGKILL crash test) and the Python compatibility suite that drives the real qdrant-client against
+# a running quiver and compares it with qdrant-client's local mode. Installs what it needs into
+# .venv (qdrant-client 1.20) and .venv-examples (qdrant-client 1.15.1, for ../shared/examples).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test (workspace)"
+cargo test --workspace 2>&1
+
+echo "== python environments"
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/compat/requirements.txt
+if [ -d ../shared/examples ]; then
+  if [ ! -x .venv-examples/bin/python ]; then "$PY" -m venv .venv-examples; fi
+  .venv-examples/bin/python -m pip install -q --disable-pip-version-check -r ../shared/examples/requirements-1.15.txt
+fi
+
+echo "== compatibility suite (qdrant-client over REST and gRPC vs local mode; shared examples)"
+cargo build -p quiver-server --bin quiver 2>&1
+QUIVER_BIN="$PWD/target/debug/quiver" .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider "$@"
