@@ -1,0 +1,183 @@
+//! Black-box REST tests against the real binary on 127.0.0.1: Qdrant's paths, envelope and error
+//! shape, bad input that harms nothing, restart after a clean stop, and API keys.
+
+mod common;
+
+use common::{Rest, Server};
+use serde_json::json;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+#[test]
+fn version_health_and_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        let (status, root) = rest.call("GET", "/", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(root["title"], "qdrant - vector search engine");
+        assert_eq!(root["version"], "1.20.0");
+        for probe in ["/healthz", "/livez", "/readyz"] {
+            assert_eq!(rest.call("GET", probe, None).await.0, 200, "{probe}");
+        }
+        let (status, body) = rest.call("GET", "/collections", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "ok");
+        assert!(body["time"].is_f64());
+        assert_eq!(body["result"]["collections"], json!([]));
+        let (status, body) = rest.call("GET", "/no/such/path", None).await;
+        assert_eq!(status, 404);
+        assert!(body["status"]["error"].is_string());
+    });
+}
+
+#[test]
+fn points_round_trip_and_bad_input_harms_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        rest.ok("PUT", "/collections/c", Some(json!({"vectors": {"size": 3, "distance": "Dot"}, "shard_number": 3}))).await;
+        let points: Vec<_> = (0..50)
+            .map(|i| json!({"id": i, "vector": [i as f32, 1.0, 0.0], "payload": {"i": i, "even": i % 2 == 0}}))
+            .collect();
+        let r = rest.ok("PUT", "/collections/c/points?wait=true", Some(json!({"points": points}))).await;
+        assert_eq!(r["status"], "completed");
+        let info = rest.ok("GET", "/collections/c", None).await;
+        assert_eq!(info["points_count"], 50);
+        assert_eq!(info["config"]["params"]["shard_number"], 3);
+
+        let bad = [
+            ("PUT", "/collections/c/points?wait=true", json!({"points": [{"id": 1, "vector": [1.0, 2.0]}]}), 400, "expected dim: 3, got 2"),
+            ("PUT", "/collections/c/points?wait=true", json!({"points": [{"id": 1, "vector": [1e39, 0.0, 0.0]}]}), 400, "non-finite"),
+            ("PUT", "/collections/c/points?wait=true", json!({"points": [{"id": -4, "vector": [1.0, 0.0, 0.0]}]}), 400, "points[0].id"),
+            ("PUT", "/collections/c/points?wait=true", json!({"points": [{"id": 1, "vector": {"nope": [1.0, 0.0, 0.0]}}]}), 400, "Not existing vector name"),
+            ("POST", "/collections/c/points/query", json!({"query": [1.0, 0.0, 0.0], "filter": {"must": [{"key": "i", "range": {"gt": "x"}}]}}), 400, "filter.must[0].range.gt"),
+            ("POST", "/collections/c/points/query", json!({"query": [1.0, 0.0, 0.0], "filter": {"must": [{"foo": 1}]}}), 400, "filter.must[0]"),
+            ("POST", "/collections/missing/points/query", json!({"query": [1.0, 0.0, 0.0]}), 404, "doesn't exist"),
+            ("PUT", "/collections/c", json!({"vectors": {"size": 3, "distance": "Dot"}}), 409, "already exists"),
+            ("PUT", "/collections/d", json!({"vectors": {"size": 3, "distance": "Cosin"}}), 400, "vectors"),
+            ("PUT", "/collections/d", json!({"vectors": {"size": 0, "distance": "Dot"}}), 400, "vectors.size"),
+            ("POST", "/collections/c/points/payload?wait=true", json!({"payload": {"a": 1}, "points": [777]}), 404, "No point with id 777"),
+        ];
+        for (method, path, body, code, needle) in bad {
+            let (status, resp) = rest.call(method, path, Some(body.clone())).await;
+            let msg = resp["status"]["error"].as_str().unwrap_or_default().to_string();
+            assert_eq!(status, code, "{method} {path} {body}: {resp}");
+            assert!(msg.contains(needle), "{method} {path}: error `{msg}` should mention `{needle}`");
+        }
+        let (status, _) = rest.call("POST", "/collections/c/points/scroll", None).await;
+        assert_eq!(status, 200, "empty body is an empty request");
+
+        // Nothing stored was harmed.
+        let count = rest.ok("POST", "/collections/c/points/count", Some(json!({"exact": true}))).await;
+        assert_eq!(count["count"], 50);
+        let got = rest.ok("POST", "/collections/c/points", Some(json!({"ids": [1], "with_vector": true}))).await;
+        assert_eq!(got[0]["vector"], json!([1.0, 1.0, 0.0]));
+        assert_eq!(got[0]["payload"], json!({"i": 1, "even": false}));
+
+        let hits = rest
+            .ok(
+                "POST",
+                "/collections/c/points/query",
+                Some(json!({"query": [1.0, 0.0, 0.0], "limit": 3, "filter": {"must": [{"key": "even", "match": {"value": true}}]}})),
+            )
+            .await;
+        let ids: Vec<u64> = hits["points"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, vec![48, 46, 44]);
+        let page = rest.ok("POST", "/collections/c/points/scroll", Some(json!({"limit": 20, "offset": 10}))).await;
+        assert_eq!(page["points"][0]["id"], 10);
+        assert_eq!(page["next_page_offset"], 30);
+    });
+}
+
+#[test]
+fn oversized_request_is_rejected_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[("QUIVER__SERVICE__MAX_REQUEST_SIZE_MB", "1")]);
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        rest.ok(
+            "PUT",
+            "/collections/c",
+            Some(json!({"vectors": {"size": 1024, "distance": "Dot"}})),
+        )
+        .await;
+        let points: Vec<_> = (0..400)
+            .map(|i| json!({"id": i, "vector": vec![0.5f32; 1024]}))
+            .collect();
+        let (status, body) = rest
+            .call(
+                "PUT",
+                "/collections/c/points?wait=true",
+                Some(json!({"points": points})),
+            )
+            .await;
+        assert_eq!(status, 413, "{body}");
+        assert!(body["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the limit"));
+        let count = rest
+            .ok("POST", "/collections/c/points/count", Some(json!({})))
+            .await;
+        assert_eq!(count["count"], 0);
+    });
+}
+
+#[test]
+fn clean_stop_and_restart_keep_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        rest.ok("PUT", "/collections/keep", Some(json!({"vectors": {"a": {"size": 2, "distance": "Euclid"}, "b": {"size": 3, "distance": "Cosine"}},
+                                                         "hnsw_config": {"m": 32}, "quantization_config": {"scalar": {"type": "int8", "quantile": 0.95}}}))).await;
+        rest.ok("PUT", "/collections/keep/index", Some(json!({"field_name": "k", "field_schema": "keyword"}))).await;
+        rest.ok("POST", "/collections/aliases", Some(json!({"actions": [{"create_alias": {"collection_name": "keep", "alias_name": "kept"}}]}))).await;
+        rest.ok("PUT", "/collections/keep/points", Some(json!({"points": [{"id": "5c56c793-69f3-4fbf-87e6-c4bf54c28c26", "vector": {"a": [1.0, 2.0]}, "payload": {"k": "v"}}]}))).await;
+    });
+    assert!(server.stop(), "SIGTERM leads to a clean exit");
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        let info = rest.ok("GET", "/collections/kept", None).await;
+        assert_eq!(info["points_count"], 1);
+        assert_eq!(info["config"]["hnsw_config"]["m"], 32);
+        assert_eq!(info["config"]["quantization_config"]["scalar"]["quantile"], 0.95);
+        assert_eq!(info["config"]["params"]["vectors"]["b"]["distance"], "Cosine");
+        assert_eq!(
+            info["payload_schema"]["k"],
+            json!({"data_type": "keyword", "points": 1})
+        );
+        let p = rest
+            .ok(
+                "GET",
+                "/collections/keep/points/5c56c793-69f3-4fbf-87e6-c4bf54c28c26",
+                None,
+            )
+            .await;
+        assert_eq!(p["vector"], json!({"a": [1.0, 2.0]}));
+    });
+}
+
+#[test]
+fn api_key_is_enforced_except_for_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[("QUIVER__SERVICE__API_KEY", "s3cret")]);
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        assert_eq!(rest.call("GET", "/collections", None).await.0, 401);
+        assert_eq!(rest.call("GET", "/healthz", None).await.0, 200);
+        let ok = reqwest::Client::new()
+            .get(server.url("/collections"))
+            .header("api-key", "s3cret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status().as_u16(), 200);
+    });
+}
