@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use quiver_types::{Condition, FieldCondition, FieldPredicate, Filter, JsonPath, Match, Payload, Range, ValueVariant};
+use quiver_types::{
+    Condition, FieldCondition, FieldPredicate, Filter, JsonPath, Match, Payload, Range, ValueVariant,
+};
 
 /// A dataset in memory, vectors widened to f32.
 pub struct Dataset {
@@ -19,12 +21,18 @@ pub struct Dataset {
 
 fn f16_file(path: &Path) -> anyhow::Result<Vec<f32>> {
     let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    Ok(bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect())
+    Ok(bytes
+        .chunks_exact(2)
+        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+        .collect())
 }
 
 fn i32_file(path: &Path) -> anyhow::Result<Vec<i32>> {
     let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    Ok(bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 impl Dataset {
@@ -61,17 +69,26 @@ impl Dataset {
         let tenant = Filter {
             must: vec![Condition::Field(FieldCondition {
                 key: key("tenant"),
-                predicates: vec![FieldPredicate::Match(Match::Value(ValueVariant::Keyword("t034".into())))],
+                predicates: vec![FieldPredicate::Match(Match::Value(ValueVariant::Keyword(
+                    "t034".into(),
+                )))],
             })],
             ..Filter::default()
         };
         let range = Filter {
             must: vec![Condition::Field(FieldCondition {
                 key: key("year"),
-                predicates: vec![FieldPredicate::Range(Range { gte: Some(2024.0), ..Range::default() })],
+                predicates: vec![FieldPredicate::Range(Range {
+                    gte: Some(2024.0),
+                    ..Range::default()
+                })],
             })],
             ..Filter::default()
         };
-        vec![("none", None, &self.gt), ("tenant", Some(tenant), &self.gt_tenant), ("range", Some(range), &self.gt_range)]
+        vec![
+            ("none", None, &self.gt),
+            ("tenant", Some(tenant), &self.gt_tenant),
+            ("range", Some(range), &self.gt_range),
+        ]
     }
 }

@@ -9,7 +9,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use quiver_collection::{Catalog, CatalogOptions, CollectionConfig};
-use quiver_types::{PointId, PointRecord, Query, QueryRequest, UpdateOperation, VectorData, VectorInput, WithPayload, WithVector};
+use quiver_types::{
+    PointId, PointRecord, Query, QueryRequest, UpdateOperation, VectorData, VectorInput, WithPayload,
+    WithVector,
+};
 
 mod dataset;
 
@@ -27,7 +30,13 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let ds = dataset::Dataset::load(&dir)?;
-    println!("dataset {} : {} points x {} dims, {} queries", dir.display(), ds.n, ds.dim, ds.queries.len() / ds.dim);
+    println!(
+        "dataset {} : {} points x {} dims, {} queries",
+        dir.display(),
+        ds.n,
+        ds.dim,
+        ds.queries.len() / ds.dim
+    );
 
     let storage = tempfile::tempdir()?;
     let catalog = Catalog::open(storage.path(), CatalogOptions::default())?;
@@ -49,14 +58,23 @@ fn main() -> anyhow::Result<()> {
         let points = (start..end)
             .map(|i| PointRecord {
                 id: PointId::Num(i as u64),
-                vectors: [(String::new(), VectorData::Dense(ds.base[i * ds.dim..(i + 1) * ds.dim].to_vec()))].into(),
+                vectors: [(
+                    String::new(),
+                    VectorData::Dense(ds.base[i * ds.dim..(i + 1) * ds.dim].to_vec()),
+                )]
+                .into(),
                 payload: ds.payloads[i].clone(),
             })
             .collect();
         collection.update(&UpdateOperation::Upsert(points), true)?;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("upsert: {} points in {:.2} s = {:.0} points/s (batches of 256, wait=true)", ds.n, secs, ds.n as f64 / secs);
+    println!(
+        "upsert: {} points in {:.2} s = {:.0} points/s (batches of 256, wait=true)",
+        ds.n,
+        secs,
+        ds.n as f64 / secs
+    );
 
     let queries = ds.queries.len() / ds.dim;
     let nq = nq.min(queries);
@@ -67,7 +85,9 @@ fn main() -> anyhow::Result<()> {
         for q in 0..nq {
             let req = QueryRequest {
                 prefetch: vec![],
-                query: Some(Query::Nearest(VectorInput::Dense(ds.queries[q * ds.dim..(q + 1) * ds.dim].to_vec()))),
+                query: Some(Query::Nearest(VectorInput::Dense(
+                    ds.queries[q * ds.dim..(q + 1) * ds.dim].to_vec(),
+                ))),
                 using: String::new(),
                 filter: filter.clone(),
                 limit: 10,
@@ -80,7 +100,10 @@ fn main() -> anyhow::Result<()> {
             let res = collection.query(&req)?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
             let truth = &gt[q * 100..q * 100 + 10];
-            hits += res.iter().filter(|p| matches!(p.id, PointId::Num(n) if truth.contains(&(n as i32)))).count();
+            hits += res
+                .iter()
+                .filter(|p| matches!(p.id, PointId::Num(n) if truth.contains(&(n as i32))))
+                .count();
         }
         let wall = t0.elapsed().as_secs_f64();
         lat.sort_by(f64::total_cmp);

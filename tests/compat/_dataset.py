@@ -89,7 +89,8 @@ def _payload(i: int, rng: random.Random) -> dict:
                    "tags": rng.sample(TAGS, rng.randint(0, 2))}
                   for _ in range(rng.randint(0, 3))]
     if rng.random() < 0.85:
-        p["location"] = {"lat": round(rng.uniform(40, 60), 5), "lon": round(rng.uniform(-10, 30), 5)}
+        p["location"] = {"lat": round(rng.uniform(40, 60), 5),
+                         "lon": round(rng.uniform(-10, 30), 5)}
     r = rng.random()
     if r < 0.9:
         p["created"] = _date(rng)

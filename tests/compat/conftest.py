@@ -11,6 +11,13 @@
 
 QUIVER_COMPAT_SELFTEST=1 replaces the server clients by other local-mode clients, which checks the
 suite itself; tests marked `server_only` are then skipped.
+
+Run (from the repository root):
+    cargo build --release -p quiver-server
+    .venv/bin/pip install -r tests/compat/requirements.txt      # once
+    .venv/bin/python -m pytest tests/compat -q                   # QUIVER_BIN=... to pick a binary
+    QUIVER_COMPAT_SELFTEST=1 .venv/bin/python -m pytest tests/compat -q   # check the suite itself
+    .venv/bin/python -m pytest tests/compat -q -k "rest and not example"  # REST only, no examples
 """
 from __future__ import annotations
 
@@ -151,9 +158,17 @@ def _get_dataset(cache: dict, server: QdrantClient, local: QdrantClient, indexed
     key = (id(server), id(local), indexed)
     if key not in cache:
         name = unique("ds_indexed" if indexed else "ds_plain")
-        for c in (server, local):
-            _dataset.load(c, name, indexed)
-        cache[key] = SimpleNamespace(server=server, local=local, name=name, indexed=indexed)
+        ds = cache[key] = SimpleNamespace(server=server, local=local, name=name,
+                                          indexed=indexed, error=None)
+        try:
+            for c in (server, local):
+                _dataset.load(c, name, indexed)
+        except Exception as e:
+            ds.error = f"{type(e).__name__}: {e}"
+            raise
+    elif cache[key].error:  # fail fast instead of reloading for every test
+        pytest.fail(f"loading the shared dataset failed earlier: {cache[key].error}",
+                    pytrace=False)
     return cache[key]
 
 

@@ -1,8 +1,9 @@
-"""Collections and aliases: create (single vector, named vectors, every distance), collection_exists,
-get_collection (points_count, vector params; hnsw/optimizer/quantization configs given at create
-are reported back), list, update_collection, delete; aliases (create, rename, delete, list, atomic
-switch) and reading/writing through an alias. Compared with local mode where local mode models
-the feature; config round-trips are checked against the request (local mode does not keep them).
+"""Collections and aliases: create (single vector, named vectors, every distance),
+collection_exists, get_collection (points_count, vector params; hnsw/optimizer/quantization
+configs given at create are reported back), list, update_collection, delete; aliases (create,
+rename, delete, list, atomic switch) and reading/writing through an alias. Compared with local
+mode where local mode models the feature; config round-trips are checked against the request
+(local mode does not keep them).
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ ports (skipped with a message if they are busy). seed_08/seed_09 need a cluster:
 seed_03/04/06 are marked xfail(strict=False): they run, and report XPASS once they work.
 
 Environment: QUIVER_EXAMPLES_PYTHON (default <repo>/.venv-examples/bin/python),
-QUIVER_EXAMPLES_DIR (default <repo>/../shared/examples), QUIVER_EXAMPLES_TIMEOUT (s, default 900).
+QUIVER_EXAMPLES_DIR (default <repo>/../shared/examples),
+QUIVER_EXAMPLES_TIMEOUT (seconds per script, default 600).
 In self-test mode the scripts run against local mode (QUIVER_HOST=:memory:) instead, as xfail
 (local mode does not report quantization configs or payload schemas, which some scripts check).
 """
@@ -24,8 +25,9 @@ from _harness import REPO_ROOT, QuiverServer, ServerError, port_is_free, selftes
 
 EXAMPLES_DIR = Path(os.environ.get("QUIVER_EXAMPLES_DIR",
                                    REPO_ROOT / ".." / "shared" / "examples")).resolve()
-PYTHON = os.environ.get("QUIVER_EXAMPLES_PYTHON", str(REPO_ROOT / ".venv-examples" / "bin" / "python"))
-TIMEOUT = float(os.environ.get("QUIVER_EXAMPLES_TIMEOUT", "900"))
+PYTHON = os.environ.get("QUIVER_EXAMPLES_PYTHON",
+                        str(REPO_ROOT / ".venv-examples" / "bin" / "python"))
+TIMEOUT = float(os.environ.get("QUIVER_EXAMPLES_TIMEOUT", "600"))
 CLUSTER_ONLY = {"seed_08", "seed_09"}
 LATER = {"seed_03": "named + sparse vectors, prefetch and RRF fusion",
          "seed_04": "tenant payload index (is_tenant)",

@@ -30,7 +30,8 @@ def coll(pair):
 
 
 def _where(key, value):
-    return models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+    return models.Filter(must=[models.FieldCondition(key=key,
+                                                     match=models.MatchValue(value=value))])
 
 
 def test_set_payload_merges_by_ids(pair, coll):

@@ -107,8 +107,8 @@ FILTERED = {
     "rare": models.Filter(must=[
         models.FieldCondition(key="count", range=models.Range(gte=10, lte=14)),
         models.FieldCondition(key="nested.a", range=models.Range(lt=5))]),
-    "none_match": models.Filter(must=[models.FieldCondition(key="city",
-                                                            match=models.MatchValue(value="Mars"))]),
+    "none_match": models.Filter(must=[models.FieldCondition(
+        key="city", match=models.MatchValue(value="Mars"))]),
 }
 
 

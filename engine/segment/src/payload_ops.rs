@@ -230,10 +230,18 @@ mod tests {
             Value::Object(a.clone()),
             json!({"x": 1, "n": {"b": 2}, "arr": [{"j": 2}]})
         );
-        let inc = select(&a, &WithPayload::Include(vec![path("n.b"), path("missing"), path("x.q")])).unwrap();
+        let inc = select(
+            &a,
+            &WithPayload::Include(vec![path("n.b"), path("missing"), path("x.q")]),
+        )
+        .unwrap();
         assert_eq!(Value::Object(inc), json!({"n": {"b": 2}}));
         let inc = select(&a, &WithPayload::Include(vec![path("n.zz")])).unwrap();
-        assert_eq!(Value::Object(inc), json!({"n": {}}), "an existing parent object is kept");
+        assert_eq!(
+            Value::Object(inc),
+            json!({"n": {}}),
+            "an existing parent object is kept"
+        );
         let exc = select(&a, &WithPayload::Exclude(vec![path("n")])).unwrap();
         assert_eq!(Value::Object(exc), json!({"x": 1, "arr": [{"j": 2}]}));
         assert!(select(&a, &WithPayload::None).is_none());

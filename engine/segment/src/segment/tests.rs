@@ -117,7 +117,11 @@ fn filter_threshold_and_offset() {
     assert_eq!(hits.len(), 5);
     assert!(hits.iter().all(|h| h.payload.as_ref().unwrap()["g"] == json!(1)));
     req.score_threshold = Some(hits[2].score);
-    assert_eq!(seg.search(&req).unwrap().len(), 2, "the threshold itself is excluded");
+    assert_eq!(
+        seg.search(&req).unwrap().len(),
+        2,
+        "the threshold itself is excluded"
+    );
     let mut paged = request(vec![1.0; 8], 3);
     paged.offset = 2;
     assert_eq!(

@@ -1,0 +1,228 @@
+//! `qdrant.Collections`: create, inspect, change and delete collections; aliases; the cluster view of
+//! a single local node (every shard local and active). Shard keys and cluster changes answer
+//! "unimplemented" until the cluster work.
+
+use std::time::Instant;
+
+use qdrant_client::qdrant::collections_server::Collections;
+use qdrant_client::qdrant::{
+    ChangeAliases, CollectionClusterInfoRequest, CollectionClusterInfoResponse, CollectionDescription,
+    CollectionExists, CollectionExistsRequest, CollectionExistsResponse, CollectionOperationResponse,
+    CreateCollection, CreateShardKeyRequest, CreateShardKeyResponse, DeleteCollection, DeleteShardKeyRequest,
+    DeleteShardKeyResponse, GetCollectionInfoRequest, GetCollectionInfoResponse, ListAliasesRequest,
+    ListAliasesResponse, ListCollectionAliasesRequest, ListCollectionsRequest, ListCollectionsResponse,
+    ListShardKeysRequest, ListShardKeysResponse, LocalShardInfo, ReplicaState, UpdateCollection,
+    UpdateCollectionClusterSetupRequest, UpdateCollectionClusterSetupResponse,
+};
+use tonic::{Request, Response, Status};
+
+use super::{elapsed, unimplemented};
+use crate::api::Api;
+use crate::convert::grpc::collections as conv;
+
+/// The peer id this node reports (as the REST surface does) until it is part of a cluster.
+const PEER_ID: u64 = 0;
+const CLUSTER: &str = "shard keys and cluster changes arrive with the cluster work";
+
+pub struct CollectionsService {
+    api: Api,
+}
+
+impl CollectionsService {
+    pub fn new(api: Api) -> Self {
+        CollectionsService { api }
+    }
+}
+
+fn done(result: bool, started: Instant) -> Response<CollectionOperationResponse> {
+    Response::new(CollectionOperationResponse {
+        result,
+        time: elapsed(started),
+    })
+}
+
+#[tonic::async_trait]
+impl Collections for CollectionsService {
+    async fn get(
+        &self,
+        request: Request<GetCollectionInfoRequest>,
+    ) -> Result<Response<GetCollectionInfoResponse>, Status> {
+        let started = Instant::now();
+        let info = self
+            .api
+            .collection_info(request.into_inner().collection_name)
+            .await?;
+        Ok(Response::new(GetCollectionInfoResponse {
+            result: Some(conv::info_out(&info)),
+            time: elapsed(started),
+        }))
+    }
+
+    async fn list(
+        &self,
+        _: Request<ListCollectionsRequest>,
+    ) -> Result<Response<ListCollectionsResponse>, Status> {
+        let started = Instant::now();
+        let collections = self
+            .api
+            .list_collections()
+            .await
+            .into_iter()
+            .map(|name| CollectionDescription { name })
+            .collect();
+        Ok(Response::new(ListCollectionsResponse {
+            collections,
+            time: elapsed(started),
+        }))
+    }
+
+    async fn create(
+        &self,
+        request: Request<CreateCollection>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        let started = Instant::now();
+        let (name, config) = conv::create(request.get_ref())?;
+        self.api.create_collection(name, config).await?;
+        Ok(done(true, started))
+    }
+
+    async fn update(
+        &self,
+        request: Request<UpdateCollection>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        let started = Instant::now();
+        let (name, diff) = conv::update(request.get_ref())?;
+        self.api.update_collection(name, diff).await?;
+        Ok(done(true, started))
+    }
+
+    async fn delete(
+        &self,
+        request: Request<DeleteCollection>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        let started = Instant::now();
+        let deleted = self
+            .api
+            .delete_collection(request.into_inner().collection_name)
+            .await?;
+        Ok(done(deleted, started))
+    }
+
+    async fn update_aliases(
+        &self,
+        request: Request<ChangeAliases>,
+    ) -> Result<Response<CollectionOperationResponse>, Status> {
+        let started = Instant::now();
+        let ops = conv::alias_operations(request.get_ref())?;
+        self.api.update_aliases(ops).await?;
+        Ok(done(true, started))
+    }
+
+    async fn list_collection_aliases(
+        &self,
+        request: Request<ListCollectionAliasesRequest>,
+    ) -> Result<Response<ListAliasesResponse>, Status> {
+        let started = Instant::now();
+        let pairs = self
+            .api
+            .collection_aliases(request.into_inner().collection_name)
+            .await?;
+        Ok(Response::new(ListAliasesResponse {
+            aliases: conv::aliases_out(pairs),
+            time: elapsed(started),
+        }))
+    }
+
+    async fn list_aliases(
+        &self,
+        _: Request<ListAliasesRequest>,
+    ) -> Result<Response<ListAliasesResponse>, Status> {
+        let started = Instant::now();
+        Ok(Response::new(ListAliasesResponse {
+            aliases: conv::aliases_out(self.api.list_aliases().await),
+            time: elapsed(started),
+        }))
+    }
+
+    async fn collection_cluster_info(
+        &self,
+        request: Request<CollectionClusterInfoRequest>,
+    ) -> Result<Response<CollectionClusterInfoResponse>, Status> {
+        let started = Instant::now();
+        let info = self
+            .api
+            .collection_info(request.into_inner().collection_name)
+            .await?;
+        let shards = info.config.params.shard_number;
+        // Per-shard counts are not exposed by the engine; a single shard holds every point.
+        let points_count = if shards == 1 { info.points_count as u64 } else { 0 };
+        let local_shards = (0..shards)
+            .map(|shard_id| LocalShardInfo {
+                shard_id,
+                points_count,
+                state: ReplicaState::Active as i32,
+                shard_key: None,
+            })
+            .collect();
+        Ok(Response::new(CollectionClusterInfoResponse {
+            peer_id: PEER_ID,
+            shard_count: u64::from(shards),
+            local_shards,
+            remote_shards: Vec::new(),
+            shard_transfers: Vec::new(),
+            resharding_operations: Vec::new(),
+            time: elapsed(started),
+        }))
+    }
+
+    async fn collection_exists(
+        &self,
+        request: Request<CollectionExistsRequest>,
+    ) -> Result<Response<CollectionExistsResponse>, Status> {
+        let started = Instant::now();
+        let exists = self
+            .api
+            .collection_exists(&request.into_inner().collection_name)
+            .await;
+        Ok(Response::new(CollectionExistsResponse {
+            result: Some(CollectionExists { exists }),
+            time: elapsed(started),
+        }))
+    }
+
+    async fn update_collection_cluster_setup(
+        &self,
+        _: Request<UpdateCollectionClusterSetupRequest>,
+    ) -> Result<Response<UpdateCollectionClusterSetupResponse>, Status> {
+        Err(unimplemented("UpdateCollectionClusterSetup", CLUSTER))
+    }
+
+    async fn create_shard_key(
+        &self,
+        _: Request<CreateShardKeyRequest>,
+    ) -> Result<Response<CreateShardKeyResponse>, Status> {
+        Err(unimplemented("CreateShardKey", CLUSTER))
+    }
+
+    async fn delete_shard_key(
+        &self,
+        _: Request<DeleteShardKeyRequest>,
+    ) -> Result<Response<DeleteShardKeyResponse>, Status> {
+        Err(unimplemented("DeleteShardKey", CLUSTER))
+    }
+
+    /// Collections are sharded automatically, so they have no shard keys.
+    async fn list_shard_keys(
+        &self,
+        request: Request<ListShardKeysRequest>,
+    ) -> Result<Response<ListShardKeysResponse>, Status> {
+        let started = Instant::now();
+        self.api
+            .collection_info(request.into_inner().collection_name)
+            .await?;
+        Ok(Response::new(ListShardKeysResponse {
+            shard_keys: Vec::new(),
+            time: elapsed(started),
+        }))
+    }
+}
