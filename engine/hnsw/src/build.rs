@@ -1,0 +1,185 @@
+//! The parallel builder. Nodes are inserted concurrently (rayon); each node's links sit behind
+//! their own lock, held only to copy or replace a list, so no thread ever holds two. Neighbours are
+//! chosen with the diversity heuristic (a candidate is kept only if it is closer to the new node
+//! than to every neighbour already kept), which keeps the graph navigable on clustered data.
+
+use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
+
+use crate::graph::Graph;
+use crate::params::HnswParams;
+use crate::search::{greedy, with_visited, Beam, Scored};
+
+struct Building<'a, P> {
+    params: &'a HnswParams,
+    capacity: usize,
+    levels: Vec<u8>,
+    links: Vec<Mutex<Vec<Vec<u32>>>>,
+    entry: RwLock<Option<(u32, usize)>>,
+    pair: &'a P,
+}
+
+/// Builds a graph over `nodes` (ids below `capacity`) with `pair(a, b)` the similarity of two
+/// nodes (higher is closer). Nodes outside `nodes` stay unlinked.
+pub fn build<P>(params: &HnswParams, capacity: usize, nodes: &[u32], pair: &P) -> Graph
+where
+    P: Fn(u32, u32) -> f32 + Sync,
+{
+    let nodes: Vec<u32> = nodes
+        .iter()
+        .copied()
+        .filter(|&n| (n as usize) < capacity)
+        .collect();
+    let mut levels = vec![0u8; capacity];
+    for &n in &nodes {
+        levels[n as usize] = params.level_of(n) as u8;
+    }
+    let links = (0..capacity)
+        .map(|i| Mutex::new(vec![Vec::new(); levels[i] as usize + 1]))
+        .collect();
+    let b = Building {
+        params,
+        capacity,
+        levels,
+        links,
+        entry: RwLock::new(None),
+        pair,
+    };
+    if let Some((&first, rest)) = nodes.split_first() {
+        *b.entry.write() = Some((first, b.levels[first as usize] as usize));
+        let run = || rest.par_iter().with_min_len(16).for_each(|&n| b.insert(n));
+        match params.threads {
+            0 => run(),
+            t => match rayon::ThreadPoolBuilder::new().num_threads(t).build() {
+                Ok(pool) => pool.install(run),
+                Err(_) => run(),
+            },
+        }
+    }
+    b.freeze(nodes.len())
+}
+
+impl<P> Building<'_, P>
+where
+    P: Fn(u32, u32) -> f32 + Sync,
+{
+    fn copy(&self, node: u32, level: usize, buf: &mut Vec<u32>) {
+        if let Some(l) = self.links[node as usize].lock().get(level) {
+            buf.extend_from_slice(l);
+        }
+    }
+
+    fn insert(&self, q: u32) {
+        let level = self.levels[q as usize] as usize;
+        let Some((entry, top)) = *self.entry.read() else {
+            return;
+        };
+        let score = |x: u32| (self.pair)(q, x);
+        let mut cur = Scored {
+            score: score(entry),
+            id: entry,
+        };
+        for lev in (level + 1..=top).rev() {
+            cur = greedy(cur, &|n, buf: &mut Vec<u32>| self.copy(n, lev, buf), &score);
+        }
+        let mut entries = vec![cur];
+        for lev in (0..=level.min(top)).rev() {
+            let beam = Beam {
+                neighbours: &|n, buf: &mut Vec<u32>| self.copy(n, lev, buf),
+                score: &score,
+                accept: &|n| n != q,
+                filtered: false,
+                ef: self.params.ef_construct.max(self.params.m),
+            };
+            let found = with_visited(self.capacity, |v| beam.run(&entries, v));
+            let chosen = self.select(&found, self.params.m.max(1));
+            let cap = if lev == 0 {
+                self.params.m0()
+            } else {
+                self.params.m.max(1)
+            };
+            if let Some(list) = self.links[q as usize].lock().get_mut(lev) {
+                *list = chosen.clone();
+            }
+            for nb in chosen {
+                self.connect(nb, q, lev, cap);
+            }
+            if !found.is_empty() {
+                entries = found;
+            }
+        }
+        if level > top {
+            let mut e = self.entry.write();
+            if e.is_none_or(|(_, t)| level > t) {
+                *e = Some((q, level));
+            }
+        }
+    }
+
+    /// The diversity heuristic over candidates sorted best first (scores relative to the base node).
+    fn select(&self, candidates: &[Scored], m: usize) -> Vec<u32> {
+        let mut kept: Vec<u32> = Vec::with_capacity(m);
+        for c in candidates {
+            if kept.len() >= m {
+                break;
+            }
+            if kept.iter().all(|&k| (self.pair)(c.id, k) <= c.score) {
+                kept.push(c.id);
+            }
+        }
+        kept
+    }
+
+    /// Adds the back link `node -> q`, pruning `node`'s list with the heuristic when it is full.
+    fn connect(&self, node: u32, q: u32, level: usize, cap: usize) {
+        let mut guard = self.links[node as usize].lock();
+        let Some(list) = guard.get_mut(level) else {
+            return;
+        };
+        if list.contains(&q) {
+            return;
+        }
+        if list.len() < cap {
+            list.push(q);
+            return;
+        }
+        let mut candidates: Vec<Scored> = list
+            .iter()
+            .chain(std::iter::once(&q))
+            .map(|&x| Scored {
+                score: (self.pair)(node, x),
+                id: x,
+            })
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        *list = self.select(&candidates, cap);
+    }
+
+    fn freeze(self, indexed: usize) -> Graph {
+        let mut g = Graph::empty(self.params.m, self.capacity);
+        let m0 = g.m0;
+        let m = g.m;
+        for (n, cell) in self.links.into_iter().enumerate() {
+            let lists = cell.into_inner();
+            g.levels[n] = self.levels[n];
+            if let Some(l0) = lists.first() {
+                let start = n * (m0 + 1);
+                let l0 = &l0[..l0.len().min(m0)];
+                g.links0[start] = l0.len() as u32;
+                g.links0[start + 1..start + 1 + l0.len()].copy_from_slice(l0);
+            }
+            if lists.len() > 1 {
+                g.upper_start[n] = g.upper.len() as u32;
+                for l in &lists[1..] {
+                    let l = &l[..l.len().min(m)];
+                    g.upper.push(l.len() as u32);
+                    g.upper.extend_from_slice(l);
+                    g.upper.extend(std::iter::repeat_n(0, m - l.len()));
+                }
+            }
+        }
+        g.entry = *self.entry.read();
+        g.indexed = indexed;
+        g
+    }
+}
