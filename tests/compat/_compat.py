@@ -59,8 +59,17 @@ def assert_vectors_equal(a: Any, b: Any, where: str = "") -> None:
         assert not bad, f"{where}: vector {name!r} differs at {bad[:5]}: {va} != {vb}"
 
 
+# Over gRPC a payload is a protobuf map, which has no presence: "no payload" and "empty payload"
+# are the same bytes on the wire, and qdrant-client turns them into None for scored points and {}
+# for records whatever the server meant. The `transport` fixture in conftest sets this for gRPC
+# tests so that difference (which Qdrant itself shows) is not reported as a server bug.
+EMPTY_PAYLOAD_IS_NONE = False
+
+
 def assert_payload_equal(a: Any, b: Any, where: str = "") -> None:
     if canon(a) == canon(b):
+        return
+    if EMPTY_PAYLOAD_IS_NONE and a in (None, {}) and b in (None, {}):
         return
     diff = ""
     if isinstance(a, dict) and isinstance(b, dict):

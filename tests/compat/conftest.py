@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import pytest
 from qdrant_client import QdrantClient
 
+import _compat
 import _dataset
 from _compat import Pair, unique
 from _harness import RUNNING, QuiverServer, ServerError, selftest
@@ -117,6 +118,16 @@ def grpc(quiver_server):
 @pytest.fixture(scope="session", params=["rest", "grpc"])
 def client(request):
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(autouse=True)
+def transport(request):
+    """Tells the comparisons which transport this test uses (see _compat.EMPTY_PAYLOAD_IS_NONE)."""
+    callspec = getattr(request.node, "callspec", None)
+    mode = callspec.params.get("client") if callspec else None
+    _compat.EMPTY_PAYLOAD_IS_NONE = mode == "grpc"
+    yield mode
+    _compat.EMPTY_PAYLOAD_IS_NONE = False
 
 
 @pytest.fixture(scope="session")

@@ -57,15 +57,28 @@ fn check_named(config: &SegmentConfig, vectors: &NamedVectors) -> Result<()> {
         .try_for_each(|(name, data)| check_vector(config, name, data))
 }
 
+/// Names the point an error is about, keeping Qdrant's wording in front (clients match on it).
+fn at_point(i: usize, e: CollectionError) -> CollectionError {
+    match e {
+        CollectionError::InvalidInput(msg) => {
+            CollectionError::InvalidInput(format!("{msg} (at points[{i}])"))
+        }
+        other => other,
+    }
+}
+
 /// Checks every vector an operation writes and every vector name it names.
 pub fn check_operation(config: &SegmentConfig, op: &UpdateOperation) -> Result<()> {
     match op {
-        UpdateOperation::Upsert(points) => points.iter().try_for_each(|p| check_named(config, &p.vectors)),
-        UpdateOperation::UpdateVectors(points) => points.iter().try_for_each(|(_, v)| {
+        UpdateOperation::Upsert(points) => points
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, p)| check_named(config, &p.vectors).map_err(|e| at_point(i, e))),
+        UpdateOperation::UpdateVectors(points) => points.iter().enumerate().try_for_each(|(i, (_, v))| {
             if v.is_empty() {
-                return Err(wrong("update_vectors: no vectors given".into()));
+                return Err(at_point(i, wrong("update_vectors: no vectors given".into())));
             }
-            check_named(config, v)
+            check_named(config, v).map_err(|e| at_point(i, e))
         }),
         UpdateOperation::DeleteVectors { names, .. } => names.iter().try_for_each(|n| {
             if config.vectors.contains_key(n) {

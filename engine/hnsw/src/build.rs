@@ -8,9 +8,9 @@ use rayon::prelude::*;
 
 use crate::graph::Graph;
 use crate::params::HnswParams;
-use crate::search::{greedy, with_visited, Beam, Scored};
+use crate::search::{greedy, with_visited, Against, Beam, NodeScorer, PairScorer, Scored};
 
-struct Building<'a, P> {
+struct Building<'a, P: ?Sized> {
     params: &'a HnswParams,
     capacity: usize,
     levels: Vec<u8>,
@@ -23,7 +23,7 @@ struct Building<'a, P> {
 /// nodes (higher is closer). Nodes outside `nodes` stay unlinked.
 pub fn build<P>(params: &HnswParams, capacity: usize, nodes: &[u32], pair: &P) -> Graph
 where
-    P: Fn(u32, u32) -> f32 + Sync,
+    P: PairScorer + ?Sized,
 {
     let nodes: Vec<u32> = nodes
         .iter()
@@ -61,7 +61,7 @@ where
 
 impl<P> Building<'_, P>
 where
-    P: Fn(u32, u32) -> f32 + Sync,
+    P: PairScorer + ?Sized,
 {
     fn copy(&self, node: u32, level: usize, buf: &mut Vec<u32>) {
         if let Some(l) = self.links[node as usize].lock().get(level) {
@@ -74,9 +74,12 @@ where
         let Some((entry, top)) = *self.entry.read() else {
             return;
         };
-        let score = |x: u32| (self.pair)(q, x);
+        let score = Against {
+            pair: self.pair,
+            node: q,
+        };
         let mut cur = Scored {
-            score: score(entry),
+            score: score.score(entry),
             id: entry,
         };
         for lev in (level + 1..=top).rev() {
@@ -123,7 +126,7 @@ where
             if kept.len() >= m {
                 break;
             }
-            if kept.iter().all(|&k| (self.pair)(c.id, k) <= c.score) {
+            if kept.iter().all(|&k| self.pair.pair(c.id, k) <= c.score) {
                 kept.push(c.id);
             }
         }
@@ -147,7 +150,7 @@ where
             .iter()
             .chain(std::iter::once(&q))
             .map(|&x| Scored {
-                score: (self.pair)(node, x),
+                score: self.pair.pair(node, x),
                 id: x,
             })
             .collect();

@@ -1,7 +1,7 @@
 //! The frozen graph: level-0 links in one flat array (`m0 + 1` u32 per node: count, then ids),
 //! upper levels packed per node, and search over it.
 
-use crate::search::{greedy, with_visited, Beam, Scored};
+use crate::search::{greedy, with_visited, Beam, NodeScorer, Scored};
 
 /// A built, read-only HNSW graph over node ids `0..len()`.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,14 +100,14 @@ impl Graph {
     pub fn search(
         &self,
         req: &GraphSearch,
-        score: impl Fn(u32) -> f32,
+        score: impl NodeScorer,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<Scored> {
         let Some((entry, top)) = self.entry else {
             return Vec::new();
         };
         let mut cur = Scored {
-            score: score(entry),
+            score: score.score(entry),
             id: entry,
         };
         for level in (1..=top).rev() {

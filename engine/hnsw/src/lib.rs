@@ -24,4 +24,4 @@ pub use build::build;
 pub use error::HnswError;
 pub use graph::{Graph, GraphSearch};
 pub use params::HnswParams;
-pub use search::Scored;
+pub use search::{NodeScorer, PairScorer, Scored};

@@ -84,6 +84,53 @@ pub fn with_visited<R>(n: usize, f: impl FnOnce(&mut Visited) -> R) -> R {
     })
 }
 
+/// Scores nodes against one query (higher is closer). `prefetch` says a node will be scored soon,
+/// so its vector can be on its way from memory while another is scored: the search is bound by
+/// memory latency, not arithmetic.
+pub trait NodeScorer {
+    fn score(&self, node: u32) -> f32;
+    #[inline]
+    fn prefetch(&self, _node: u32) {}
+}
+
+impl<F: Fn(u32) -> f32> NodeScorer for F {
+    #[inline]
+    fn score(&self, node: u32) -> f32 {
+        self(node)
+    }
+}
+
+/// Scores pairs of stored nodes (the builder's view), with the same prefetch hint.
+pub trait PairScorer: Sync {
+    fn pair(&self, a: u32, b: u32) -> f32;
+    #[inline]
+    fn prefetch(&self, _node: u32) {}
+}
+
+impl<F: Fn(u32, u32) -> f32 + Sync> PairScorer for F {
+    #[inline]
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        self(a, b)
+    }
+}
+
+/// A pair scorer seen from one node: the query is that node's vector.
+pub struct Against<'a, P: ?Sized> {
+    pub pair: &'a P,
+    pub node: u32,
+}
+
+impl<P: PairScorer + ?Sized> NodeScorer for Against<'_, P> {
+    #[inline]
+    fn score(&self, other: u32) -> f32 {
+        self.pair.pair(self.node, other)
+    }
+    #[inline]
+    fn prefetch(&self, other: u32) {
+        self.pair.prefetch(other)
+    }
+}
+
 /// What one beam search needs.
 pub struct Beam<'a, N, S, A> {
     /// Copies the neighbours of a node on the searched level into the buffer.
@@ -99,7 +146,7 @@ pub struct Beam<'a, N, S, A> {
 impl<N, S, A> Beam<'_, N, S, A>
 where
     N: Fn(u32, &mut Vec<u32>),
-    S: Fn(u32) -> f32,
+    S: NodeScorer,
     A: Fn(u32) -> bool,
 {
     /// The best `ef` accepted nodes reachable from `entry`, best first.
@@ -119,6 +166,7 @@ where
             results.pop();
         }
         let mut buf = Vec::with_capacity(64);
+        let mut fresh = Vec::with_capacity(64);
         while let Some(c) = candidates.pop() {
             let worst = results.peek().map(|r| r.0.score);
             if let Some(w) = worst {
@@ -128,11 +176,16 @@ where
             }
             buf.clear();
             (self.neighbours)(c.id, &mut buf);
-            for &nb in &buf {
-                if !visited.insert(nb) {
-                    continue;
+            fresh.clear();
+            fresh.extend(buf.iter().copied().filter(|&nb| visited.insert(nb)));
+            for &nb in fresh.iter().take(2) {
+                self.score.prefetch(nb);
+            }
+            for (j, &nb) in fresh.iter().enumerate() {
+                if let Some(&ahead) = fresh.get(j + 2) {
+                    self.score.prefetch(ahead);
                 }
-                let s = (self.score)(nb);
+                let s = self.score.score(nb);
                 let full = results.len() >= ef;
                 let worst = results.peek().map_or(f32::NEG_INFINITY, |r| r.0.score);
                 if !full || s > worst {
@@ -154,18 +207,15 @@ where
 }
 
 /// Walks greedily towards better scores on one level (the descent through upper levels).
-pub fn greedy(
-    mut cur: Scored,
-    neighbours: &impl Fn(u32, &mut Vec<u32>),
-    score: &impl Fn(u32) -> f32,
-) -> Scored {
+pub fn greedy(mut cur: Scored, neighbours: &impl Fn(u32, &mut Vec<u32>), score: &impl NodeScorer) -> Scored {
     let mut buf = Vec::with_capacity(32);
     loop {
         let mut changed = false;
         buf.clear();
         neighbours(cur.id, &mut buf);
+        buf.iter().for_each(|&nb| score.prefetch(nb));
         for &nb in &buf {
-            let s = score(nb);
+            let s = score.score(nb);
             if s > cur.score {
                 cur = Scored { score: s, id: nb };
                 changed = true;

@@ -10,6 +10,7 @@
 //! - [`file`]: the on-disk format of a persisted segment.
 
 pub mod config;
+pub mod dense_scorer;
 pub mod error;
 pub mod file;
 pub mod filter;

@@ -64,6 +64,19 @@ impl DenseStorage {
         self.present.get(offset.0 as usize).copied().unwrap_or(false)
     }
 
+    /// The slot of `offset` whether or not a vector is present (zeros when absent, empty past the
+    /// end): the graph only asks for offsets it was built over, and must not branch per score.
+    #[inline]
+    pub fn raw(&self, offset: u32) -> &[f32] {
+        let start = offset as usize * self.dim;
+        self.data.get(start..start + self.dim).unwrap_or(&[])
+    }
+
+    /// Offsets allocated in this storage.
+    pub fn capacity(&self) -> usize {
+        self.present.len()
+    }
+
     /// The query as stored vectors are (normalised for Cosine).
     pub fn prepare_query(&self, query: &[f32]) -> Vec<f32> {
         let mut q = query.to_vec();

@@ -48,10 +48,11 @@ pub async fn run(
     let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let grpc_task = tokio::spawn(crate::grpc::serve(
+    let grpc_task = tokio::spawn(crate::grpc::serve_with_api_key(
         api.clone(),
         grpc,
         max_bytes,
+        settings.service.api_key.clone(),
         wait_stop(stop_rx.clone()),
     ));
     let router = crate::rest::router(api, &settings);

@@ -5,6 +5,9 @@
 //! unacknowledged request spanning two shards may land on one only, as in Qdrant). 20 rounds on one
 //! storage folder, so recovery of recovered state is exercised too.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,9 @@
 //! Black-box REST tests against the real binary on 127.0.0.1: Qdrant's paths, envelope and error
 //! shape, bad input that harms nothing, restart after a clean stop, and API keys.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Rest, Server};

@@ -1,7 +1,7 @@
 //! Test harness: start the real `quiver` binary on 127.0.0.1 with OS-chosen ports, learn the ports
 //! from its `listening rest=... grpc=...` line, and always kill it when the handle drops.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

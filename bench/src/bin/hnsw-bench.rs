@@ -1,0 +1,143 @@
+//! `hnsw-bench`: Quiver's HNSW graph in process on a shared dataset, printing the same columns as
+//! ../shared/bench/anchors.py (build time; single-thread recall@10 and QPS per ef) so the two can be
+//! compared in one run, plus the dataset's tenant (~0.5 %) and range (~29 %) filters applied during
+//! graph traversal (no planner: this is the graph alone).
+//!
+//!     cargo run --release -p quiver-bench --bin hnsw-bench -- [--dataset DIR] [--threads 2]
+//!         [--m 16] [--ef-construct 100] [--efs 16,32,64,128,256] [--queries 2000]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use quiver_hnsw::{build, GraphSearch, HnswParams};
+use quiver_segment::dense_scorer::{PairRanker, QueryScorer};
+use quiver_segment::vector_storage::DenseStorage;
+use quiver_segment::{filter, kernels};
+use quiver_types::{Distance, PointOffset};
+
+#[path = "../dataset.rs"]
+mod dataset;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut dir = PathBuf::from("../shared/datasets/minilm-100k");
+    let mut params = HnswParams {
+        threads: 2,
+        ..HnswParams::default()
+    };
+    let mut efs = vec![16usize, 32, 64, 128, 256];
+    let mut nq = 2000usize;
+    while let Some(a) = args.next() {
+        let mut val = || args.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--dataset" => dir = PathBuf::from(val()?),
+            "--threads" => params.threads = val()?.parse()?,
+            "--m" => params.m = val()?.parse()?,
+            "--ef-construct" => params.ef_construct = val()?.parse()?,
+            "--efs" => efs = val()?.split(',').map(str::parse).collect::<Result<_, _>>()?,
+            "--queries" => nq = val()?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let mut ds = dataset::Dataset::load(&dir)?;
+    let dim = ds.dim;
+    ds.queries.chunks_exact_mut(dim).for_each(kernels::normalize);
+    let mut storage = DenseStorage::new(dim, Distance::Cosine);
+    for (i, v) in ds.base.chunks_exact(dim).enumerate() {
+        storage.set(PointOffset(i as u32), v);
+    }
+    let nq = nq.min(ds.queries.len() / dim);
+    println!(
+        "quiver-hnsw on {}: {} x {}, M={} ef_construct={} threads={}",
+        dir.display(),
+        ds.n,
+        dim,
+        params.m,
+        params.ef_construct,
+        params.threads
+    );
+
+    let nodes: Vec<u32> = (0..ds.n as u32).collect();
+    let started = Instant::now();
+    let graph = build(&params, ds.n, &nodes, &PairRanker { storage: &storage });
+    println!(
+        "build: {:.1} s ({} threads), links {:.1} MB",
+        started.elapsed().as_secs_f64(),
+        params.threads,
+        graph.memory_bytes() as f64 / 1e6
+    );
+
+    for (label, f, gt) in ds.filters() {
+        let mask: Vec<bool> = match &f {
+            None => vec![true; ds.n],
+            Some(f) => ds
+                .payloads
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    filter::check(
+                        f,
+                        &Point {
+                            id: i as u64,
+                            payload: p,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        let selected = mask.iter().filter(|&&m| m).count();
+        for &ef in &efs {
+            let mut hits = 0usize;
+            let mut lat = Vec::with_capacity(nq);
+            let t0 = Instant::now();
+            for q in 0..nq {
+                let query = &ds.queries[q * dim..(q + 1) * dim];
+                let t = Instant::now();
+                let got = graph.search(
+                    &GraphSearch {
+                        k: 10,
+                        ef,
+                        filtered: f.is_some(),
+                    },
+                    QueryScorer {
+                        storage: &storage,
+                        query,
+                    },
+                    |i| mask[i as usize],
+                );
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+                let truth = &gt[q * 100..q * 100 + 10];
+                hits += got.iter().filter(|s| truth.contains(&(s.id as i32))).count();
+            }
+            let wall = t0.elapsed().as_secs_f64();
+            lat.sort_by(f64::total_cmp);
+            println!(
+                "filter={label:<6} selected={selected:>6} ef={ef:<4} recall@10={:.4} qps={:.0} p50={:.3}ms p99={:.3}ms",
+                hits as f64 / (10 * nq) as f64,
+                nq as f64 / wall,
+                lat[lat.len() / 2],
+                lat[lat.len() * 99 / 100],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A dataset row seen by the filter evaluator.
+struct Point<'a> {
+    id: u64,
+    payload: &'a quiver_types::Payload,
+}
+
+impl filter::PointView for Point<'_> {
+    fn id(&self) -> quiver_types::PointId {
+        quiver_types::PointId::Num(self.id)
+    }
+    fn payload(&self) -> &quiver_types::Payload {
+        self.payload
+    }
+    fn has_vector(&self, _: &str) -> bool {
+        true
+    }
+}
