@@ -39,7 +39,12 @@ fn main() -> anyhow::Result<()> {
     );
 
     let storage = tempfile::tempdir()?;
-    let catalog = Catalog::open(storage.path(), CatalogOptions::default())?;
+    // Exact-search numbers: the optimizer stays off so no segment gets a graph.
+    let options = CatalogOptions {
+        optimize: false,
+        ..CatalogOptions::default()
+    };
+    let catalog = Catalog::open(storage.path(), options)?;
     let config: CollectionConfig = serde_json::from_value(serde_json::json!({
         "params": {"vectors": {"size": ds.dim, "distance": "Cosine"}, "shard_number": shards,
                    "replication_factor": 1, "write_consistency_factor": 1, "on_disk_payload": true},
@@ -95,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                 score_threshold: None,
                 with_payload: WithPayload::None,
                 with_vector: WithVector::None,
+                params: Default::default(),
             };
             let t = Instant::now();
             let res = collection.query(&req)?;

@@ -27,12 +27,15 @@ pub enum AliasOperation {
 pub struct CatalogOptions {
     /// How often logs of writes that did not ask for durability are fsynced.
     pub wal_sync_interval: Duration,
+    /// Run the optimizer (seal and index segments) in the background.
+    pub optimize: bool,
 }
 
 impl Default for CatalogOptions {
     fn default() -> Self {
         CatalogOptions {
             wal_sync_interval: Duration::from_millis(200),
+            optimize: true,
         }
     }
 }
@@ -102,8 +105,44 @@ impl Catalog {
             stop: Arc::new(AtomicBool::new(false)),
             flusher: Mutex::new(None),
         };
+        if options.optimize {
+            catalog.start_optimizer();
+        }
         catalog.start_flusher(options);
         Ok(catalog)
+    }
+
+    /// One background thread runs due optimizations, one at a time across the node (each build
+    /// already uses every core it is allowed). It is not joined at shutdown: a build in flight has
+    /// written nothing, so dropping it loses nothing and a restart redoes it.
+    fn start_optimizer(&self) {
+        let collections = Arc::clone(&self.collections);
+        let stop = Arc::clone(&self.stop);
+        let spawned = std::thread::Builder::new()
+            .name("quiver-optimizer".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let all: Vec<Arc<Collection>> = collections.read().values().cloned().collect();
+                    let mut worked = false;
+                    for c in all {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match c.optimize_once() {
+                            Ok(did) => worked |= did,
+                            Err(e) => {
+                                tracing::error!(collection = c.name(), error = %e, "optimization failed")
+                            }
+                        }
+                    }
+                    if !worked {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the optimizer thread");
+        }
     }
 
     fn start_flusher(&self, options: CatalogOptions) {

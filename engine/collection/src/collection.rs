@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use parking_lot::RwLock;
-use quiver_segment::SegmentConfig;
-use quiver_shard::{shard::merge_scored, LocalShard, ShardOptions};
+use quiver_segment::{IndexSettings, SegmentConfig};
+use quiver_shard::{shard::merge_scored, IndexingOptions, LocalShard, ShardOptions};
 use quiver_types::{
     Condition, Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, ShardId,
     UpdateOperation, WithPayload, WithVector,
@@ -96,7 +96,24 @@ impl std::fmt::Debug for Collection {
 fn shard_options(config: &CollectionConfig) -> ShardOptions {
     ShardOptions {
         wal_segment_bytes: config.wal_config.wal_capacity_mb.clamp(1, 1024) << 20,
+        indexing: indexing_options(config),
         ..ShardOptions::default()
+    }
+}
+
+/// The optimizer's view of a config: `indexing_threshold` (KB; unset means 10,000; 0 disables)
+/// and the HNSW settings segments are built with.
+fn indexing_options(config: &CollectionConfig) -> IndexingOptions {
+    let h = &config.hnsw_config;
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    IndexingOptions {
+        threshold_kb: size(config.optimizer_config.indexing_threshold.unwrap_or(10_000)),
+        settings: IndexSettings {
+            m: size(h.m).max(1),
+            ef_construct: size(h.ef_construct).max(4),
+            full_scan_threshold_kb: size(h.full_scan_threshold),
+            max_indexing_threads: size(h.max_indexing_threads),
+        },
     }
 }
 
@@ -322,9 +339,13 @@ impl Collection {
             })
             .collect();
         CollectionInfo {
-            status: CollectionStatus::Green,
+            status: if stats.iter().any(|s| s.optimizing) {
+                CollectionStatus::Yellow
+            } else {
+                CollectionStatus::Green
+            },
             points_count: stats.iter().map(|s| s.points).sum(),
-            indexed_vectors_count: 0,
+            indexed_vectors_count: stats.iter().map(|s| s.indexed_vectors).sum(),
             segments_count: stats.iter().map(|s| s.segments).sum(),
             config: self.config(),
             payload_schema,
@@ -338,8 +359,20 @@ impl Collection {
         diff.apply(&mut next)?;
         next.validate()?;
         write_json_atomic(&self.dir.join("config.json"), &next)?;
+        let indexing = indexing_options(&next);
         *config = next;
+        self.shards.iter().for_each(|s| s.set_indexing(indexing));
         Ok(())
+    }
+
+    /// Runs one due optimization on one shard; returns whether there was one.
+    pub fn optimize_once(&self) -> Result<bool> {
+        for shard in &self.shards {
+            if shard.optimize_once()? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Declares a payload index (replacing an existing declaration of the field).

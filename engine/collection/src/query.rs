@@ -4,8 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use quiver_types::{
-    Condition, Filter, Fusion, PointId, Prefetch, Query, QueryRequest, ScoredPoint, SearchRequest,
-    VectorData, VectorInput, WithPayload, WithVector,
+    Condition, Filter, Fusion, PointId, Prefetch, Query, QueryRequest, ScoredPoint, SearchParams,
+    SearchRequest, VectorData, VectorInput, WithPayload, WithVector,
 };
 
 use crate::collection::{Collection, ScrollRequest};
@@ -22,6 +22,7 @@ struct Stage<'a> {
     filter: Option<Filter>,
     limit: usize,
     score_threshold: Option<f32>,
+    params: SearchParams,
 }
 
 fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
@@ -48,6 +49,7 @@ impl Collection {
             filter: req.filter.clone(),
             limit: req.limit.saturating_add(req.offset),
             score_threshold: req.score_threshold,
+            params: req.params,
         };
         let hits = self.run_stage(&stage, req.filter.as_ref())?;
         let page: Vec<ScoredPoint> = hits.into_iter().skip(req.offset).collect();
@@ -85,6 +87,7 @@ impl Collection {
                 filter: and(outer, p.filter.as_ref()),
                 limit: p.limit,
                 score_threshold: p.score_threshold,
+                params: stage.params,
             };
             lists.push(self.run_stage(&sub, sub.filter.as_ref())?);
         }
@@ -136,6 +139,7 @@ impl Collection {
                     score_threshold: stage.score_threshold,
                     with_payload: WithPayload::None,
                     with_vector: WithVector::None,
+                    params: stage.params,
                 };
                 self.search(&req)
             }

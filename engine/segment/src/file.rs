@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! magic  b"QVRSEG01"                      8 bytes
-//! format u32 LE = 1
-//! meta   u64 LE length + MessagePack of `Meta` (config, ids, versions, payloads, sparse vectors)
+//! format u32 LE = 2 (1 is still read: no holes, no graphs)
+//! meta   u64 LE length + MessagePack of `Meta` (config, ids, versions, payloads, sparse vectors,
+//!        holes, index settings and the names of the vectors that have a graph)
 //! dense  for each dense vector name in config order: `present` flags were in meta; then
-//!        len(points) * dim f32 LE (zeros where absent)
+//!        slots * dim f32 LE (zeros where absent)
+//! graphs for each name in `Meta::graphs`: u64 LE length + a graph file (quiver_hnsw::file)
 //! crc    u32 LE: CRC-32 of everything after the magic and format
 //! ```
-//! Only live points are written, so saving also compacts. A file whose CRC does not match is
-//! reported as corrupt; the caller writes to a temporary name, fsyncs, then renames.
+//! A segment without graphs writes only its live points in id order, so saving also compacts.
+//! An indexed segment writes every offset in order, deleted ones as `holes`, because its graphs
+//! address points by offset. A file whose CRC does not match is reported as corrupt; the caller
+//! writes to a temporary name, fsyncs, then renames.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,11 +22,12 @@ use std::path::Path;
 use quiver_types::{NamedVectors, Payload, PointId, SparseVector, VectorData};
 
 use crate::error::Result;
+use crate::index::{IndexSettings, SegmentIndex};
 use crate::vector_storage::VectorStorage;
 use crate::{Segment, SegmentConfig, SegmentError, VectorSpec};
 
 const MAGIC: &[u8; 8] = b"QVRSEG01";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Meta {
@@ -32,12 +37,35 @@ struct Meta {
     payloads: Vec<Payload>,
     dense_present: BTreeMap<String, Vec<bool>>,
     sparse: BTreeMap<String, Vec<Option<SparseVector>>>,
+    /// Slots that are deleted points (their columns hold placeholders).
+    #[serde(default)]
+    holes: Vec<u32>,
+    #[serde(default)]
+    index: Option<IndexSettings>,
+    /// Vector names whose graph follows the dense columns, in this order.
+    #[serde(default)]
+    graphs: Vec<String>,
 }
 
 impl Segment {
     /// Serialises the live points into the file format above.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let live: Vec<(PointId, quiver_types::PointOffset)> = self.ids.iter_from(None).collect();
+        // Slots in file order: live points by id, or every offset when graphs address them.
+        let live: Vec<(PointId, quiver_types::PointOffset)> = match &self.index {
+            None => self.ids.iter_from(None).collect(),
+            Some(_) => (0..self.ids.capacity() as u32)
+                .map(|o| {
+                    let off = quiver_types::PointOffset(o);
+                    (self.ids.id(off).unwrap_or(PointId::Num(0)), off)
+                })
+                .collect(),
+        };
+        let holes: Vec<u32> = live
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, off))| !self.ids.is_live(*off))
+            .map(|(i, _)| i as u32)
+            .collect();
         let mut meta = Meta {
             config: self.config.clone(),
             ids: live.iter().map(|(id, _)| *id).collect(),
@@ -48,6 +76,13 @@ impl Segment {
                 .collect(),
             dense_present: BTreeMap::new(),
             sparse: BTreeMap::new(),
+            holes,
+            index: self.index.as_ref().map(|i| i.settings),
+            graphs: self
+                .index
+                .as_ref()
+                .map(|i| i.graphs.keys().cloned().collect())
+                .unwrap_or_default(),
         };
         let mut dense_blobs: Vec<u8> = Vec::new();
         for (name, storage) in &self.vectors {
@@ -84,6 +119,13 @@ impl Segment {
         out.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
         out.extend_from_slice(&meta_bytes);
         out.extend_from_slice(&dense_blobs);
+        if let Some(index) = &self.index {
+            for name in &meta.graphs {
+                let bytes = index.graphs.get(name).map(|g| g.to_bytes()).unwrap_or_default();
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(&bytes);
+            }
+        }
         let crc = crc32fast::hash(&out[12..]);
         out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
@@ -99,7 +141,7 @@ impl Segment {
             return Err(corrupt("bad magic or truncated header"));
         }
         let format = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| corrupt("header"))?);
-        if format != FORMAT {
+        if format != FORMAT && format != 1 {
             return Err(corrupt(&format!("unsupported format version {format}")));
         }
         let (body, crc_bytes) = bytes.split_at(bytes.len() - 4);
@@ -161,11 +203,48 @@ impl Segment {
                 }
             }
         }
+        let mut graphs = BTreeMap::new();
+        for name in &meta.graphs {
+            let len_end = pos
+                .checked_add(8)
+                .filter(|e| *e <= body.len())
+                .ok_or_else(|| corrupt("graph length"))?;
+            let len = u64::from_le_bytes(
+                body[pos..len_end]
+                    .try_into()
+                    .map_err(|_| corrupt("graph length"))?,
+            );
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| len_end.checked_add(l))
+                .filter(|e| *e <= body.len())
+                .ok_or_else(|| corrupt("graph truncated"))?;
+            let graph =
+                quiver_hnsw::Graph::from_bytes(&body[len_end..end]).map_err(|e| corrupt(&e.to_string()))?;
+            if graph.len() != n || !meta.config.vectors.contains_key(name) {
+                return Err(corrupt("graph does not match the segment"));
+            }
+            graphs.insert(name.clone(), std::sync::Arc::new(graph));
+            pos = end;
+        }
         if pos != body.len() {
             return Err(corrupt("trailing bytes"));
         }
+        let holes: std::collections::HashSet<u32> = meta.holes.iter().copied().collect();
         for (i, (id, payload)) in meta.ids.into_iter().zip(meta.payloads).enumerate() {
-            seg.upsert(id, meta.versions[i], &per_point[i], payload);
+            if holes.contains(&(i as u32)) {
+                seg.ids.push_hole();
+            } else {
+                if seg.contains(&id) {
+                    return Err(corrupt("a point id appears twice"));
+                }
+                seg.upsert(id, meta.versions[i], &per_point[i], payload);
+            }
+        }
+        match (meta.index, graphs.is_empty()) {
+            (Some(settings), _) => seg.index = Some(SegmentIndex { settings, graphs }),
+            (None, false) => return Err(corrupt("graphs without index settings")),
+            (None, true) => {}
         }
         Ok(seg)
     }

@@ -56,6 +56,13 @@ impl IdTracker {
         offset
     }
 
+    /// Allocates an offset that is a hole from the start (loading a sealed segment, whose graph
+    /// still knows the offsets of points deleted after it was built).
+    pub fn push_hole(&mut self) {
+        self.ids.push(None);
+        self.versions.push(0);
+    }
+
     /// Turns the id's offset into a hole.
     pub fn remove(&mut self, id: &PointId) -> Option<PointOffset> {
         let offset = self.by_id.remove(id)?;

@@ -6,6 +6,8 @@
 //! - [`filter`]: evaluation of the filter tree on one point.
 //! - [`payload_ops`]: set / delete / select parts of a payload by key path.
 //! - [`segment`]: the segment itself: apply point changes, exact search, retrieve, scroll, count.
+//! - [`index`]: a sealed segment's HNSW graphs and the exact-vs-graph planner.
+//! - [`dense_scorer`]: dense vectors as the graph scores them (with prefetch).
 //! - [`top_k`]: bounded heap for the best k scores.
 //! - [`file`]: the on-disk format of a persisted segment.
 
@@ -15,6 +17,7 @@ pub mod error;
 pub mod file;
 pub mod filter;
 pub mod id_tracker;
+pub mod index;
 pub mod kernels;
 pub mod payload_ops;
 pub mod segment;
@@ -23,4 +26,5 @@ pub mod vector_storage;
 
 pub use config::{SegmentConfig, VectorSpec};
 pub use error::SegmentError;
+pub use index::{IndexSettings, Plan, SegmentIndex};
 pub use segment::Segment;

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use quiver_types::{
-    Filter, NamedVectors, OrderBy, Payload, PointId, PointOffset, Record, ScoredPoint, SearchRequest,
-    VectorData, WithPayload, WithVector,
+    Distance, Filter, NamedVectors, OrderBy, Payload, PointId, PointOffset, Record, ScoredPoint,
+    SearchRequest, VectorData, WithPayload, WithVector,
 };
 
+use crate::dense_scorer::score_of_rank;
 use crate::filter::{self, PointView};
 use crate::top_k::TopK;
 use crate::vector_storage::{DenseStorage, SparseStorage, VectorStorage};
@@ -21,10 +22,12 @@ pub struct Segment {
     pub(crate) ids: crate::id_tracker::IdTracker,
     pub(crate) vectors: BTreeMap<String, VectorStorage>,
     pub(crate) payloads: Vec<Payload>,
+    /// Graphs, once the optimizer has sealed and indexed this segment.
+    pub(crate) index: Option<crate::index::SegmentIndex>,
 }
 
 /// A stored point seen through the filter evaluator.
-struct StoredPoint<'a> {
+pub(crate) struct StoredPoint<'a> {
     segment: &'a Segment,
     offset: PointOffset,
     id: PointId,
@@ -41,6 +44,10 @@ impl PointView for StoredPoint<'_> {
         self.segment.vectors.get(name).is_some_and(|v| v.has(self.offset))
     }
 }
+
+/// Below this many bytes of vectors an unindexed segment is "small" for `indexed_only` (Qdrant's
+/// default `full_scan_threshold`, 10,000 KB).
+const SMALL_SEGMENT_BYTES: usize = 10_000 * 1024;
 
 static EMPTY_PAYLOAD: std::sync::LazyLock<Payload> = std::sync::LazyLock::new(Payload::new);
 
@@ -64,6 +71,7 @@ impl Segment {
             ids: Default::default(),
             vectors,
             payloads: Vec::new(),
+            index: None,
         }
     }
 
@@ -182,7 +190,7 @@ impl Segment {
         true
     }
 
-    fn view(&self, id: PointId, offset: PointOffset) -> StoredPoint<'_> {
+    pub(crate) fn view(&self, id: PointId, offset: PointOffset) -> StoredPoint<'_> {
         StoredPoint {
             segment: self,
             offset,
@@ -309,6 +317,9 @@ impl Segment {
         })?;
         let k = req.limit.saturating_add(req.offset);
         let filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        if req.params.indexed_only && self.index.is_none() && self.dense_bytes() > SMALL_SEGMENT_BYTES {
+            return Ok(Vec::new());
+        }
         let mut top = TopK::new(k);
         let higher_is_better;
         match (storage, &req.query) {
@@ -322,19 +333,36 @@ impl Segment {
                 }
                 higher_is_better = d.distance.higher_is_better();
                 let q = d.prepare_query(q);
+                if let crate::index::Plan::Graph { filtered } = self.plan(req, d) {
+                    // Graph ranks are squared for Euclid (same order, no square root per score).
+                    let min_rank = req.score_threshold.map(|t| match d.distance {
+                        Distance::Cosine | Distance::Dot => t,
+                        Distance::Euclid => -(t.max(0.0) * t.max(0.0)),
+                        Distance::Manhattan => -t,
+                    });
+                    let hits = self.graph_search(req, d, &q, filtered, min_rank);
+                    return Ok(hits
+                        .into_iter()
+                        .filter_map(|(offset, rank)| {
+                            self.scored(offset, score_of_rank(d.distance, rank), req)
+                        })
+                        .collect());
+                }
                 let min_rank = req.score_threshold.map(|t| if higher_is_better { t } else { -t });
+                // A restrictive filter is cheaper to check before scoring than after.
+                let filter_first = filter.is_some() && self.estimate_selectivity(req) < 0.5;
                 for offset in self.ids.live_offsets() {
                     let Some(stored) = d.get(offset) else { continue };
+                    if filter_first && !self.passes(filter, offset) {
+                        continue;
+                    }
                     let score = d.score(&q, stored);
                     let rank = if higher_is_better { score } else { -score };
                     if min_rank.is_some_and(|m| rank <= m) || top.threshold().is_some_and(|t| rank < t) {
                         continue;
                     }
-                    if let Some(f) = filter {
-                        let Some(id) = self.ids.id(offset) else { continue };
-                        if !filter::check(f, &self.view(id, offset)) {
-                            continue;
-                        }
+                    if !filter_first && !self.passes(filter, offset) {
+                        continue;
                     }
                     top.push(rank, offset);
                 }
@@ -366,18 +394,29 @@ impl Segment {
         Ok(top
             .into_sorted()
             .into_iter()
-            .filter_map(|c| {
-                let id = self.ids.id(c.item)?;
-                Some(ScoredPoint {
-                    id,
-                    version: self.ids.version(c.item),
-                    score: if higher_is_better { c.rank } else { -c.rank },
-                    payload: payload_ops::select(self.payload_at(c.item), &req.with_payload),
-                    vectors: self.vectors_at(c.item, &req.with_vector),
-                    order_value: None,
-                })
-            })
+            .filter_map(|c| self.scored(c.item, if higher_is_better { c.rank } else { -c.rank }, req))
             .collect())
+    }
+
+    fn passes(&self, filter: Option<&Filter>, offset: PointOffset) -> bool {
+        match (filter, self.ids.id(offset)) {
+            (None, Some(_)) => true,
+            (Some(f), Some(id)) => filter::check(f, &self.view(id, offset)),
+            (_, None) => false,
+        }
+    }
+
+    /// A hit with the parts the request asked for; `None` for a hole.
+    fn scored(&self, offset: PointOffset, score: f32, req: &SearchRequest) -> Option<ScoredPoint> {
+        let id = self.ids.id(offset)?;
+        Some(ScoredPoint {
+            id,
+            version: self.ids.version(offset),
+            score,
+            payload: payload_ops::select(self.payload_at(offset), &req.with_payload),
+            vectors: self.vectors_at(offset, &req.with_vector),
+            order_value: None,
+        })
     }
 
     /// A copy holding only live points, offsets renumbered densely (vacuum).

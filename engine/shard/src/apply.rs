@@ -2,7 +2,7 @@
 //! the log in order after a checkpoint reproduces exactly the state before a crash.
 
 use quiver_segment::{payload_ops, Segment, SegmentConfig};
-use quiver_types::{PointId, PointSelector, SeqNo, UpdateOperation};
+use quiver_types::{PointId, PointSelector, SeqNo, UpdateOperation, WithPayload, WithVector};
 
 /// A segment plus where its last persisted copy lives.
 #[derive(Debug)]
@@ -12,6 +12,24 @@ pub(crate) struct Slot {
     pub folder: Option<String>,
     /// Changed since it was last persisted.
     pub dirty: bool,
+    /// Takes no new points (being indexed, or indexed): offsets stay what the graph knows, and a
+    /// point rewritten with new vectors moves to an appendable segment.
+    pub sealed: bool,
+    /// Names this slot across reorderings, so an optimization finds it again when done.
+    pub uid: u64,
+}
+
+impl Slot {
+    pub fn new(segment: Segment, folder: Option<String>, dirty: bool, uid: u64) -> Slot {
+        let sealed = segment.index().is_some();
+        Slot {
+            segment,
+            folder,
+            dirty,
+            sealed,
+            uid,
+        }
+    }
 }
 
 /// The in-memory state of a shard.
@@ -20,6 +38,8 @@ pub(crate) struct State {
     pub slots: Vec<Slot>,
     /// The last operation applied.
     pub applied: SeqNo,
+    /// The next `Slot::uid`.
+    pub next_uid: u64,
 }
 
 impl State {
@@ -55,18 +75,37 @@ impl State {
         }
     }
 
-    /// The slot new points go to: the last one while it has room, else a fresh one.
+    /// Adds a slot for `segment`.
+    pub fn push(&mut self, segment: Segment, folder: Option<String>, dirty: bool) -> usize {
+        let uid = self.next_uid;
+        self.next_uid += 1;
+        self.slots.push(Slot::new(segment, folder, dirty, uid));
+        self.slots.len() - 1
+    }
+
+    /// The slot new points go to: the last unsealed one while it has room, else a fresh one.
     fn appendable(&mut self, config: &SegmentConfig, max_points: usize) -> usize {
-        match self.slots.last() {
-            Some(last) if last.segment.capacity() < max_points => self.slots.len() - 1,
-            _ => {
-                self.slots.push(Slot {
-                    segment: Segment::new(config.clone()),
-                    folder: None,
-                    dirty: true,
-                });
-                self.slots.len() - 1
+        match self
+            .slots
+            .iter()
+            .rposition(|s| !s.sealed && s.segment.capacity() < max_points)
+        {
+            Some(i) => i,
+            None => self.push(Segment::new(config.clone()), None, true),
+        }
+    }
+
+    /// The slot to write `id` with new vectors into: where it is when that slot is appendable;
+    /// otherwise it leaves its sealed segment and the returned slot is an appendable one.
+    fn writable_slot(&mut self, id: &PointId, config: &SegmentConfig, max_points: usize) -> usize {
+        match self.find(id) {
+            Some(i) if !self.slots[i].sealed => i,
+            Some(i) => {
+                self.slots[i].segment.delete(id);
+                self.slots[i].dirty = true;
+                self.appendable(config, max_points)
             }
+            None => self.appendable(config, max_points),
         }
     }
 
@@ -76,10 +115,7 @@ impl State {
         match op {
             UpdateOperation::Upsert(points) => {
                 for p in points {
-                    let i = match self.find(&p.id) {
-                        Some(i) => i,
-                        None => self.appendable(config, max_points),
-                    };
+                    let i = self.writable_slot(&p.id, config, max_points);
                     let slot = &mut self.slots[i];
                     slot.segment.upsert(p.id, v, &p.vectors, p.payload.clone());
                     slot.dirty = true;
@@ -115,7 +151,24 @@ impl State {
             }
             UpdateOperation::UpdateVectors(points) => {
                 for (id, vectors) in points {
-                    if let Some(i) = self.find(id) {
+                    let Some(i) = self.find(id) else { continue };
+                    if self.slots[i].sealed {
+                        // Moves to an appendable segment with its merged vectors and payload.
+                        let Some(mut record) =
+                            self.slots[i]
+                                .segment
+                                .retrieve(id, &WithPayload::All, &WithVector::All)
+                        else {
+                            continue;
+                        };
+                        let mut merged = record.vectors.take().unwrap_or_default();
+                        merged.extend(vectors.iter().map(|(k, d)| (k.clone(), d.clone())));
+                        let j = self.writable_slot(id, config, max_points);
+                        let slot = &mut self.slots[j];
+                        slot.segment
+                            .upsert(*id, v, &merged, record.payload.take().unwrap_or_default());
+                        slot.dirty = true;
+                    } else {
                         let slot = &mut self.slots[i];
                         slot.segment.update_vectors(id, v, vectors);
                         slot.dirty = true;

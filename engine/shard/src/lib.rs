@@ -4,6 +4,7 @@
 //! - [`apply`]: how each update operation changes the segments (deterministic, so replay is exact).
 //! - [`manifest`]: the file naming the persisted segments and the SeqNo they hold.
 //! - [`recovery`]: open = read the manifest, load its segments, drop garbage, replay the log.
+//! - [`optimizer`]: seals segments past `indexing_threshold` and builds their graphs off to the side.
 //!
 //! On disk (`<shard>/`): `wal/` (the log), `segments/<uuid>/segment.qvs` (one folder per persisted
 //! segment version), `manifest.json`. A checkpoint writes changed segments into new folders, then
@@ -14,8 +15,9 @@
 pub mod apply;
 pub mod error;
 pub mod manifest;
+pub mod optimizer;
 mod recovery;
 pub mod shard;
 
 pub use error::ShardError;
-pub use shard::{LocalShard, ShardOptions, ShardStats};
+pub use shard::{IndexingOptions, LocalShard, SegmentPlan, ShardOptions, ShardStats};

@@ -8,7 +8,7 @@ use quiver_segment::{Segment, SegmentConfig};
 use quiver_types::{SeqNo, UpdateOperation};
 use quiver_wal::{Wal, WalOptions};
 
-use crate::apply::{Slot, State};
+use crate::apply::State;
 use crate::error::{Result, ShardError};
 use crate::manifest::Manifest;
 use crate::ShardOptions;
@@ -27,14 +27,11 @@ pub(crate) fn recover(
     let mut state = State {
         slots: Vec::new(),
         applied: SeqNo(manifest.seqno),
+        next_uid: 0,
     };
     for name in &manifest.segments {
         let segment = Segment::open(&segments_dir.join(name))?;
-        state.slots.push(Slot {
-            segment,
-            folder: Some(name.clone()),
-            dirty: false,
-        });
+        state.push(segment, Some(name.clone()), false);
     }
     let wal = Wal::open(
         &dir.join("wal"),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use quiver_segment::{Segment, SegmentConfig};
+use quiver_segment::{IndexSettings, Plan, Segment, SegmentConfig};
 use quiver_types::{
     Filter, OrderBy, PointId, Record, ScoredPoint, SearchRequest, SeqNo, UpdateOperation, WithPayload,
     WithVector,
@@ -23,6 +23,8 @@ pub struct ShardOptions {
     pub max_segment_points: usize,
     /// Size at which the log rolls to a new file.
     pub wal_segment_bytes: u64,
+    /// When and how segments get graphs (changeable later with [`LocalShard::set_indexing`]).
+    pub indexing: IndexingOptions,
 }
 
 impl Default for ShardOptions {
@@ -30,8 +32,36 @@ impl Default for ShardOptions {
         ShardOptions {
             max_segment_points: 32_768,
             wal_segment_bytes: 32 << 20,
+            indexing: IndexingOptions::default(),
         }
     }
+}
+
+/// When and how the optimizer indexes a shard's segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexingOptions {
+    /// KB of vectors past which an appendable segment is sealed and indexed; 0 turns indexing off.
+    pub threshold_kb: usize,
+    pub settings: IndexSettings,
+}
+
+impl Default for IndexingOptions {
+    fn default() -> Self {
+        IndexingOptions {
+            threshold_kb: 10_000,
+            settings: IndexSettings::default(),
+        }
+    }
+}
+
+/// One segment's part in a search (see [`LocalShard::explain`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentPlan {
+    pub points: usize,
+    pub indexed: bool,
+    /// The filter's estimated cardinality in this segment (all points without a filter).
+    pub estimated_matches: usize,
+    pub plan: Plan,
 }
 
 /// Facts about a shard for collection info.
@@ -41,6 +71,10 @@ pub struct ShardStats {
     pub segments: usize,
     pub applied: SeqNo,
     pub persisted: SeqNo,
+    /// Live vectors reachable through graphs.
+    pub indexed_vectors: usize,
+    /// An optimization is running or due.
+    pub optimizing: bool,
 }
 
 /// A shard stored on this node.
@@ -48,11 +82,15 @@ pub struct LocalShard {
     dir: PathBuf,
     config: SegmentConfig,
     options: ShardOptions,
-    state: RwLock<State>,
+    pub(crate) state: RwLock<State>,
     /// Held across log append + apply: the single writer.
     wal: Mutex<Wal>,
     /// Held by a checkpoint; checkpoints never overlap.
     checkpoint: Mutex<SeqNo>,
+    pub(crate) indexing: RwLock<IndexingOptions>,
+    /// Held by an optimization; one at a time per shard.
+    pub(crate) optimizer: Mutex<()>,
+    pub(crate) building: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for LocalShard {
@@ -84,10 +122,13 @@ impl LocalShard {
         Ok(LocalShard {
             dir: dir.to_path_buf(),
             config,
-            options,
             state: RwLock::new(state),
             wal: Mutex::new(wal),
             checkpoint: Mutex::new(persisted),
+            indexing: RwLock::new(options.indexing),
+            optimizer: Mutex::new(()),
+            building: std::sync::atomic::AtomicBool::new(false),
+            options,
         })
     }
 
@@ -143,6 +184,29 @@ impl LocalShard {
         ))
     }
 
+    /// How each segment would answer `req`: the planner's decision and what it was based on.
+    pub fn explain(&self, req: &SearchRequest) -> Vec<SegmentPlan> {
+        let state = self.state.read();
+        state
+            .slots
+            .iter()
+            .map(|s| {
+                let seg = &s.segment;
+                let selectivity = seg.estimate_selectivity(req);
+                let plan = match seg.dense_storage(&req.vector_name) {
+                    Some(d) => seg.plan(req, d),
+                    None => Plan::Exact,
+                };
+                SegmentPlan {
+                    points: seg.len(),
+                    indexed: seg.index().is_some(),
+                    estimated_matches: (selectivity * seg.len() as f64).round() as usize,
+                    plan,
+                }
+            })
+            .collect()
+    }
+
     pub fn retrieve(
         &self,
         ids: &[PointId],
@@ -192,12 +256,15 @@ impl LocalShard {
     }
 
     pub fn stats(&self) -> ShardStats {
+        let optimizing = self.optimizing();
         let state = self.state.read();
         ShardStats {
             points: state.slots.iter().map(|s| s.segment.len()).sum(),
             segments: state.slots.len(),
             applied: state.applied,
             persisted: *self.checkpoint.lock(),
+            indexed_vectors: state.slots.iter().map(|s| s.segment.indexed_vectors()).sum(),
+            optimizing,
         }
     }
 
@@ -213,7 +280,8 @@ impl LocalShard {
             // Vacuum: drop empty segments; compact ones that are mostly holes.
             state.slots.retain(|s| !s.segment.is_empty());
             for slot in state.slots.iter_mut() {
-                if slot.dirty && slot.segment.capacity() > 2 * slot.segment.len() + 1024 {
+                // Sealed segments keep their offsets: their graphs address points by offset.
+                if slot.dirty && !slot.sealed && slot.segment.capacity() > 2 * slot.segment.len() + 1024 {
                     slot.segment = slot.segment.compacted();
                 }
             }

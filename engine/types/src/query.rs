@@ -1,7 +1,7 @@
 //! Universal query requests (`query_points`): a nearest-neighbour query, a fusion of prefetched
 //! candidate lists, or an order-by, each with a filter and paging.
 
-use crate::{Filter, OrderBy, PointId, SparseVector, WithPayload, WithVector};
+use crate::{Filter, OrderBy, PointId, SearchParams, SparseVector, WithPayload, WithVector};
 
 /// The vector to search near.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,4 +52,6 @@ pub struct QueryRequest {
     pub score_threshold: Option<f32>,
     pub with_payload: WithPayload,
     pub with_vector: WithVector,
+    /// Applies to every nearest-neighbour stage of the request.
+    pub params: SearchParams,
 }

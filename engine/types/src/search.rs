@@ -21,6 +21,17 @@ pub enum WithVector {
     Names(Vec<String>),
 }
 
+/// Per-query search settings (Qdrant's `params`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchParams {
+    /// Beam width of graph search; `None` means the segment's `ef_construct`.
+    pub hnsw_ef: Option<usize>,
+    /// Scan every point instead of using the graph.
+    pub exact: bool,
+    /// Skip segments that are neither indexed nor small enough to scan quickly.
+    pub indexed_only: bool,
+}
+
 /// A nearest-neighbour query against one named vector.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -32,6 +43,7 @@ pub struct SearchRequest {
     pub score_threshold: Option<f32>,
     pub with_payload: WithPayload,
     pub with_vector: WithVector,
+    pub params: SearchParams,
 }
 
 /// Order a scroll by a payload field instead of by id.

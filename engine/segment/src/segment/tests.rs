@@ -25,6 +25,7 @@ fn request(q: Vec<f32>, limit: usize) -> SearchRequest {
         score_threshold: None,
         with_payload: WithPayload::All,
         with_vector: WithVector::None,
+        params: Default::default(),
     }
 }
 

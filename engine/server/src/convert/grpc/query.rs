@@ -10,8 +10,8 @@ use qdrant_client::qdrant::query::Variant;
 use qdrant_client::qdrant::start_from::Value as Start;
 use quiver_collection::ScrollRequest;
 use quiver_types::{
-    Filter, Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, Record, ScoredPoint, SparseVector,
-    VectorInput, WithPayload, WithVector,
+    Filter, Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, Record, ScoredPoint, SearchParams,
+    SparseVector, VectorInput, WithPayload, WithVector,
 };
 
 use super::filter::{opt_filter, timestamp_micros};
@@ -38,6 +38,23 @@ fn offset(v: Option<u64>, path: &str) -> ApiResult<usize> {
     usize::try_from(v.unwrap_or(0)).map_err(|_| bad(&join(path, "offset"), "is too large"))
 }
 
+/// `SearchParams`: `hnsw_ef`, `exact`, `indexed_only` (quantization settings are accepted and
+/// ignored until quantized storage exists).
+fn search_params(p: &Option<pb::SearchParams>, path: &str) -> ApiResult<SearchParams> {
+    let Some(p) = p else {
+        return Ok(SearchParams::default());
+    };
+    let hnsw_ef = p
+        .hnsw_ef
+        .map(|ef| usize::try_from(ef).map_err(|_| bad(&join(path, "hnsw_ef"), "is too large")))
+        .transpose()?;
+    Ok(SearchParams {
+        hnsw_ef,
+        exact: p.exact.unwrap_or(false),
+        indexed_only: p.indexed_only.unwrap_or(false),
+    })
+}
+
 /// A deprecated `SearchPoints` -> a nearest-neighbour query.
 pub fn search(req: &pb::SearchPoints, path: &str) -> ApiResult<QueryRequest> {
     no_shard_keys(&req.shard_key_selector, path)?;
@@ -61,6 +78,7 @@ pub fn search(req: &pb::SearchPoints, path: &str) -> ApiResult<QueryRequest> {
         score_threshold: req.score_threshold,
         with_payload: with_payload(&req.with_payload, false, &join(path, "with_payload"))?,
         with_vector: with_vectors(&req.with_vectors),
+        params: search_params(&req.params, &join(path, "params"))?,
     })
 }
 
@@ -178,6 +196,7 @@ pub fn query(req: &pb::QueryPoints, path: &str) -> ApiResult<QueryRequest> {
         score_threshold: req.score_threshold,
         with_payload: with_payload(&req.with_payload, false, &join(path, "with_payload"))?,
         with_vector: with_vectors(&req.with_vectors),
+        params: search_params(&req.params, &join(path, "params"))?,
     })
 }
 

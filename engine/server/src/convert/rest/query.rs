@@ -2,8 +2,8 @@
 
 use quiver_collection::ScrollRequest;
 use quiver_types::{
-    Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, VectorInput, WithPayload, WithVector,
-    DEFAULT_VECTOR,
+    Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, SearchParams, VectorInput, WithPayload,
+    WithVector, DEFAULT_VECTOR,
 };
 use serde_json::Value;
 
@@ -29,6 +29,28 @@ fn score_threshold(body: &Value, path: &str) -> ApiResult<Option<f32>> {
         .transpose()
 }
 
+/// `params`: `hnsw_ef`, `exact`, `indexed_only` (`quantization` is accepted and ignored until
+/// quantized storage exists).
+fn search_params(body: &Value, path: &str) -> ApiResult<SearchParams> {
+    let Some(p) = field(body, "params") else {
+        return Ok(SearchParams::default());
+    };
+    let pp = join(path, "params");
+    object(p, &pp)?;
+    let flag = |key: &str| -> ApiResult<bool> {
+        match field(p, key) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(bad(&join(&pp, key), "must be a boolean")),
+        }
+    };
+    Ok(SearchParams {
+        hnsw_ef: opt_unsigned(p, "hnsw_ef", &pp)?.map(|v| v as usize),
+        exact: flag("exact")?,
+        indexed_only: flag("indexed_only")?,
+    })
+}
+
 /// `POST /points/search`: `vector` is a list, `{name, vector}`, or a sparse `{name, vector: {indices, values}}`.
 pub fn search(body: &Value, path: &str) -> ApiResult<QueryRequest> {
     object(body, path)?;
@@ -50,6 +72,7 @@ pub fn search(body: &Value, path: &str) -> ApiResult<QueryRequest> {
         limit: limit(body, 10, path)?,
         offset: opt_unsigned(body, "offset", path)?.unwrap_or(0) as usize,
         score_threshold: score_threshold(body, path)?,
+        params: search_params(body, path)?,
         with_payload: with_payload(body.get("with_payload"), false, &join(path, "with_payload"))?,
         with_vector: with_vector(
             body.get("with_vector").or(body.get("with_vectors")),
@@ -196,6 +219,7 @@ pub fn query_request(body: &Value, path: &str) -> ApiResult<QueryRequest> {
         limit: limit(body, 10, path)?,
         offset: opt_unsigned(body, "offset", path)?.unwrap_or(0) as usize,
         score_threshold: score_threshold(body, path)?,
+        params: search_params(body, path)?,
         with_payload: with_payload(body.get("with_payload"), false, &join(path, "with_payload"))?,
         with_vector: with_vector(
             body.get("with_vector").or(body.get("with_vectors")),

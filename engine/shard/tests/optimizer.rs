@@ -1,0 +1,273 @@
+//! The optimizer on a real shard: segments past the threshold are sealed and indexed while the
+//! shard keeps serving; graph answers match exact ones; deletes, re-upserts and vector updates of
+//! points in sealed segments stay correct; the index survives a checkpoint and reopen, and a crash
+//! before the checkpoint loses nothing (the build is redone).
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use quiver_segment::{IndexSettings, Plan, SegmentConfig, VectorSpec};
+use quiver_shard::{IndexingOptions, LocalShard, ShardOptions};
+use quiver_types::{
+    Distance, PointId, PointRecord, PointSelector, ScoredPoint, SearchParams, SearchRequest, UpdateOperation,
+    VectorData, WithPayload, WithVector,
+};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+const DIM: usize = 16;
+
+fn config() -> SegmentConfig {
+    let mut c = SegmentConfig::default();
+    c.vectors.insert(
+        String::new(),
+        VectorSpec::Dense {
+            size: DIM,
+            distance: Distance::Cosine,
+        },
+    );
+    c
+}
+
+fn options(threshold_kb: usize) -> ShardOptions {
+    ShardOptions {
+        max_segment_points: 1500,
+        indexing: IndexingOptions {
+            threshold_kb,
+            settings: IndexSettings {
+                m: 12,
+                ef_construct: 64,
+                full_scan_threshold_kb: 4,
+                max_indexing_threads: 2,
+            },
+        },
+        ..ShardOptions::default()
+    }
+}
+
+/// Clustered vectors (like embeddings); point i is in cluster i % 10.
+fn vector(rng: &mut rand::rngs::StdRng, i: u64) -> Vec<f32> {
+    let c = (i % 10) as f32;
+    (0..DIM)
+        .map(|d| ((c * 1.7 + d as f32).sin()) + rng.random_range(-0.3f32..0.3))
+        .collect()
+}
+
+fn upsert(shard: &LocalShard, ids: std::ops::Range<u64>, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let points = ids
+        .map(|i| PointRecord {
+            id: PointId::Num(i),
+            vectors: [(String::new(), VectorData::Dense(vector(&mut rng, i)))].into(),
+            payload: json!({"g": i % 4, "i": i}).as_object().unwrap().clone(),
+        })
+        .collect();
+    shard.update(&UpdateOperation::Upsert(points), false).unwrap();
+}
+
+fn search(shard: &LocalShard, q: &[f32], filter: Option<serde_json::Value>, exact: bool) -> Vec<ScoredPoint> {
+    shard.search(&request(q, filter, exact)).unwrap()
+}
+
+fn request(q: &[f32], filter: Option<serde_json::Value>, exact: bool) -> SearchRequest {
+    let filter = filter.map(|f| {
+        let g = f["g"].as_u64().unwrap();
+        quiver_types::Filter {
+            must: vec![quiver_types::Condition::Field(quiver_types::FieldCondition {
+                key: quiver_types::JsonPath::parse("g").unwrap(),
+                predicates: vec![quiver_types::FieldPredicate::Match(quiver_types::Match::Value(
+                    quiver_types::ValueVariant::Integer(g as i64),
+                ))],
+            })],
+            ..Default::default()
+        }
+    });
+    SearchRequest {
+        vector_name: String::new(),
+        query: VectorData::Dense(q.to_vec()),
+        filter,
+        limit: 10,
+        offset: 0,
+        score_threshold: None,
+        with_payload: WithPayload::None,
+        with_vector: WithVector::None,
+        params: SearchParams {
+            hnsw_ef: Some(128),
+            exact,
+            indexed_only: false,
+        },
+    }
+}
+
+fn optimize_all(shard: &LocalShard) -> usize {
+    let mut n = 0;
+    while shard.optimize_once().unwrap() {
+        n += 1;
+        assert!(n < 100, "the optimizer does not settle");
+    }
+    n
+}
+
+fn ids(hits: &[ScoredPoint]) -> Vec<PointId> {
+    hits.iter().map(|h| h.id).collect()
+}
+
+/// Share of the exact top-10 the graph returns, over 20 queries.
+fn recall(shard: &LocalShard, filter: Option<serde_json::Value>) -> f64 {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+    let mut hit = 0;
+    for q in 0..20 {
+        let query = vector(&mut rng, q);
+        let truth = ids(&search(shard, &query, filter.clone(), true));
+        let got = search(shard, &query, filter.clone(), false);
+        assert!(got.windows(2).all(|w| w[0].score >= w[1].score));
+        hit += got.iter().filter(|h| truth.contains(&h.id)).count();
+    }
+    hit as f64 / 200.0
+}
+
+#[test]
+fn segments_are_indexed_and_stay_correct_through_edits_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard_dir = dir.path().join("s");
+    // 16 dims x 4 bytes = 64 B a point: 1 KB = 16 points, so full segments pass the threshold.
+    let shard = LocalShard::create(&shard_dir, config(), options(40)).unwrap();
+    upsert(&shard, 0..4000, 1);
+    assert_eq!(shard.stats().indexed_vectors, 0);
+    assert!(shard.optimizing(), "segments past the threshold are due");
+    let built = optimize_all(&shard);
+    assert!(built >= 2, "full segments get graphs ({built})");
+    let stats = shard.stats();
+    assert!(!stats.optimizing);
+    assert_eq!(stats.points, 4000);
+    assert!(stats.indexed_vectors >= 3000, "{}", stats.indexed_vectors);
+
+    assert!(recall(&shard, None) >= 0.95);
+    assert!(
+        recall(&shard, Some(json!({"g": 1}))) >= 0.95,
+        "filtered graph search"
+    );
+    // The planner: graphs for unfiltered and broad filters in indexed segments; an exact scan for
+    // the unindexed tail segment.
+    let probe = |filter| request(&[0.5; DIM], filter, false);
+    let plans = shard.explain(&probe(None));
+    assert!(
+        plans
+            .iter()
+            .any(|p| p.indexed && p.plan == Plan::Graph { filtered: false }),
+        "{plans:?}"
+    );
+    assert!(
+        plans.iter().all(|p| p.indexed || p.plan == Plan::Exact),
+        "{plans:?}"
+    );
+    let plans = shard.explain(&probe(Some(json!({"g": 1}))));
+    assert!(
+        plans.iter().any(|p| p.plan == Plan::Graph { filtered: true }),
+        "{plans:?}"
+    );
+    for p in plans.iter().filter(|p| p.indexed) {
+        let share = p.estimated_matches as f64 / p.points as f64;
+        assert!(
+            (0.15..0.35).contains(&share),
+            "g == 1 selects about a quarter: {p:?}"
+        );
+    }
+    // An exact request never uses a graph.
+    assert!(shard
+        .explain(&request(&[0.5; DIM], None, true))
+        .iter()
+        .all(|p| p.plan == Plan::Exact));
+
+    // Edits of points in sealed segments: delete some, re-upsert others (they move), update vectors.
+    shard
+        .update(
+            &UpdateOperation::Delete(PointSelector::Ids((0..200).map(PointId::Num).collect())),
+            false,
+        )
+        .unwrap();
+    upsert(&shard, 200..400, 7);
+    let moved = PointId::Num(500);
+    let target: Vec<f32> = (0..DIM).map(|d| if d == 0 { 1.0 } else { 0.0 }).collect();
+    shard
+        .update(
+            &UpdateOperation::UpdateVectors(vec![(
+                moved,
+                [(String::new(), VectorData::Dense(target.clone()))].into(),
+            )]),
+            false,
+        )
+        .unwrap();
+    let top = search(&shard, &target, None, false);
+    assert_eq!(top[0].id, moved, "the updated vector is found");
+    assert!((top[0].score - 1.0).abs() < 1e-5);
+    let all = search(&shard, &target, None, true);
+    assert_eq!(ids(&all)[0], moved);
+    for q in 0..5u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(q);
+        let hits = search(&shard, &vector(&mut rng, q), None, false);
+        assert!(
+            hits.iter().all(|h| !matches!(h.id, PointId::Num(n) if n < 200)),
+            "deleted points never return"
+        );
+    }
+    assert_eq!(shard.count(None), 3800);
+    let before: Vec<Vec<PointId>> = (0..5u64)
+        .map(|q| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(q + 50);
+            ids(&search(&shard, &vector(&mut rng, q), None, false))
+        })
+        .collect();
+
+    // Checkpoint and reopen: the graphs come back from disk (nothing left to build).
+    shard.checkpoint().unwrap();
+    let indexed = shard.stats().indexed_vectors;
+    drop(shard);
+    let shard = LocalShard::open(&shard_dir, config(), options(40)).unwrap();
+    assert_eq!(shard.stats().indexed_vectors, indexed);
+    assert_eq!(optimize_all(&shard), 0, "persisted graphs are not rebuilt");
+    let after: Vec<Vec<PointId>> = (0..5u64)
+        .map(|q| {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(q + 50);
+            ids(&search(&shard, &vector(&mut rng, q), None, false))
+        })
+        .collect();
+    assert_eq!(before, after, "the reopened graphs answer the same");
+    assert_eq!(shard.count(None), 3800);
+
+    // More writes, an index built but never checkpointed, then a "crash" (drop without checkpoint):
+    // the log replays every write and the build is simply redone.
+    upsert(&shard, 4000..6000, 3);
+    optimize_all(&shard);
+    let exact_before = ids(&search(&shard, &target, None, true));
+    drop(shard);
+    let shard = LocalShard::open(&shard_dir, config(), options(40)).unwrap();
+    assert_eq!(shard.count(None), 5800);
+    assert_eq!(ids(&search(&shard, &target, None, true)), exact_before);
+    assert!(shard.optimizing(), "unpersisted builds are due again");
+    optimize_all(&shard);
+    assert!(recall(&shard, None) >= 0.95);
+}
+
+#[test]
+fn threshold_zero_disables_indexing_and_settings_changes_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = LocalShard::create(&dir.path().join("s"), config(), options(0)).unwrap();
+    upsert(&shard, 0..3000, 1);
+    assert!(!shard.optimizing());
+    assert_eq!(optimize_all(&shard), 0);
+    assert_eq!(shard.stats().indexed_vectors, 0);
+    // Restoring the threshold indexes.
+    shard.set_indexing(options(40).indexing);
+    assert!(optimize_all(&shard) >= 1);
+    let indexed = shard.stats().indexed_vectors;
+    assert!(indexed > 0);
+    // Other HNSW settings re-index every indexed segment.
+    let mut changed = options(40).indexing;
+    changed.settings.m = 8;
+    shard.set_indexing(changed);
+    assert!(shard.optimizing());
+    assert!(optimize_all(&shard) >= 1);
+    assert_eq!(shard.stats().indexed_vectors, indexed);
+    assert!(recall(&shard, None) >= 0.9);
+}
