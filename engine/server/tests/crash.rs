@@ -3,7 +3,8 @@
 //! every acknowledged delete must hold, and each point touched by the one unacknowledged request of a
 //! writer must be either as acknowledged before or exactly as that request would leave it (an
 //! unacknowledged request spanning two shards may land on one only, as in Qdrant). 20 rounds on one
-//! storage folder, so recovery of recovered state is exercised too.
+//! storage folder, so recovery of recovered state is exercised too. The optimizer seals and indexes
+//! segments throughout, so kills also land mid-build; nothing it does may lose or tear a write.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -172,8 +173,11 @@ fn acknowledged_writes_survive_sigkill_20_times() {
             if round == 0 {
                 // Two shards and a 1 s flush interval put checkpoints (segment writes, log
                 // truncation) inside the kill window.
+                // A 4 KB indexing threshold seals and indexes segments of ~128 points all the
+                // time, so kills also land mid-build and between a build and its checkpoint.
                 let body = json!({"vectors": {"size": DIM, "distance": "Dot"}, "shard_number": 2,
-                                  "optimizers_config": {"flush_interval_sec": 1}});
+                                  "hnsw_config": {"m": 8, "ef_construct": 32},
+                                  "optimizers_config": {"flush_interval_sec": 1, "indexing_threshold": 4}});
                 rest.ok("PUT", "/collections/crash", Some(body)).await;
             } else {
                 verify(&rest, &models, round).await;
@@ -203,6 +207,17 @@ fn acknowledged_writes_survive_sigkill_20_times() {
     let server = Server::start(dir.path());
     let rest = Rest::new(&server);
     rt.block_on(verify(&rest, &models, ROUNDS));
+    let indexed = rt.block_on(async {
+        for _ in 0..100 {
+            let info = rest.ok("GET", "/collections/crash", None).await;
+            if info["status"] == "green" {
+                return info["indexed_vectors_count"].as_u64().unwrap_or(0);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the optimizer did not settle");
+    });
+    assert!(indexed > 0, "the optimizer indexed segments during the test");
     let acked: u64 = models.iter().map(|m| m.lock().unwrap().acked_requests).sum();
     let live: usize = models.iter().map(|m| m.lock().unwrap().live.len()).sum();
     assert!(
@@ -210,6 +225,6 @@ fn acknowledged_writes_survive_sigkill_20_times() {
         "the test must actually write (acknowledged requests: {acked})"
     );
     eprintln!(
-        "crash test: {ROUNDS} SIGKILL rounds, {acked} acknowledged requests, {live} live points verified"
+        "crash test: {ROUNDS} SIGKILL rounds, {acked} acknowledged requests, {live} live points verified, {indexed} vectors indexed"
     );
 }
