@@ -177,6 +177,10 @@ impl Collection {
         self.config.read().clone()
     }
 
+    pub(crate) fn shards(&self) -> &[LocalShard] {
+        &self.shards
+    }
+
     pub fn segment_config(&self) -> &SegmentConfig {
         &self.segment_config
     }

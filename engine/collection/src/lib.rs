@@ -3,7 +3,8 @@
 //! - [`config`]: collection configuration in Qdrant's shape, validation, diffs.
 //! - [`validate`]: checks of update operations and queries against the config (before they are logged).
 //! - [`collection`]: one collection: shards, routing by point id hash, fan-out reads, payload index schema.
-//! - [`catalog`]: every collection of a node, aliases, and the background flusher.
+//! - [`catalog`]: every collection of a node, aliases, the background flusher and optimizer.
+//! - [`explain`]: the planner's decisions for a query, per stage, shard and segment.
 //! - [`fsio`]: atomic small-file writes shared by the collection files.
 //!
 //! On disk: `<storage>/collections/<name>/{config.json, payload_index.json, shards/<i>/}` and
@@ -14,6 +15,7 @@ pub mod catalog;
 pub mod collection;
 pub mod config;
 pub mod error;
+pub mod explain;
 mod fsio;
 mod query;
 pub mod validate;
@@ -25,4 +27,5 @@ pub use collection::{
 };
 pub use config::CollectionConfig;
 pub use error::CollectionError;
+pub use explain::StageExplain;
 pub use query::fuse;

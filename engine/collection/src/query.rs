@@ -25,7 +25,7 @@ struct Stage<'a> {
     params: SearchParams,
 }
 
-fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
+pub(crate) fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
     match (a.filter(|f| !f.is_empty()), b.filter(|f| !f.is_empty())) {
         (None, None) => None,
         (Some(x), None) | (None, Some(x)) => Some(x.clone()),
@@ -162,7 +162,7 @@ impl Collection {
         }
     }
 
-    fn resolve_vector(&self, input: &VectorInput, using: &str) -> Result<VectorData> {
+    pub(crate) fn resolve_vector(&self, input: &VectorInput, using: &str) -> Result<VectorData> {
         match input {
             VectorInput::Dense(v) => Ok(VectorData::Dense(v.clone())),
             VectorInput::Sparse(s) => Ok(VectorData::Sparse(s.clone())),

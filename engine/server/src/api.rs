@@ -105,6 +105,20 @@ impl Api {
             .await
     }
 
+    /// The query's answer and the planner's decisions for it.
+    pub async fn query_explained(
+        &self,
+        name: String,
+        req: QueryRequest,
+    ) -> ApiResult<(Vec<ScoredPoint>, Vec<quiver_collection::StageExplain>)> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            let plans = collection.explain(&req)?;
+            Ok((collection.query(&req)?, plans))
+        })
+        .await
+    }
+
     pub async fn query_batch(
         &self,
         name: String,

@@ -184,3 +184,96 @@ fn api_key_is_enforced_except_for_probes() {
         assert_eq!(ok.status().as_u16(), 200);
     });
 }
+
+#[test]
+fn optimizer_indexes_and_explain_shows_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        // 8 dims = 32 B a point: a 16 KB threshold seals segments of ~512 points.
+        let body = json!({"vectors": {"size": 8, "distance": "Cosine"},
+                          "hnsw_config": {"m": 8, "ef_construct": 64, "full_scan_threshold": 10},
+                          "optimizers_config": {"indexing_threshold": 16}});
+        rest.ok("PUT", "/collections/ix", Some(body)).await;
+        for chunk in 0..4u64 {
+            let points: Vec<_> = (chunk * 500..(chunk + 1) * 500)
+                .map(|i| {
+                    let v: Vec<f32> = (0..8).map(|d| ((i * 7 + d * 13) % 17) as f32 + 0.5).collect();
+                    json!({"id": i, "vector": v, "payload": {"g": i % 5, "rare": i == 1234}})
+                })
+                .collect();
+            rest.ok("PUT", "/collections/ix/points?wait=true", Some(json!({"points": points}))).await;
+        }
+        let mut info = json!(null);
+        for _ in 0..300 {
+            info = rest.ok("GET", "/collections/ix", None).await;
+            if info["status"] == "green" && info["indexed_vectors_count"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(info["status"], "green", "{info}");
+        assert!(info["indexed_vectors_count"].as_u64().unwrap() >= 1500, "{info}");
+        assert_eq!(info["points_count"], 2000);
+
+        let q = json!([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        let strategies = |r: &serde_json::Value| -> Vec<String> {
+            r["explain"][0]["shards"][0]["segments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["strategy"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let graph = rest
+            .ok("POST", "/collections/ix/points/query?explain=true", Some(json!({"query": q, "limit": 10, "params": {"hnsw_ef": 200}})))
+            .await;
+        assert!(strategies(&graph).iter().any(|s| s == "hnsw"), "{graph}");
+        let exact = rest
+            .ok("POST", "/collections/ix/points/query?explain=true", Some(json!({"query": q, "limit": 10, "params": {"exact": true}})))
+            .await;
+        assert!(strategies(&exact).iter().all(|s| s == "exact_scan"), "{exact}");
+        let ids = |r: &serde_json::Value| -> Vec<u64> {
+            r["points"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect()
+        };
+        assert_eq!(ids(&graph), ids(&exact), "a wide beam finds the exact answer");
+        // A filter matching one point is scanned exactly; a broad one traverses the graph.
+        let rare = rest
+            .ok("POST", "/collections/ix/points/query?explain=true",
+                Some(json!({"query": q, "limit": 3, "filter": {"must": [{"key": "rare", "match": {"value": true}}]}})))
+            .await;
+        assert_eq!(ids(&rare), vec![1234]);
+        assert!(strategies(&rare).iter().all(|s| s == "exact_scan"), "{rare}");
+        let broad = rest
+            .ok("POST", "/collections/ix/points/query?explain=true",
+                Some(json!({"query": q, "limit": 5, "filter": {"must_not": [{"key": "g", "match": {"value": 0}}]}})))
+            .await;
+        assert!(strategies(&broad).iter().any(|s| s == "hnsw_filtered"), "{broad}");
+        assert!(ids(&broad).iter().all(|i| i % 5 != 0));
+        let (status, err) = rest.call("POST", "/collections/ix/points/query?explain=maybe", Some(json!({"query": q}))).await;
+        assert_eq!(status, 400, "{err}");
+        assert!(err["status"]["error"].as_str().unwrap().contains("explain"));
+
+        // Bulk load: indexing_threshold 0 appends only; restoring it indexes.
+        rest.ok("PATCH", "/collections/ix", Some(json!({"optimizers_config": {"indexing_threshold": 0}}))).await;
+        rest.ok("PATCH", "/collections/ix", Some(json!({"hnsw_config": {"m": 12}}))).await;
+        let info = rest.ok("GET", "/collections/ix", None).await;
+        assert_eq!(info["status"], "green", "nothing is due while indexing is off: {info}");
+        rest.ok("PATCH", "/collections/ix", Some(json!({"optimizers_config": {"indexing_threshold": 16}}))).await;
+        let mut info = json!(null);
+        for _ in 0..300 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            info = rest.ok("GET", "/collections/ix", None).await;
+            if info["status"] == "green" {
+                break;
+            }
+        }
+        assert_eq!(info["status"], "green", "re-indexed with m=12: {info}");
+        assert!(info["indexed_vectors_count"].as_u64().unwrap() >= 1500, "{info}");
+        let again = rest
+            .ok("POST", "/collections/ix/points/query", Some(json!({"query": q, "limit": 10, "params": {"hnsw_ef": 200}})))
+            .await;
+        assert_eq!(ids(&again), ids(&exact));
+    });
+}

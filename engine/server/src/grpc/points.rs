@@ -7,6 +7,9 @@
 
 use std::time::Instant;
 
+/// Request metadata asking for the planner's decisions, and the answer header carrying them.
+const EXPLAIN_HEADER: &str = "x-quiver-explain";
+
 use ::qdrant_client::qdrant::points_server::Points;
 use ::qdrant_client::qdrant::*;
 use quiver_collection::UpdateStatus;
@@ -298,16 +301,35 @@ impl Points for PointsService {
         }))
     }
 
+    /// With request metadata `x-quiver-explain: true`, the planner's decisions come back as JSON
+    /// in the `x-quiver-explain` response header (the same shape as REST's `explain`).
     async fn query(&self, request: Request<QueryPoints>) -> Result<Response<QueryResponse>, Status> {
         let started = Instant::now();
+        let explain = request
+            .metadata()
+            .get(EXPLAIN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let req = request.into_inner();
         let q = query::query(&req, "")?;
-        let hits = self.api.query(req.collection_name, q).await?;
-        Ok(Response::new(QueryResponse {
+        let (hits, plans) = if explain {
+            let (hits, plans) = self.api.query_explained(req.collection_name, q).await?;
+            (hits, Some(plans))
+        } else {
+            (self.api.query(req.collection_name, q).await?, None)
+        };
+        let mut response = Response::new(QueryResponse {
             result: query::scored_points_out(&hits),
             time: elapsed(started),
             usage: None,
-        }))
+        });
+        if let Some(plans) = plans {
+            let text = crate::convert::rest::output::explain(&plans).to_string();
+            if let Ok(v) = text.parse() {
+                response.metadata_mut().insert(EXPLAIN_HEADER, v);
+            }
+        }
+        Ok(response)
     }
 
     async fn query_batch(

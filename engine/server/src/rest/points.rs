@@ -213,13 +213,32 @@ pub(crate) async fn search_batch(
     ))
 }
 
+/// `?explain=true` adds `explain`: per stage, shard and segment, the filter's estimated
+/// cardinality and the strategy the planner chose.
 pub(crate) async fn query(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let req = query::query_request(&b, "")?;
+    let explain = match params.get("explain").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") | Some("") => true,
+        Some(other) => {
+            return Err(crate::error::ApiError::invalid(format!(
+                "Format error in request: explain: expected true or false, got {other:?}"
+            )))
+        }
+    };
+    if explain {
+        let (hits, plans) = s.api.query_explained(name, req).await?;
+        return Ok(ok(
+            json!({"points": scored_list(&hits), "explain": output::explain(&plans)}),
+            started,
+        ));
+    }
     let hits = s.api.query(name, req).await?;
     Ok(ok(json!({"points": scored_list(&hits)}), started))
 }

@@ -86,3 +86,41 @@ pub fn collection_info(info: &CollectionInfo) -> Value {
         "payload_schema": schema,
     })
 }
+
+/// The planner's decisions (`POST /points/query?explain=true`, and the gRPC `x-quiver-explain`
+/// answer header).
+pub fn explain(stages: &[quiver_collection::StageExplain]) -> Value {
+    use quiver_segment::Plan;
+    Value::Array(
+        stages
+            .iter()
+            .map(|st| {
+                let shards: Vec<Value> = st
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .map(|(shard_id, segments)| {
+                        let segments: Vec<Value> = segments
+                            .iter()
+                            .map(|p| {
+                                let strategy = match p.plan {
+                                    Plan::Exact => "exact_scan",
+                                    Plan::Graph { filtered: false } => "hnsw",
+                                    Plan::Graph { filtered: true } => "hnsw_filtered",
+                                };
+                                json!({
+                                    "points": p.points,
+                                    "indexed": p.indexed,
+                                    "estimated_matches": p.estimated_matches,
+                                    "strategy": strategy,
+                                })
+                            })
+                            .collect();
+                        json!({"shard_id": shard_id, "segments": segments})
+                    })
+                    .collect();
+                json!({"stage": st.stage, "using": st.using, "shards": shards})
+            })
+            .collect(),
+    )
+}
