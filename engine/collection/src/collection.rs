@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use parking_lot::RwLock;
-use quiver_segment::{IndexSettings, SegmentConfig};
-use quiver_shard::{shard::merge_scored, IndexingOptions, LocalShard, ShardOptions};
+use quiver_segment::{IndexSettings, SegmentConfig, VectorSpec};
+use quiver_shard::{shard::merge_scored, LocalShard, OptimizerOptions, ShardOptions};
 use quiver_types::{
     Condition, Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, ShardId,
     UpdateOperation, WithPayload, WithVector,
@@ -96,24 +96,45 @@ impl std::fmt::Debug for Collection {
 fn shard_options(config: &CollectionConfig) -> ShardOptions {
     ShardOptions {
         wal_segment_bytes: config.wal_config.wal_capacity_mb.clamp(1, 1024) << 20,
-        indexing: indexing_options(config),
+        indexing: indexing_options(config, &config.segment_config()),
         ..ShardOptions::default()
     }
 }
 
-/// The optimizer's view of a config: `indexing_threshold` (KB; unset means 10,000; 0 disables)
-/// and the HNSW settings segments are built with.
-fn indexing_options(config: &CollectionConfig) -> IndexingOptions {
+/// The optimizer's view of a config: `indexing_threshold` (KB; unset means 10,000; 0 disables),
+/// the HNSW settings segments are built with, `default_segment_number` (0: one per core) and
+/// `max_segment_size` (KB of vectors; unset: 256 MB) for merges, `deleted_threshold` and
+/// `vacuum_min_vector_number` for vacuum.
+fn indexing_options(config: &CollectionConfig, segment_config: &SegmentConfig) -> OptimizerOptions {
     let h = &config.hnsw_config;
+    let o = &config.optimizer_config;
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    IndexingOptions {
-        threshold_kb: size(config.optimizer_config.indexing_threshold.unwrap_or(10_000)),
+    let point_bytes: usize = segment_config
+        .vectors
+        .values()
+        .map(|v| match v {
+            VectorSpec::Dense { size, .. } => size * 4,
+            VectorSpec::Sparse => 0,
+        })
+        .sum::<usize>()
+        .max(4);
+    let max_kb = size(o.max_segment_size.unwrap_or(256 * 1024));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    OptimizerOptions {
+        threshold_kb: size(o.indexing_threshold.unwrap_or(10_000)),
         settings: IndexSettings {
             m: size(h.m).max(1),
             ef_construct: size(h.ef_construct).max(4),
             full_scan_threshold_kb: size(h.full_scan_threshold),
             max_indexing_threads: size(h.max_indexing_threads),
         },
+        target_segments: match o.default_segment_number {
+            0 => cores,
+            n => size(n),
+        },
+        max_segment_points: (max_kb.saturating_mul(1024) / point_bytes).clamp(1, u32::MAX as usize / 2),
+        deleted_threshold: o.deleted_threshold,
+        vacuum_min_vectors: size(o.vacuum_min_vector_number),
     }
 }
 
@@ -363,9 +384,9 @@ impl Collection {
         diff.apply(&mut next)?;
         next.validate()?;
         write_json_atomic(&self.dir.join("config.json"), &next)?;
-        let indexing = indexing_options(&next);
+        let indexing = indexing_options(&next, &self.segment_config);
         *config = next;
-        self.shards.iter().for_each(|s| s.set_indexing(indexing));
+        self.shards.iter().for_each(|s| s.set_optimizer(indexing));
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use quiver_hnsw::{Graph, GraphSearch, HnswParams};
-use quiver_types::{PointOffset, SearchRequest};
+use quiver_types::{PointId, PointOffset, SearchRequest};
 
 use crate::dense_scorer::{PairRanker, QueryScorer};
 use crate::filter;
@@ -109,6 +109,40 @@ impl Segment {
             .filter_map(|name| self.vectors.get(name))
             .map(|s| self.ids.live_offsets().filter(|o| s.has(*o)).count())
             .sum()
+    }
+
+    /// Copies a point (vectors, payload, version) from `from`; false when it is not there.
+    pub fn copy_point(&mut self, from: &Segment, id: &PointId) -> bool {
+        let Some(src) = from.ids.offset(id) else {
+            return false;
+        };
+        let vectors = from
+            .vectors_at(src, &quiver_types::WithVector::All)
+            .unwrap_or_default();
+        self.upsert(*id, from.ids.version(src), &vectors, from.payload_at(src).clone());
+        true
+    }
+
+    /// Brings a copied point up to date with the sealed segment it came from, which can only have
+    /// edited its payload or dropped vectors since (see [`Segment::copy_point`]).
+    pub fn sync_point(&mut self, from: &Segment, id: &PointId) {
+        let (Some(src), Some(dst)) = (from.ids.offset(id), self.ids.offset(id)) else {
+            return;
+        };
+        if from.ids.version(src) == self.ids.version(dst) {
+            return;
+        }
+        self.ids.set_version(dst, from.ids.version(src));
+        let i = dst.0 as usize;
+        if self.payloads.len() <= i {
+            self.payloads.resize_with(i + 1, Default::default);
+        }
+        self.payloads[i] = from.payload_at(src).clone();
+        for (name, storage) in self.vectors.iter_mut() {
+            if !from.vectors.get(name).is_some_and(|s| s.has(src)) {
+                storage.clear(dst);
+            }
+        }
     }
 
     /// Bytes of dense vectors held by live points (what `indexing_threshold` is measured in).

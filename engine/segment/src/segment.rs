@@ -276,7 +276,7 @@ impl Segment {
         self.ids.offset(id).map(|off| self.ids.version(off))
     }
 
-    fn vectors_at(&self, offset: PointOffset, with: &WithVector) -> Option<NamedVectors> {
+    pub(crate) fn vectors_at(&self, offset: PointOffset, with: &WithVector) -> Option<NamedVectors> {
         let wanted = |name: &str| match with {
             WithVector::None => false,
             WithVector::All => true,

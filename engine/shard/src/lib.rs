@@ -20,4 +20,4 @@ mod recovery;
 pub mod shard;
 
 pub use error::ShardError;
-pub use shard::{IndexingOptions, LocalShard, SegmentPlan, ShardOptions, ShardStats};
+pub use shard::{LocalShard, OptimizerOptions, SegmentPlan, ShardOptions, ShardStats};

@@ -1,41 +1,86 @@
-//! The optimizer's indexing step: seal a segment that passed `indexing_threshold` (or whose graphs
-//! were built with other settings), build its graphs on a copy without holding any lock, then
-//! attach them under the write lock. Searches and writes go on meanwhile: a sealed segment takes no
-//! new points (they go to an appendable one), and deletes and payload edits apply to it in place,
-//! which a graph tolerates because they never move an offset or change a vector.
+//! The optimizer: one job at a time per shard, each built off to the side without holding a lock
+//! and swapped in under the write lock, while searches and writes go on.
 //!
-//! Crash safety: nothing on disk changes until the next checkpoint writes the indexed segment into
-//! a new folder and swaps the manifest, so a kill mid-build leaves the last checkpoint intact and
-//! the build is simply redone after restart; no partial file is ever named by a manifest.
+//! - Index: seal a segment past `indexing_threshold` (or whose graphs were built with other
+//!   settings) and build its graphs on a copy. A sealed segment takes no new points (they go to an
+//!   appendable one); deletes and payload edits apply to it in place, which a graph tolerates
+//!   because they never move an offset or change a vector. The graphs attach as they are.
+//! - Rebuild (vacuum and merge): copy the live points of one segment whose deleted share passed
+//!   `deleted_threshold`, or of the smallest indexed segments beyond `default_segment_number`, into
+//!   a new segment and index it. At the swap every copied point is checked against its source
+//!   (which only lost points or had payloads edited meanwhile), then the sources are replaced.
+//!
+//! Crash safety: nothing on disk changes until the next checkpoint writes the new segments into
+//! new folders and swaps the manifest, so a kill mid-job leaves the last checkpoint intact and the
+//! job is simply redone after restart; no partial file is ever named by a manifest.
 
 use std::sync::atomic::Ordering;
 
+use quiver_segment::Segment;
+
 use crate::apply::State;
 use crate::error::Result;
-use crate::shard::{IndexingOptions, LocalShard};
+use crate::shard::{LocalShard, OptimizerOptions};
 
-/// The slot an optimization should work on next, if any.
-fn candidate(state: &State, opts: &IndexingOptions) -> Option<usize> {
+/// What the optimizer does next, by slot index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Job {
+    Index(usize),
+    Rebuild(Vec<usize>),
+}
+
+fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
     if opts.threshold_kb == 0 {
         return None;
     }
-    state.slots.iter().position(|s| match s.segment.index() {
+    let index = state.slots.iter().position(|s| match s.segment.index() {
         None => {
             let bytes = s.segment.dense_bytes();
             bytes > 0 && bytes >= opts.threshold_kb.saturating_mul(1024)
         }
         Some(index) => index.settings != opts.settings && !s.segment.is_empty(),
-    })
+    });
+    if let Some(i) = index {
+        return Some(Job::Index(i));
+    }
+    let vacuum = state.slots.iter().position(|s| {
+        let holes = s.segment.capacity() - s.segment.len();
+        s.segment.index().is_some()
+            && holes >= opts.vacuum_min_vectors.max(1)
+            && holes as f64 > opts.deleted_threshold * s.segment.capacity() as f64
+    });
+    if let Some(i) = vacuum {
+        return Some(Job::Rebuild(vec![i]));
+    }
+    let mut indexed: Vec<usize> = (0..state.slots.len())
+        .filter(|&i| state.slots[i].segment.index().is_some())
+        .collect();
+    let target = opts.target_segments.max(1);
+    if indexed.len() <= target {
+        return None;
+    }
+    indexed.sort_by_key(|&i| state.slots[i].segment.len());
+    let mut chosen: Vec<usize> = indexed[..=indexed.len() - target].to_vec();
+    while chosen.len() >= 2
+        && chosen
+            .iter()
+            .map(|&i| state.slots[i].segment.len())
+            .sum::<usize>()
+            > opts.max_segment_points
+    {
+        chosen.pop();
+    }
+    (chosen.len() >= 2).then_some(Job::Rebuild(chosen))
 }
 
 impl LocalShard {
-    /// Changes when and how segments are indexed (an `update_collection` of hnsw or optimizer
-    /// settings); segments indexed with other settings are re-indexed by the optimizer.
-    pub fn set_indexing(&self, opts: IndexingOptions) {
+    /// Changes when and how segments are optimized (an `update_collection` of hnsw or optimizer
+    /// settings); segments indexed with other settings are re-indexed.
+    pub fn set_optimizer(&self, opts: OptimizerOptions) {
         *self.indexing.write() = opts;
     }
 
-    pub fn indexing(&self) -> IndexingOptions {
+    pub fn optimizer_options(&self) -> OptimizerOptions {
         *self.indexing.read()
     }
 
@@ -44,42 +89,87 @@ impl LocalShard {
         if self.building.load(Ordering::Acquire) {
             return true;
         }
-        let opts = self.indexing();
-        candidate(&self.state.read(), &opts).is_some()
+        let opts = self.optimizer_options();
+        next_job(&self.state.read(), &opts).is_some()
     }
 
-    /// Runs one optimization if one is due; returns whether it did.
+    /// Runs one due optimization; returns whether there was one.
     pub fn optimize_once(&self) -> Result<bool> {
         let _one_at_a_time = self.optimizer.lock();
-        let opts = self.indexing();
-        let (uid, copy) = {
+        let opts = self.optimizer_options();
+        let started = std::time::Instant::now();
+        let job = {
             let mut state = self.state.write();
-            let Some(i) = candidate(&state, &opts) else {
+            let Some(job) = next_job(&state, &opts) else {
                 return Ok(false);
             };
-            let slot = &mut state.slots[i];
-            slot.sealed = true;
             self.building.store(true, Ordering::Release);
-            (slot.uid, slot.segment.clone())
-        };
-        let started = std::time::Instant::now();
-        let index = copy.build_index(opts.settings);
-        let points = copy.len();
-        drop(copy);
-        {
-            let mut state = self.state.write();
-            if let Some(slot) = state.slots.iter_mut().find(|s| s.uid == uid) {
-                slot.segment.set_index(index);
-                slot.dirty = true;
+            match job {
+                Job::Index(i) => {
+                    let slot = &mut state.slots[i];
+                    slot.sealed = true;
+                    Work::Index(slot.uid, slot.segment.clone())
+                }
+                Job::Rebuild(list) => Work::Rebuild(
+                    list.iter()
+                        .map(|&i| (state.slots[i].uid, state.slots[i].segment.clone()))
+                        .collect(),
+                ),
             }
-            self.building.store(false, Ordering::Release);
-        }
+        };
+        let what = match job {
+            Work::Index(uid, copy) => {
+                let index = copy.build_index(opts.settings);
+                let mut state = self.state.write();
+                if let Some(slot) = state.slots.iter_mut().find(|s| s.uid == uid) {
+                    slot.segment.set_index(index);
+                    slot.dirty = true;
+                }
+                format!("indexed a segment of {} points", copy.len())
+            }
+            Work::Rebuild(sources) => {
+                let mut merged = Segment::new(self.config.clone());
+                for (_, src) in &sources {
+                    for id in src.ids().collect::<Vec<_>>() {
+                        merged.copy_point(src, &id);
+                    }
+                }
+                let index = merged.build_index(opts.settings);
+                merged.set_index(index);
+                let uids: Vec<u64> = sources.iter().map(|(u, _)| *u).collect();
+                let mut state = self.state.write();
+                let live: Vec<&Segment> = state
+                    .slots
+                    .iter()
+                    .filter(|s| uids.contains(&s.uid))
+                    .map(|s| &s.segment)
+                    .collect();
+                for id in merged.ids().collect::<Vec<_>>() {
+                    match live.iter().find(|s| s.contains(&id)) {
+                        Some(src) => merged.sync_point(src, &id),
+                        None => {
+                            merged.delete(&id);
+                        }
+                    }
+                }
+                state.slots.retain(|s| !uids.contains(&s.uid));
+                let points = merged.len();
+                state.push(merged, None, true);
+                format!("rebuilt {} segments into one of {points} points", uids.len())
+            }
+        };
+        self.building.store(false, Ordering::Release);
         tracing::info!(
             shard = %self.dir().display(),
-            points,
             secs = started.elapsed().as_secs_f64(),
-            "segment indexed"
+            "{what}"
         );
         Ok(true)
     }
+}
+
+/// A job with the copies it works on.
+enum Work {
+    Index(u64, Segment),
+    Rebuild(Vec<(u64, Segment)>),
 }

@@ -23,8 +23,8 @@ pub struct ShardOptions {
     pub max_segment_points: usize,
     /// Size at which the log rolls to a new file.
     pub wal_segment_bytes: u64,
-    /// When and how segments get graphs (changeable later with [`LocalShard::set_indexing`]).
-    pub indexing: IndexingOptions,
+    /// When and how segments get graphs (changeable later with [`LocalShard::set_optimizer`]).
+    pub indexing: OptimizerOptions,
 }
 
 impl Default for ShardOptions {
@@ -32,24 +32,36 @@ impl Default for ShardOptions {
         ShardOptions {
             max_segment_points: 32_768,
             wal_segment_bytes: 32 << 20,
-            indexing: IndexingOptions::default(),
+            indexing: OptimizerOptions::default(),
         }
     }
 }
 
-/// When and how the optimizer indexes a shard's segments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexingOptions {
+/// When and how the optimizer indexes, merges and vacuums a shard's segments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptimizerOptions {
     /// KB of vectors past which an appendable segment is sealed and indexed; 0 turns indexing off.
     pub threshold_kb: usize,
     pub settings: IndexSettings,
+    /// Indexed segments beyond this many are merged (smallest first).
+    pub target_segments: usize,
+    /// A merge never makes a segment of more points than this.
+    pub max_segment_points: usize,
+    /// An indexed segment whose deleted share passes this is rebuilt without the holes...
+    pub deleted_threshold: f64,
+    /// ...once it has at least this many deleted points.
+    pub vacuum_min_vectors: usize,
 }
 
-impl Default for IndexingOptions {
+impl Default for OptimizerOptions {
     fn default() -> Self {
-        IndexingOptions {
+        OptimizerOptions {
             threshold_kb: 10_000,
             settings: IndexSettings::default(),
+            target_segments: 2,
+            max_segment_points: 1 << 20,
+            deleted_threshold: 0.2,
+            vacuum_min_vectors: 1000,
         }
     }
 }
@@ -75,19 +87,23 @@ pub struct ShardStats {
     pub indexed_vectors: usize,
     /// An optimization is running or due.
     pub optimizing: bool,
+    /// Offsets held by deleted points (what vacuum reclaims).
+    pub deleted_slots: usize,
+    /// Segments that have graphs.
+    pub indexed_segments: usize,
 }
 
 /// A shard stored on this node.
 pub struct LocalShard {
     dir: PathBuf,
-    config: SegmentConfig,
+    pub(crate) config: SegmentConfig,
     options: ShardOptions,
     pub(crate) state: RwLock<State>,
     /// Held across log append + apply: the single writer.
     wal: Mutex<Wal>,
     /// Held by a checkpoint; checkpoints never overlap.
     checkpoint: Mutex<SeqNo>,
-    pub(crate) indexing: RwLock<IndexingOptions>,
+    pub(crate) indexing: RwLock<OptimizerOptions>,
     /// Held by an optimization; one at a time per shard.
     pub(crate) optimizer: Mutex<()>,
     pub(crate) building: std::sync::atomic::AtomicBool,
@@ -265,6 +281,12 @@ impl LocalShard {
             persisted: *self.checkpoint.lock(),
             indexed_vectors: state.slots.iter().map(|s| s.segment.indexed_vectors()).sum(),
             optimizing,
+            deleted_slots: state
+                .slots
+                .iter()
+                .map(|s| s.segment.capacity() - s.segment.len())
+                .sum(),
+            indexed_segments: state.slots.iter().filter(|s| s.segment.index().is_some()).count(),
         }
     }
 

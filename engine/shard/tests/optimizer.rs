@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use quiver_segment::{IndexSettings, Plan, SegmentConfig, VectorSpec};
-use quiver_shard::{IndexingOptions, LocalShard, ShardOptions};
+use quiver_shard::{LocalShard, OptimizerOptions, ShardOptions};
 use quiver_types::{
     Distance, PointId, PointRecord, PointSelector, ScoredPoint, SearchParams, SearchRequest, UpdateOperation,
     VectorData, WithPayload, WithVector,
@@ -32,7 +32,7 @@ fn config() -> SegmentConfig {
 fn options(threshold_kb: usize) -> ShardOptions {
     ShardOptions {
         max_segment_points: 1500,
-        indexing: IndexingOptions {
+        indexing: OptimizerOptions {
             threshold_kb,
             settings: IndexSettings {
                 m: 12,
@@ -40,6 +40,10 @@ fn options(threshold_kb: usize) -> ShardOptions {
                 full_scan_threshold_kb: 4,
                 max_indexing_threads: 2,
             },
+            target_segments: 2,
+            max_segment_points: 100_000,
+            deleted_threshold: 0.2,
+            vacuum_min_vectors: 100,
         },
         ..ShardOptions::default()
     }
@@ -258,16 +262,65 @@ fn threshold_zero_disables_indexing_and_settings_changes_reindex() {
     assert_eq!(optimize_all(&shard), 0);
     assert_eq!(shard.stats().indexed_vectors, 0);
     // Restoring the threshold indexes.
-    shard.set_indexing(options(40).indexing);
+    shard.set_optimizer(options(40).indexing);
     assert!(optimize_all(&shard) >= 1);
     let indexed = shard.stats().indexed_vectors;
     assert!(indexed > 0);
     // Other HNSW settings re-index every indexed segment.
     let mut changed = options(40).indexing;
     changed.settings.m = 8;
-    shard.set_indexing(changed);
+    shard.set_optimizer(changed);
     assert!(shard.optimizing());
     assert!(optimize_all(&shard) >= 1);
     assert_eq!(shard.stats().indexed_vectors, indexed);
     assert!(recall(&shard, None) >= 0.9);
+}
+
+#[test]
+fn merge_and_vacuum_keep_every_point_and_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard_dir = dir.path().join("s");
+    let shard = LocalShard::create(&shard_dir, config(), options(40)).unwrap();
+    upsert(&shard, 0..7000, 1);
+    optimize_all(&shard);
+    let stats = shard.stats();
+    assert!(
+        stats.indexed_segments <= 2,
+        "merged toward target_segments: {stats:?}"
+    );
+    assert_eq!(stats.points, 7000);
+    // Delete most of the points and edit payloads of others: vacuum rebuilds without holes.
+    shard
+        .update(
+            &UpdateOperation::Delete(PointSelector::Ids((0..5000).map(PointId::Num).collect())),
+            false,
+        )
+        .unwrap();
+    let payload = json!({"edited": true}).as_object().unwrap().clone();
+    shard
+        .update(
+            &UpdateOperation::SetPayload {
+                selector: PointSelector::Ids(vec![PointId::Num(6000)]),
+                payload,
+                key: None,
+            },
+            false,
+        )
+        .unwrap();
+    assert!(shard.stats().deleted_slots >= 5000);
+    assert!(shard.optimizing(), "vacuum is due");
+    optimize_all(&shard);
+    let stats = shard.stats();
+    assert_eq!(stats.points, 2000);
+    assert!(stats.deleted_slots < 500, "vacuum reclaimed the holes: {stats:?}");
+    let rec = shard.retrieve(&[PointId::Num(6000)], &WithPayload::All, &WithVector::None);
+    assert_eq!(rec[0].payload.as_ref().unwrap()["edited"], json!(true));
+    assert_eq!(shard.count(None), 2000);
+    assert!(recall(&shard, None) >= 0.95);
+    // And it all persists.
+    shard.checkpoint().unwrap();
+    drop(shard);
+    let shard = LocalShard::open(&shard_dir, config(), options(40)).unwrap();
+    assert_eq!(shard.count(None), 2000);
+    assert_eq!(optimize_all(&shard), 0);
 }
