@@ -60,7 +60,7 @@ fn main() -> anyhow::Result<()> {
 
     let nodes: Vec<u32> = (0..ds.n as u32).collect();
     let started = Instant::now();
-    let graph = build(&params, ds.n, &nodes, &PairRanker { storage: &storage });
+    let graph = build(&params, ds.n, &nodes, &PairRanker::new(&storage));
     println!(
         "build: {:.1} s ({} threads), links {:.1} MB",
         started.elapsed().as_secs_f64(),
@@ -100,10 +100,7 @@ fn main() -> anyhow::Result<()> {
                         ef,
                         filtered: f.is_some(),
                     },
-                    QueryScorer {
-                        storage: &storage,
-                        query,
-                    },
+                    QueryScorer::new(&storage, query),
                     |i| mask[i as usize],
                 );
                 lat.push(t.elapsed().as_secs_f64() * 1e3);

@@ -9,13 +9,12 @@ use quiver_types::Distance;
 use crate::kernels;
 use crate::vector_storage::DenseStorage;
 
-/// The rank of a stored vector against a prepared query.
-#[inline]
-fn rank(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
+/// The rank function of a distance: the kernel, and whether to negate it.
+fn ranker(distance: Distance) -> (kernels::Kernel, bool) {
     match distance {
-        Distance::Cosine | Distance::Dot => kernels::dot(a, b),
-        Distance::Euclid => -kernels::l2sq(a, b),
-        Distance::Manhattan => -kernels::l1(a, b),
+        Distance::Cosine | Distance::Dot => (kernels::dot_kernel(), false),
+        Distance::Euclid => (kernels::l2sq_kernel(), true),
+        Distance::Manhattan => (kernels::l1_kernel(), true),
     }
 }
 
@@ -30,15 +29,34 @@ pub fn score_of_rank(distance: Distance, rank: f32) -> f32 {
 
 /// Scores stored vectors against one query.
 pub struct QueryScorer<'a> {
-    pub storage: &'a DenseStorage,
-    /// Already prepared (normalised for Cosine).
-    pub query: &'a [f32],
+    storage: &'a DenseStorage,
+    query: &'a [f32],
+    kernel: kernels::Kernel,
+    negate: bool,
+}
+
+impl<'a> QueryScorer<'a> {
+    /// `query` must be prepared (normalised for Cosine) and of the storage's dimension.
+    pub fn new(storage: &'a DenseStorage, query: &'a [f32]) -> Self {
+        let (kernel, negate) = ranker(storage.distance);
+        QueryScorer {
+            storage,
+            query,
+            kernel,
+            negate,
+        }
+    }
 }
 
 impl NodeScorer for QueryScorer<'_> {
     #[inline]
     fn score(&self, node: u32) -> f32 {
-        rank(self.storage.distance, self.query, self.storage.raw(node))
+        let s = (self.kernel)(self.query, self.storage.raw(node));
+        if self.negate {
+            -s
+        } else {
+            s
+        }
     }
     #[inline]
     fn prefetch(&self, node: u32) {
@@ -48,13 +66,31 @@ impl NodeScorer for QueryScorer<'_> {
 
 /// Scores pairs of stored vectors (graph building).
 pub struct PairRanker<'a> {
-    pub storage: &'a DenseStorage,
+    storage: &'a DenseStorage,
+    kernel: kernels::Kernel,
+    negate: bool,
+}
+
+impl<'a> PairRanker<'a> {
+    pub fn new(storage: &'a DenseStorage) -> Self {
+        let (kernel, negate) = ranker(storage.distance);
+        PairRanker {
+            storage,
+            kernel,
+            negate,
+        }
+    }
 }
 
 impl PairScorer for PairRanker<'_> {
     #[inline]
     fn pair(&self, a: u32, b: u32) -> f32 {
-        rank(self.storage.distance, self.storage.raw(a), self.storage.raw(b))
+        let s = (self.kernel)(self.storage.raw(a), self.storage.raw(b));
+        if self.negate {
+            -s
+        } else {
+            s
+        }
     }
     #[inline]
     fn prefetch(&self, node: u32) {

@@ -81,7 +81,7 @@ impl Segment {
                     .map(|o| o.0)
                     .collect();
                 let capacity = self.ids.capacity().max(d.capacity());
-                let graph = quiver_hnsw::build(&params, capacity, &nodes, &PairRanker { storage: d });
+                let graph = quiver_hnsw::build(&params, capacity, &nodes, &PairRanker::new(d));
                 graphs.insert(name.clone(), Arc::new(graph));
             }
         }
@@ -210,7 +210,8 @@ impl Segment {
         if req.params.exact || !index.graphs.contains_key(&req.vector_name) {
             return Plan::Exact;
         }
-        let holes = self.ids.capacity() > self.len();
+        // Holes: deleted points, or live points that lost this vector.
+        let holes = self.ids.capacity() > self.len() || storage.present_count() < self.len();
         let has_filter = req.filter.as_ref().is_some_and(|f| !f.is_empty());
         if !has_filter {
             return Plan::Graph { filtered: holes };
@@ -240,6 +241,11 @@ impl Segment {
         let k = req.limit.saturating_add(req.offset);
         let filter = req.filter.as_ref().filter(|f| !f.is_empty());
         let accept = |node: u32| {
+            // Unfiltered with no holes: every node the graph reaches is a live point with this
+            // vector, so skip the lookups (they are random memory accesses).
+            if !filtered {
+                return true;
+            }
             let o = PointOffset(node);
             match self.ids.id(o) {
                 Some(id) => storage.has(o) && filter.is_none_or(|f| filter::check(f, &self.view(id, o))),
@@ -252,7 +258,7 @@ impl Segment {
             filtered,
         };
         graph
-            .search(&search, QueryScorer { storage, query }, accept)
+            .search(&search, QueryScorer::new(storage, query), accept)
             .into_iter()
             .filter(|s| min_rank.is_none_or(|m| s.score > m))
             .map(|s| (PointOffset(s.id), s.score))

@@ -3,7 +3,8 @@
 
 use std::sync::OnceLock;
 
-type Kernel = fn(&[f32], &[f32]) -> f32;
+/// A distance function over two slices of equal length.
+pub type Kernel = fn(&[f32], &[f32]) -> f32;
 
 struct Kernels {
     dot: Kernel,
@@ -17,8 +18,9 @@ fn kernels() -> &'static Kernels {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                let wide = std::arch::is_x86_feature_detected!("avx512f");
                 return Kernels {
-                    dot: avx::dot,
+                    dot: if wide { avx::dot512 } else { avx::dot },
                     l2sq: avx::l2sq,
                     l1: avx::l1,
                 };
@@ -30,6 +32,21 @@ fn kernels() -> &'static Kernels {
             l1: portable::l1,
         }
     })
+}
+
+/// The kernel behind [`dot`], for loops that call it millions of times (no dispatch per call).
+pub fn dot_kernel() -> Kernel {
+    kernels().dot
+}
+
+/// The kernel behind [`l2sq`].
+pub fn l2sq_kernel() -> Kernel {
+    kernels().l2sq
+}
+
+/// The kernel behind [`l1`].
+pub fn l1_kernel() -> Kernel {
+    kernels().l1
 }
 
 /// Inner product. Both slices must have the same length (callers check dimensions on input).
@@ -123,6 +140,43 @@ mod avx {
     pub fn l1(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: chosen only after runtime detection of avx2 and fma.
         unsafe { l1_avx(a, b) }
+    }
+
+    pub fn dot512(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: chosen only after runtime detection of avx512f (and avx2, fma).
+        unsafe { dot_avx512(a, b) }
+    }
+
+    /// 16 lanes a step, two accumulators: half the instructions of the AVX2 loop per vector.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm512_setzero_ps();
+        let mut acc1 = _mm512_setzero_ps();
+        let mut i = 0;
+        // SAFETY: every load reads 16 floats at i <= n - 16 (32 for the pair), inside both slices.
+        unsafe {
+            while i + 32 <= n {
+                acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
+                acc1 = _mm512_fmadd_ps(
+                    _mm512_loadu_ps(pa.add(i + 16)),
+                    _mm512_loadu_ps(pb.add(i + 16)),
+                    acc1,
+                );
+                i += 32;
+            }
+            while i + 16 <= n {
+                acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
+                i += 16;
+            }
+            let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+            while i < n {
+                sum += *pa.add(i) * *pb.add(i);
+                i += 1;
+            }
+            sum
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -234,6 +288,16 @@ mod tests {
             assert!((l2sq(&a, &b) - l2).abs() < 1e-3, "l2 n={n}");
             assert!((l1(&a, &b) - l1v).abs() < 1e-3, "l1 n={n}");
             assert!((portable::dot(&a, &b) - d).abs() < 1e-3);
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx2") && has!("fma") {
+                    assert!((avx::dot(&a, &b) - d).abs() < 1e-3, "avx2 dot n={n}");
+                }
+                if has!("avx512f") && has!("avx2") && has!("fma") {
+                    assert!((avx::dot512(&a, &b) - d).abs() < 1e-3, "avx512 dot n={n}");
+                }
+            }
         }
     }
 

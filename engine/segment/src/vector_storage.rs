@@ -13,6 +13,8 @@ pub struct DenseStorage {
     pub distance: Distance,
     data: Vec<f32>,
     present: Vec<bool>,
+    /// How many `present` flags are set.
+    count: usize,
 }
 
 impl DenseStorage {
@@ -22,7 +24,13 @@ impl DenseStorage {
             distance,
             data: Vec::new(),
             present: Vec::new(),
+            count: 0,
         }
+    }
+
+    /// Offsets that hold a vector.
+    pub fn present_count(&self) -> usize {
+        self.count
     }
 
     fn ensure(&mut self, offset: PointOffset) {
@@ -42,12 +50,18 @@ impl DenseStorage {
         if self.distance == Distance::Cosine {
             kernels::normalize(slot);
         }
-        self.present[offset.0 as usize] = true;
+        if !self.present[offset.0 as usize] {
+            self.present[offset.0 as usize] = true;
+            self.count += 1;
+        }
     }
 
     pub fn clear(&mut self, offset: PointOffset) {
         if let Some(p) = self.present.get_mut(offset.0 as usize) {
-            *p = false;
+            if *p {
+                *p = false;
+                self.count -= 1;
+            }
         }
     }
 

@@ -44,7 +44,10 @@ pub(crate) fn recover(
         let (seqno, body) = record?;
         let op: UpdateOperation = rmp_serde::from_slice(&body)
             .map_err(|e| ShardError::Corrupt(format!("log record {}: {e}", seqno.0)))?;
-        state.apply(&op, seqno, config, options.max_segment_points);
+        let max_points = options
+            .max_segment_points
+            .min(options.indexing.max_segment_points);
+        state.apply(&op, seqno, config, max_points);
         replayed += 1;
     }
     if replayed > 0 {

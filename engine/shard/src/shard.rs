@@ -19,7 +19,8 @@ use crate::manifest::{sync_dir, Manifest};
 /// Tuning of a shard.
 #[derive(Debug, Clone)]
 pub struct ShardOptions {
-    /// New points go to a fresh segment once the current one holds this many offsets.
+    /// New points go to a fresh segment once the current one holds this many offsets (or the
+    /// optimizer's `max_segment_points`, if smaller).
     pub max_segment_points: usize,
     /// Size at which the log rolls to a new file.
     pub wal_segment_bytes: u64,
@@ -30,7 +31,7 @@ pub struct ShardOptions {
 impl Default for ShardOptions {
     fn default() -> Self {
         ShardOptions {
-            max_segment_points: 32_768,
+            max_segment_points: 1 << 20,
             wal_segment_bytes: 32 << 20,
             indexing: OptimizerOptions::default(),
         }
@@ -172,9 +173,13 @@ impl LocalShard {
         if sync {
             wal.sync()?;
         }
-        self.state
-            .write()
-            .apply(op, seqno, &self.config, self.options.max_segment_points);
+        // Appendable segments grow up to the merge limit (a bulk load with indexing off lands in
+        // segments the optimizer can index as they are).
+        let max_points = self
+            .options
+            .max_segment_points
+            .min(self.optimizer_options().max_segment_points);
+        self.state.write().apply(op, seqno, &self.config, max_points);
         Ok(seqno)
     }
 
