@@ -1,8 +1,10 @@
-//! `quiver-bench`: in-process numbers on a shared dataset (default ../shared/datasets/minilm-100k):
-//! upsert throughput (batches of 256, `wait=true`, i.e. fsynced) and exact-search latency / QPS /
-//! recall@10 against the dataset's ground truth, unfiltered and with its two payload filters.
+//! `quiver-bench`: in-process numbers through the collection API on a shared dataset (default
+//! ../shared/datasets/minilm-100k): upsert throughput (batches of 256, `wait=true`, i.e. fsynced),
+//! exact-search latency / QPS / recall@10 against the dataset's ground truth, then the optimizer's
+//! index build time and graph search per `hnsw_ef`, unfiltered and with the dataset's two payload
+//! filters (with the planner's choice per segment).
 //!
-//!     cargo run --release -p quiver-bench -- [--dataset DIR] [--queries N] [--shards N]
+//!     cargo run --release -p quiver-bench -- [--dataset DIR] [--queries N] [--shards N] [--efs 16,32]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,22 +12,88 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use quiver_collection::{Catalog, CatalogOptions, CollectionConfig};
 use quiver_types::{
-    PointId, PointRecord, Query, QueryRequest, UpdateOperation, VectorData, VectorInput, WithPayload,
-    WithVector,
+    Filter, PointId, PointRecord, Query, QueryRequest, SearchParams, UpdateOperation, VectorData,
+    VectorInput, WithPayload, WithVector,
 };
 
 mod dataset;
+
+/// Recall and speed of one batch of queries, one at a time.
+struct Measured {
+    recall: f64,
+    qps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn request(ds: &dataset::Dataset, q: usize, filter: Option<Filter>, params: SearchParams) -> QueryRequest {
+    QueryRequest {
+        prefetch: vec![],
+        query: Some(Query::Nearest(VectorInput::Dense(
+            ds.queries[q * ds.dim..(q + 1) * ds.dim].to_vec(),
+        ))),
+        using: String::new(),
+        filter,
+        limit: 10,
+        offset: 0,
+        score_threshold: None,
+        with_payload: WithPayload::None,
+        with_vector: WithVector::None,
+        params,
+    }
+}
+
+fn measure(
+    collection: &quiver_collection::Collection,
+    ds: &dataset::Dataset,
+    filter: Option<Filter>,
+    gt: &[i32],
+    params: SearchParams,
+    nq: usize,
+) -> anyhow::Result<Measured> {
+    let mut lat = Vec::with_capacity(nq);
+    let mut hits = 0usize;
+    let t0 = Instant::now();
+    for q in 0..nq {
+        let req = request(ds, q, filter.clone(), params);
+        let t = Instant::now();
+        let res = collection.query(&req)?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        let truth = &gt[q * 100..q * 100 + 10];
+        hits += res
+            .iter()
+            .filter(|p| matches!(p.id, PointId::Num(n) if truth.contains(&(n as i32))))
+            .count();
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Ok(Measured {
+        recall: hits as f64 / (10 * nq) as f64,
+        qps: nq as f64 / wall,
+        p50: lat[lat.len() / 2],
+        p99: lat[(lat.len() * 99 / 100).min(lat.len() - 1)],
+    })
+}
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut dir = PathBuf::from("../shared/datasets/minilm-100k");
     let mut nq = 500usize;
     let mut shards = 1u32;
+    let mut efs: Vec<usize> = vec![16, 32, 64, 128];
     while let Some(a) = args.next() {
         match a.as_str() {
             "--dataset" => dir = PathBuf::from(args.next().context("--dataset DIR")?),
             "--queries" => nq = args.next().context("--queries N")?.parse()?,
             "--shards" => shards = args.next().context("--shards N")?.parse()?,
+            "--efs" => {
+                efs = args
+                    .next()
+                    .context("--efs 16,32,...")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -84,42 +152,46 @@ fn main() -> anyhow::Result<()> {
     let queries = ds.queries.len() / ds.dim;
     let nq = nq.min(queries);
     for (label, filter, gt) in ds.filters() {
-        let mut lat = Vec::with_capacity(nq);
-        let mut hits = 0usize;
-        let t0 = Instant::now();
-        for q in 0..nq {
-            let req = QueryRequest {
-                prefetch: vec![],
-                query: Some(Query::Nearest(VectorInput::Dense(
-                    ds.queries[q * ds.dim..(q + 1) * ds.dim].to_vec(),
-                ))),
-                using: String::new(),
-                filter: filter.clone(),
-                limit: 10,
-                offset: 0,
-                score_threshold: None,
-                with_payload: WithPayload::None,
-                with_vector: WithVector::None,
-                params: Default::default(),
-            };
-            let t = Instant::now();
-            let res = collection.query(&req)?;
-            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-            let truth = &gt[q * 100..q * 100 + 10];
-            hits += res
-                .iter()
-                .filter(|p| matches!(p.id, PointId::Num(n) if truth.contains(&(n as i32))))
-                .count();
-        }
-        let wall = t0.elapsed().as_secs_f64();
-        lat.sort_by(f64::total_cmp);
+        let m = measure(&collection, &ds, filter, gt, SearchParams::default(), nq)?;
         println!(
             "exact search [{label:>10}]: {nq} queries, recall@10 {:.4}, {:.1} QPS (one query at a time, segments in parallel), p50 {:.2} ms, p99 {:.2} ms",
-            hits as f64 / (10 * nq) as f64,
-            nq as f64 / wall,
-            lat[lat.len() / 2],
-            lat[(lat.len() * 99 / 100).min(lat.len() - 1)]
+            m.recall, m.qps, m.p50, m.p99
         );
+    }
+
+    // Indexed: the optimizer builds the graph now (as after a bulk load with indexing off).
+    let started = Instant::now();
+    let mut jobs = 0;
+    while collection.optimize_once()? {
+        jobs += 1;
+    }
+    let info = collection.info();
+    println!(
+        "index build: {:.1} s ({jobs} optimizer jobs, {} segments, {} vectors indexed, m=16 ef_construct=100, all cores)",
+        started.elapsed().as_secs_f64(),
+        info.segments_count,
+        info.indexed_vectors_count
+    );
+    for (label, filter, gt) in ds.filters() {
+        let probe = request(&ds, 0, filter.clone(), SearchParams::default());
+        let strategies: Vec<String> = collection
+            .explain(&probe)?
+            .iter()
+            .flat_map(|st| st.shards.iter().flatten())
+            .map(|p| format!("{:?} (est. {} of {})", p.plan, p.estimated_matches, p.points))
+            .collect();
+        println!("plan [{label:>6}]: {}", strategies.join(", "));
+        for &ef in &efs {
+            let params = SearchParams {
+                hnsw_ef: Some(ef),
+                ..SearchParams::default()
+            };
+            let m = measure(&collection, &ds, filter.clone(), gt, params, nq)?;
+            println!(
+                "hnsw search [{label:>6}] ef={ef:<4}: {nq} queries, recall@10 {:.4}, {:.0} QPS, p50 {:.3} ms, p99 {:.3} ms",
+                m.recall, m.qps, m.p50, m.p99
+            );
+        }
     }
     catalog.close()?;
     Ok(())

@@ -5,6 +5,7 @@
 //!
 //!     cargo run --release -p quiver-bench --bin hnsw-bench -- [--dataset DIR] [--threads 2]
 //!         [--m 16] [--ef-construct 100] [--efs 16,32,64,128,256] [--queries 2000]
+//!         [--filter none|tenant|range]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut efs = vec![16usize, 32, 64, 128, 256];
     let mut nq = 2000usize;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -37,6 +39,7 @@ fn main() -> anyhow::Result<()> {
             "--ef-construct" => params.ef_construct = val()?.parse()?,
             "--efs" => efs = val()?.split(',').map(str::parse).collect::<Result<_, _>>()?,
             "--queries" => nq = val()?.parse()?,
+            "--filter" => only = Some(val()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -69,6 +72,9 @@ fn main() -> anyhow::Result<()> {
     );
 
     for (label, f, gt) in ds.filters() {
+        if only.as_deref().is_some_and(|o| o != label) {
+            continue;
+        }
         let mask: Vec<bool> = match &f {
             None => vec![true; ds.n],
             Some(f) => ds

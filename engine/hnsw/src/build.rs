@@ -89,6 +89,7 @@ where
         for lev in (0..=level.min(top)).rev() {
             let beam = Beam {
                 neighbours: &|n, buf: &mut Vec<u32>| self.copy(n, lev, buf),
+                prefetch_links: &|_| {},
                 score: &score,
                 accept: &|n| n != q,
                 filtered: false,

@@ -71,6 +71,25 @@ impl Graph {
         self.levels.len() + 4 * (self.links0.len() + self.upper_start.len() + self.upper.len())
     }
 
+    /// Starts loading the level-0 links of `node` into cache.
+    #[inline]
+    pub fn prefetch_links(&self, node: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let start = node as usize * (self.m0 + 1);
+            if let Some(p) = self.links0.get(start) {
+                // SAFETY: a prefetch never faults, and the address is inside `links0`.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        (p as *const u32).cast::<i8>(),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = node;
+    }
+
     /// Appends the neighbours of `node` on `level` to `buf`.
     #[inline]
     pub fn neighbours(&self, node: u32, level: usize, buf: &mut Vec<u32>) {
@@ -119,6 +138,7 @@ impl Graph {
         }
         let beam = Beam {
             neighbours: &|n, buf: &mut Vec<u32>| self.neighbours(n, 0, buf),
+            prefetch_links: &|n| self.prefetch_links(n),
             score: &score,
             accept: &accept,
             filtered: req.filtered,

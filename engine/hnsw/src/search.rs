@@ -131,10 +131,15 @@ impl<P: PairScorer + ?Sized> NodeScorer for Against<'_, P> {
     }
 }
 
+/// How many vectors ahead of the one being scored are prefetched.
+const AHEAD: usize = 1;
+
 /// What one beam search needs.
-pub struct Beam<'a, N, S, A> {
+pub struct Beam<'a, N, L, S, A> {
     /// Copies the neighbours of a node on the searched level into the buffer.
     pub neighbours: &'a N,
+    /// Hints that the neighbours of a node will be read next.
+    pub prefetch_links: &'a L,
     pub score: &'a S,
     /// Only accepted nodes enter the result; rejected ones are still traversed.
     pub accept: &'a A,
@@ -143,9 +148,10 @@ pub struct Beam<'a, N, S, A> {
     pub ef: usize,
 }
 
-impl<N, S, A> Beam<'_, N, S, A>
+impl<N, L, S, A> Beam<'_, N, L, S, A>
 where
     N: Fn(u32, &mut Vec<u32>),
+    L: Fn(u32),
     S: NodeScorer,
     A: Fn(u32) -> bool,
 {
@@ -178,11 +184,11 @@ where
             (self.neighbours)(c.id, &mut buf);
             fresh.clear();
             fresh.extend(buf.iter().copied().filter(|&nb| visited.insert(nb)));
-            for &nb in fresh.iter().take(2) {
+            for &nb in fresh.iter().take(AHEAD) {
                 self.score.prefetch(nb);
             }
             for (j, &nb) in fresh.iter().enumerate() {
-                if let Some(&ahead) = fresh.get(j + 2) {
+                if let Some(&ahead) = fresh.get(j + AHEAD) {
                     self.score.prefetch(ahead);
                 }
                 let s = self.score.score(nb);
@@ -191,6 +197,7 @@ where
                 if !full || s > worst {
                     let node = Scored { score: s, id: nb };
                     candidates.push(node);
+                    (self.prefetch_links)(nb);
                     if (self.accept)(nb) {
                         results.push(Reverse(node));
                         if results.len() > ef {
@@ -261,6 +268,7 @@ mod tests {
         let odd = |n: u32| n % 2 == 1;
         let beam = Beam {
             neighbours: &neighbours,
+            prefetch_links: &|_| {},
             score: &score,
             accept: &odd,
             filtered: true,
