@@ -29,8 +29,7 @@ pub struct PayloadFieldSchema {
     pub params: Option<serde_json::Value>,
 }
 
-/// `green` when every change is applied and indexed; Quiver has no background work yet, so a
-/// collection is green once an update returns.
+/// `green` when no optimization is running or due, `yellow` while one is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CollectionStatus {

@@ -6,6 +6,7 @@
 //! - [`filter`]: evaluation of the filter tree on one point.
 //! - [`payload_ops`]: set / delete / select parts of a payload by key path.
 //! - [`segment`]: the segment itself: apply point changes, exact search, retrieve, scroll, count.
+//! - [`field_index`]: payload field indexes of sealed segments (candidates for the planner).
 //! - [`index`]: a sealed segment's HNSW graphs and the exact-vs-graph planner.
 //! - [`dense_scorer`]: dense vectors as the graph scores them (with prefetch).
 //! - [`top_k`]: bounded heap for the best k scores.
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod dense_scorer;
 pub mod error;
+pub mod field_index;
 pub mod file;
 pub mod filter;
 pub mod id_tracker;
@@ -26,5 +28,6 @@ pub mod vector_storage;
 
 pub use config::{SegmentConfig, VectorSpec};
 pub use error::SegmentError;
+pub use field_index::FieldKind;
 pub use index::{IndexSettings, Plan, SegmentIndex};
 pub use segment::Segment;

@@ -1,0 +1,329 @@
+//! Payload field indexes of a sealed segment: for each declared field, its values mapped to the
+//! offsets holding them, so the planner knows a filter's cardinality exactly and an exact scan
+//! visits only the candidates instead of checking every payload.
+//!
+//! An index answers with a superset of the matching offsets (numbers are compared as f64, array
+//! elements count one by one, deleted offsets stay until the segment is rebuilt); every candidate
+//! is still checked against the whole filter, so an index never changes an answer, only its cost.
+//! Payload edits of an indexed segment update the index in place.
+
+use std::collections::HashMap;
+
+use quiver_types::{Condition, FieldPredicate, Filter, JsonPath, Match, Payload, Range, ValueVariant};
+use serde_json::Value;
+
+/// What a field index holds (from the declared `field_schema`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum FieldKind {
+    /// Strings compared exactly (`keyword`, `uuid`).
+    Keyword,
+    /// Numbers (`integer`, `float`).
+    Numeric,
+    Bool,
+}
+
+impl FieldKind {
+    /// The kind for a Qdrant `field_schema` type name; `None` for types without an index here
+    /// (geo, text, datetime): their filters are answered by scanning.
+    pub fn from_schema(data_type: &str) -> Option<FieldKind> {
+        match data_type {
+            "keyword" | "uuid" => Some(FieldKind::Keyword),
+            "integer" | "float" => Some(FieldKind::Numeric),
+            "bool" => Some(FieldKind::Bool),
+            _ => None,
+        }
+    }
+}
+
+/// One field's values -> offsets.
+#[derive(Debug, Clone, Default)]
+pub struct FieldIndex {
+    kind: Option<FieldKind>,
+    keywords: HashMap<String, Vec<u32>>,
+    /// (value, offset), sorted.
+    numbers: Vec<(f64, u32)>,
+    bools: [Vec<u32>; 2],
+    /// Offsets with at least one indexed value.
+    points: usize,
+}
+
+fn scalars<'a>(path: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    for v in path.values(payload) {
+        match v {
+            Value::Array(items) => out.extend(items.iter()),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+impl FieldIndex {
+    /// Indexes `payloads[offset]` for every offset in `live`.
+    pub fn build<'a>(
+        kind: FieldKind,
+        path: &JsonPath,
+        payloads: impl Iterator<Item = (u32, &'a Payload)>,
+    ) -> Self {
+        let mut idx = FieldIndex {
+            kind: Some(kind),
+            ..FieldIndex::default()
+        };
+        for (offset, payload) in payloads {
+            idx.add(path, offset, payload);
+        }
+        idx.numbers
+            .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        idx
+    }
+
+    pub fn kind(&self) -> Option<FieldKind> {
+        self.kind
+    }
+
+    /// Offsets that have a value for the field.
+    pub fn points(&self) -> usize {
+        self.points
+    }
+
+    fn add(&mut self, path: &JsonPath, offset: u32, payload: &Payload) {
+        let mut any = false;
+        for v in scalars(path, payload) {
+            match (self.kind, v) {
+                (Some(FieldKind::Keyword), Value::String(s)) => {
+                    let list = self.keywords.entry(s.clone()).or_default();
+                    if list.last() != Some(&offset) {
+                        list.push(offset);
+                    }
+                    any = true;
+                }
+                (Some(FieldKind::Numeric), Value::Number(n)) => {
+                    if let Some(x) = n.as_f64() {
+                        self.numbers.push((x, offset));
+                        any = true;
+                    }
+                }
+                (Some(FieldKind::Bool), Value::Bool(b)) => {
+                    let list = &mut self.bools[usize::from(*b)];
+                    if list.last() != Some(&offset) {
+                        list.push(offset);
+                    }
+                    any = true;
+                }
+                _ => {}
+            }
+        }
+        if any {
+            self.points += 1;
+        }
+    }
+
+    /// Replaces what the index knows of `offset` (its payload went from `old` to `new`).
+    pub fn update(&mut self, path: &JsonPath, offset: u32, old: &Payload, new: &Payload) {
+        let had = !self.values_of(path, old).is_empty();
+        for list in self.keywords.values_mut().chain(self.bools.iter_mut()) {
+            if let Ok(i) = list.binary_search(&offset) {
+                list.remove(i);
+            }
+        }
+        self.numbers.retain(|(_, o)| *o != offset);
+        if had {
+            self.points = self.points.saturating_sub(1);
+        }
+        let before = self.numbers.len();
+        self.add(path, offset, new);
+        // Keep lists sorted: `add` appends.
+        for list in self.keywords.values_mut().chain(self.bools.iter_mut()) {
+            list.sort_unstable();
+            list.dedup();
+        }
+        if self.numbers.len() != before {
+            self.numbers
+                .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+    }
+
+    fn values_of<'a>(&self, path: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
+        scalars(path, payload)
+            .into_iter()
+            .filter(|v| {
+                matches!(
+                    (self.kind, v),
+                    (Some(FieldKind::Keyword), Value::String(_))
+                        | (Some(FieldKind::Numeric), Value::Number(_))
+                        | (Some(FieldKind::Bool), Value::Bool(_))
+                )
+            })
+            .collect()
+    }
+
+    /// Offsets that may pass `predicate`, sorted; `None` when this index cannot narrow it.
+    fn candidates(&self, predicate: &FieldPredicate) -> Option<Vec<u32>> {
+        let from_values = |vs: &[ValueVariant]| -> Option<Vec<u32>> {
+            let mut out = Vec::new();
+            for v in vs {
+                match (self.kind, v) {
+                    (Some(FieldKind::Keyword), ValueVariant::Keyword(s)) => {
+                        out.extend(self.keywords.get(s).into_iter().flatten())
+                    }
+                    (Some(FieldKind::Numeric), ValueVariant::Integer(i)) => out.extend(self.range(&Range {
+                        gte: Some(*i as f64),
+                        lte: Some(*i as f64),
+                        ..Range::default()
+                    })),
+                    (Some(FieldKind::Bool), ValueVariant::Bool(b)) => {
+                        out.extend(&self.bools[usize::from(*b)])
+                    }
+                    _ => return None,
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Some(out)
+        };
+        match predicate {
+            FieldPredicate::Match(Match::Value(v)) => from_values(std::slice::from_ref(v)),
+            FieldPredicate::Match(Match::Any(vs)) => from_values(vs),
+            FieldPredicate::Range(r) if self.kind == Some(FieldKind::Numeric) => {
+                let mut out = self.range(r);
+                out.sort_unstable();
+                out.dedup();
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    fn range(&self, r: &Range) -> Vec<u32> {
+        let lo = self.numbers.partition_point(|(x, _)| match (r.gte, r.gt) {
+            (Some(g), _) => *x < g,
+            (None, Some(g)) => *x <= g,
+            (None, None) => false,
+        });
+        let hi = self.numbers.partition_point(|(x, _)| match (r.lte, r.lt) {
+            (Some(l), _) => *x <= l,
+            (None, Some(l)) => *x < l,
+            (None, None) => true,
+        });
+        self.numbers
+            .get(lo..hi.max(lo))
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, o)| *o)
+            .collect()
+    }
+}
+
+/// The field indexes of a segment, one per declared field path.
+#[derive(Debug, Clone, Default)]
+pub struct FieldIndexes {
+    pub fields: Vec<(JsonPath, FieldIndex)>,
+}
+
+impl FieldIndexes {
+    /// Offsets that may pass `filter` (sorted, a superset of the matches), from the indexed
+    /// `must` conditions; `None` when no index narrows the filter.
+    pub fn candidates(&self, filter: &Filter) -> Option<Vec<u32>> {
+        let mut best: Option<Vec<u32>> = None;
+        for c in &filter.must {
+            let Condition::Field(fc) = c else { continue };
+            let Some((_, idx)) = self.fields.iter().find(|(p, _)| *p == fc.key) else {
+                continue;
+            };
+            for p in &fc.predicates {
+                if let Some(set) = idx.candidates(p) {
+                    best = Some(match best {
+                        None => set,
+                        Some(prev) => intersect(&prev, &set),
+                    });
+                }
+            }
+        }
+        best
+    }
+
+    /// Tells every index that `offset`'s payload changed from `old` to `new`.
+    pub fn update(&mut self, offset: u32, old: &Payload, new: &Payload) {
+        for (path, idx) in self.fields.iter_mut() {
+            idx.update(path, offset, old, new);
+        }
+    }
+}
+
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(v: serde_json::Value) -> Payload {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn keyword_numeric_bool_candidates_and_updates() {
+        let path = |s: &str| JsonPath::parse(s).unwrap();
+        let payloads = [
+            p(json!({"t": "a", "n": 1, "b": true})),
+            p(json!({"t": ["a", "b"], "n": 2.5, "b": false})),
+            p(json!({"t": "c", "n": [7, 9]})),
+            p(json!({})),
+        ];
+        let build = |kind, key: &str| {
+            FieldIndex::build(
+                kind,
+                &path(key),
+                payloads.iter().enumerate().map(|(i, p)| (i as u32, p)),
+            )
+        };
+        let mut idx = FieldIndexes::default();
+        idx.fields.push((path("t"), build(FieldKind::Keyword, "t")));
+        idx.fields.push((path("n"), build(FieldKind::Numeric, "n")));
+        idx.fields.push((path("b"), build(FieldKind::Bool, "b")));
+        let field = |key: &str, pred: FieldPredicate| Filter {
+            must: vec![Condition::Field(quiver_types::FieldCondition {
+                key: path(key),
+                predicates: vec![pred],
+            })],
+            ..Filter::default()
+        };
+        let kw = |s: &str| FieldPredicate::Match(Match::Value(ValueVariant::Keyword(s.into())));
+        assert_eq!(idx.candidates(&field("t", kw("a"))), Some(vec![0, 1]));
+        let range = |gte: f64, lt: f64| {
+            FieldPredicate::Range(Range {
+                gte: Some(gte),
+                lt: Some(lt),
+                ..Range::default()
+            })
+        };
+        assert_eq!(idx.candidates(&field("n", range(2.0, 8.0))), Some(vec![1, 2]));
+        let t = FieldPredicate::Match(Match::Value(ValueVariant::Bool(true)));
+        assert_eq!(idx.candidates(&field("b", t.clone())), Some(vec![0]));
+        // Two indexed conditions intersect; an unindexed field does not narrow.
+        let mut both = field("t", kw("a"));
+        both.must.extend(field("n", range(2.0, 3.0)).must);
+        assert_eq!(idx.candidates(&both), Some(vec![1]));
+        assert_eq!(idx.candidates(&field("zz", kw("a"))), None);
+        // Updates move an offset between values.
+        idx.update(0, &payloads[0], &p(json!({"t": "c", "n": 8, "b": false})));
+        assert_eq!(idx.candidates(&field("t", kw("a"))), Some(vec![1]));
+        assert_eq!(idx.candidates(&field("t", kw("c"))), Some(vec![0, 2]));
+        assert_eq!(idx.candidates(&field("n", range(2.0, 8.5))), Some(vec![0, 1, 2]));
+        assert_eq!(idx.candidates(&field("b", t)), Some(vec![]));
+    }
+}
