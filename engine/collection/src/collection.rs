@@ -92,10 +92,10 @@ impl std::fmt::Debug for Collection {
     }
 }
 
-fn shard_options(config: &CollectionConfig) -> ShardOptions {
+fn shard_options(config: &CollectionConfig, schema: &BTreeMap<String, PayloadFieldSchema>) -> ShardOptions {
     ShardOptions {
         wal_segment_bytes: config.wal_config.wal_capacity_mb.clamp(1, 1024) << 20,
-        indexing: indexing_options(config, &config.segment_config()),
+        indexing: indexing_options(config, &config.segment_config(), schema),
         ..ShardOptions::default()
     }
 }
@@ -104,7 +104,11 @@ fn shard_options(config: &CollectionConfig) -> ShardOptions {
 /// the HNSW settings segments are built with, `default_segment_number` (0: one per core) and
 /// `max_segment_size` (KB of vectors; unset: 256 MB) for merges, `deleted_threshold` and
 /// `vacuum_min_vector_number` for vacuum.
-fn indexing_options(config: &CollectionConfig, segment_config: &SegmentConfig) -> OptimizerOptions {
+fn indexing_options(
+    config: &CollectionConfig,
+    segment_config: &SegmentConfig,
+    schema: &BTreeMap<String, PayloadFieldSchema>,
+) -> OptimizerOptions {
     let h = &config.hnsw_config;
     let o = &config.optimizer_config;
     let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
@@ -134,6 +138,13 @@ fn indexing_options(config: &CollectionConfig, segment_config: &SegmentConfig) -
         max_segment_points: (max_kb.saturating_mul(1024) / point_bytes).clamp(1, u32::MAX as usize / 2),
         deleted_threshold: o.deleted_threshold,
         vacuum_min_vectors: size(o.vacuum_min_vector_number),
+        fields: schema
+            .iter()
+            .filter_map(|(field, s)| {
+                let kind = quiver_segment::FieldKind::from_schema(&s.data_type)?;
+                Some((JsonPath::parse(field).ok()?, kind))
+            })
+            .collect(),
     }
 }
 
@@ -154,7 +165,7 @@ impl Collection {
             shards.push(LocalShard::create(
                 &shard_dir,
                 segment_config.clone(),
-                shard_options(&config),
+                shard_options(&config, &BTreeMap::new()),
             )?);
         }
         Ok(Collection {
@@ -171,12 +182,17 @@ impl Collection {
     pub fn open(dir: &Path, name: &str) -> Result<Collection> {
         let config: CollectionConfig = read_json(&dir.join("config.json"))?
             .ok_or_else(|| CollectionError::Corrupt(format!("{}: config.json missing", dir.display())))?;
-        let payload_schema = read_json(&dir.join("payload_index.json"))?.unwrap_or_default();
+        let payload_schema: BTreeMap<String, PayloadFieldSchema> =
+            read_json(&dir.join("payload_index.json"))?.unwrap_or_default();
         let segment_config = config.segment_config();
         let shards = (0..config.params.shard_number)
             .map(|i| {
                 let shard_dir = dir.join("shards").join(i.to_string());
-                LocalShard::open(&shard_dir, segment_config.clone(), shard_options(&config))
+                LocalShard::open(
+                    &shard_dir,
+                    segment_config.clone(),
+                    shard_options(&config, &payload_schema),
+                )
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Collection {
@@ -383,10 +399,20 @@ impl Collection {
         diff.apply(&mut next)?;
         next.validate()?;
         write_json_atomic(&self.dir.join("config.json"), &next)?;
-        let indexing = indexing_options(&next, &self.segment_config);
         *config = next;
-        self.shards.iter().for_each(|s| s.set_optimizer(indexing));
+        drop(config);
+        self.push_optimizer_options();
         Ok(())
+    }
+
+    /// Hands the current config and payload schema to every shard's optimizer.
+    fn push_optimizer_options(&self) {
+        let opts = indexing_options(
+            &self.config.read(),
+            &self.segment_config,
+            &self.payload_schema.read(),
+        );
+        self.shards.iter().for_each(|s| s.set_optimizer(opts.clone()));
     }
 
     /// Runs one due optimization on one shard; returns whether there was one.
@@ -407,6 +433,8 @@ impl Collection {
         next.insert(field.to_string(), schema);
         write_json_atomic(&self.dir.join("payload_index.json"), &next)?;
         *all = next;
+        drop(all);
+        self.push_optimizer_options();
         Ok(())
     }
 
@@ -416,6 +444,8 @@ impl Collection {
         next.remove(field);
         write_json_atomic(&self.dir.join("payload_index.json"), &next)?;
         *all = next;
+        drop(all);
+        self.push_optimizer_options();
         Ok(())
     }
 

@@ -45,6 +45,9 @@ struct Meta {
     /// Vector names whose graph follows the dense columns, in this order.
     #[serde(default)]
     graphs: Vec<String>,
+    /// Declared payload fields of the index; their field indexes are rebuilt on load.
+    #[serde(default)]
+    fields: Vec<(quiver_types::JsonPath, crate::FieldKind)>,
 }
 
 impl Segment {
@@ -82,6 +85,11 @@ impl Segment {
                 .index
                 .as_ref()
                 .map(|i| i.graphs.keys().cloned().collect())
+                .unwrap_or_default(),
+            fields: self
+                .index
+                .as_ref()
+                .map(|i| i.declared.clone())
                 .unwrap_or_default(),
         };
         let mut dense_blobs: Vec<u8> = Vec::new();
@@ -242,7 +250,15 @@ impl Segment {
             }
         }
         match (meta.index, graphs.is_empty()) {
-            (Some(settings), _) => seg.index = Some(SegmentIndex { settings, graphs }),
+            (Some(settings), _) => {
+                seg.index = Some(SegmentIndex {
+                    settings,
+                    graphs,
+                    declared: Vec::new(),
+                    fields: Default::default(),
+                });
+                seg.reindex_fields(&meta.fields);
+            }
             (None, false) => return Err(corrupt("graphs without index settings")),
             (None, true) => {}
         }

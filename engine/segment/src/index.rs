@@ -13,9 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use quiver_hnsw::{Graph, GraphSearch, HnswParams};
-use quiver_types::{PointId, PointOffset, SearchRequest};
+use quiver_types::{JsonPath, PointId, PointOffset, SearchRequest};
 
 use crate::dense_scorer::{PairRanker, QueryScorer};
+use crate::field_index::{FieldIndex, FieldIndexes, FieldKind};
 use crate::filter;
 use crate::vector_storage::{DenseStorage, VectorStorage};
 use crate::Segment;
@@ -42,11 +43,14 @@ impl Default for IndexSettings {
     }
 }
 
-/// The graphs of a sealed segment.
+/// The graphs and payload field indexes of a sealed segment.
 #[derive(Debug, Clone)]
 pub struct SegmentIndex {
     pub settings: IndexSettings,
     pub graphs: BTreeMap<String, Arc<Graph>>,
+    /// The declared payload fields the field indexes were built for.
+    pub declared: Vec<(JsonPath, FieldKind)>,
+    pub fields: FieldIndexes,
 }
 
 /// What a search of one segment does.
@@ -64,7 +68,7 @@ const SAMPLE: usize = 256;
 impl Segment {
     /// Builds a graph for every dense vector over the live points that have it. Pure: the segment
     /// is not changed, so this runs on a copy while the original serves reads and writes.
-    pub fn build_index(&self, settings: IndexSettings) -> SegmentIndex {
+    pub fn build_index(&self, settings: IndexSettings, declared: &[(JsonPath, FieldKind)]) -> SegmentIndex {
         let params = HnswParams {
             m: settings.m.max(1),
             ef_construct: settings.ef_construct.max(1),
@@ -85,7 +89,40 @@ impl Segment {
                 graphs.insert(name.clone(), Arc::new(graph));
             }
         }
-        SegmentIndex { settings, graphs }
+        SegmentIndex {
+            settings,
+            graphs,
+            declared: declared.to_vec(),
+            fields: self.field_indexes(declared),
+        }
+    }
+
+    /// Field indexes for `declared` over the live payloads.
+    pub fn field_indexes(&self, declared: &[(JsonPath, FieldKind)]) -> FieldIndexes {
+        let fields = declared
+            .iter()
+            .map(|(path, kind)| {
+                let live = self.ids.live_offsets().map(|o| (o.0, self.payload_at(o)));
+                (path.clone(), FieldIndex::build(*kind, path, live))
+            })
+            .collect();
+        FieldIndexes { fields }
+    }
+
+    /// Rebuilds the field indexes of an indexed segment for other declared fields (payload
+    /// indexes created or dropped); the graphs stay.
+    pub fn reindex_fields(&mut self, declared: &[(JsonPath, FieldKind)]) {
+        let fields = self.field_indexes(declared);
+        if let Some(ix) = self.index.as_mut() {
+            ix.declared = declared.to_vec();
+            ix.fields = fields;
+        }
+    }
+
+    /// Offsets that may pass the request's filter, from the field indexes (sorted).
+    pub fn index_candidates(&self, req: &SearchRequest) -> Option<Vec<u32>> {
+        let f = req.filter.as_ref().filter(|f| !f.is_empty())?;
+        self.index.as_ref()?.fields.candidates(f)
     }
 
     /// Attaches graphs built by [`Segment::build_index`] on a copy of this segment. Valid because a
@@ -137,7 +174,11 @@ impl Segment {
         if self.payloads.len() <= i {
             self.payloads.resize_with(i + 1, Default::default);
         }
-        self.payloads[i] = from.payload_at(src).clone();
+        let new = from.payload_at(src).clone();
+        if let Some(ix) = self.index.as_mut() {
+            ix.fields.update(dst.0, &self.payloads[i], &new);
+        }
+        self.payloads[i] = new;
         for (name, storage) in self.vectors.iter_mut() {
             if !from.vectors.get(name).is_some_and(|s| s.has(src)) {
                 storage.clear(dst);
@@ -204,6 +245,11 @@ impl Segment {
 
     /// The plan for a dense search of `storage` (see the module docs).
     pub fn plan(&self, req: &SearchRequest, storage: &DenseStorage) -> Plan {
+        self.plan_with(req, storage, self.index_candidates(req).as_deref())
+    }
+
+    /// [`Segment::plan`] given the field indexes' candidates: then the estimate is their count.
+    pub fn plan_with(&self, req: &SearchRequest, storage: &DenseStorage, candidates: Option<&[u32]>) -> Plan {
         let Some(index) = &self.index else {
             return Plan::Exact;
         };
@@ -216,7 +262,10 @@ impl Segment {
         if !has_filter {
             return Plan::Graph { filtered: holes };
         }
-        let estimate = self.estimate_selectivity(req) * self.len() as f64;
+        let estimate = match candidates {
+            Some(c) => c.len() as f64,
+            None => self.estimate_selectivity(req) * self.len() as f64,
+        };
         let kb = estimate * (storage.dim * 4) as f64 / 1024.0;
         if kb < index.settings.full_scan_threshold_kb as f64 {
             Plan::Exact
@@ -233,7 +282,17 @@ impl Segment {
         query: &[f32],
         filtered: bool,
         min_rank: Option<f32>,
+        candidates: Option<&[u32]>,
     ) -> Vec<(PointOffset, f32)> {
+        let bits: Option<Vec<u64>> = candidates.map(|c| {
+            let mut bits = vec![0u64; self.ids.capacity().div_ceil(64)];
+            for &o in c {
+                if let Some(w) = bits.get_mut(o as usize / 64) {
+                    *w |= 1 << (o % 64);
+                }
+            }
+            bits
+        });
         let Some(graph) = self.index.as_ref().and_then(|i| i.graphs.get(&req.vector_name)) else {
             return Vec::new();
         };
@@ -245,6 +304,14 @@ impl Segment {
             // vector, so skip the lookups (they are random memory accesses).
             if !filtered {
                 return true;
+            }
+            if let Some(bits) = &bits {
+                let inside = bits
+                    .get(node as usize / 64)
+                    .is_some_and(|w| w & (1 << (node % 64)) != 0);
+                if !inside {
+                    return false;
+                }
             }
             let o = PointOffset(node);
             match self.ids.id(o) {

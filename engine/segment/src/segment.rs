@@ -162,7 +162,14 @@ impl Segment {
         if self.payloads.len() <= i {
             self.payloads.resize_with(i + 1, Payload::new);
         }
-        edit(&mut self.payloads[i]);
+        match self.index.as_mut().filter(|ix| !ix.fields.fields.is_empty()) {
+            Some(ix) => {
+                let old = self.payloads[i].clone();
+                edit(&mut self.payloads[i]);
+                ix.fields.update(offset.0, &old, &self.payloads[i]);
+            }
+            None => edit(&mut self.payloads[i]),
+        }
         true
     }
 
@@ -333,14 +340,16 @@ impl Segment {
                 }
                 higher_is_better = d.distance.higher_is_better();
                 let q = d.prepare_query(q);
-                if let crate::index::Plan::Graph { filtered } = self.plan(req, d) {
+                let candidates = self.index_candidates(req);
+                if let crate::index::Plan::Graph { filtered } = self.plan_with(req, d, candidates.as_deref())
+                {
                     // Graph ranks are squared for Euclid (same order, no square root per score).
                     let min_rank = req.score_threshold.map(|t| match d.distance {
                         Distance::Cosine | Distance::Dot => t,
                         Distance::Euclid => -(t.max(0.0) * t.max(0.0)),
                         Distance::Manhattan => -t,
                     });
-                    let hits = self.graph_search(req, d, &q, filtered, min_rank);
+                    let hits = self.graph_search(req, d, &q, filtered, min_rank, candidates.as_deref());
                     return Ok(hits
                         .into_iter()
                         .filter_map(|(offset, rank)| {
@@ -349,22 +358,27 @@ impl Segment {
                         .collect());
                 }
                 let min_rank = req.score_threshold.map(|t| if higher_is_better { t } else { -t });
-                // A restrictive filter is cheaper to check before scoring than after.
-                let filter_first = filter.is_some() && self.estimate_selectivity(req) < 0.5;
-                for offset in self.ids.live_offsets() {
-                    let Some(stored) = d.get(offset) else { continue };
+                // With field-index candidates only they are visited, filter first (few of them);
+                // otherwise score first: a dot product is cheaper than a payload check, and the
+                // top-k bound skips most checks.
+                let mut visit = |offset: PointOffset, filter_first: bool| {
+                    let Some(stored) = d.get(offset) else { return };
                     if filter_first && !self.passes(filter, offset) {
-                        continue;
+                        return;
                     }
                     let score = d.score(&q, stored);
                     let rank = if higher_is_better { score } else { -score };
                     if min_rank.is_some_and(|m| rank <= m) || top.threshold().is_some_and(|t| rank < t) {
-                        continue;
+                        return;
                     }
                     if !filter_first && !self.passes(filter, offset) {
-                        continue;
+                        return;
                     }
                     top.push(rank, offset);
+                };
+                match &candidates {
+                    Some(c) => c.iter().for_each(|&o| visit(PointOffset(o), true)),
+                    None => self.ids.live_offsets().for_each(|o| visit(o, false)),
                 }
             }
             (VectorStorage::Sparse(s), VectorData::Sparse(q)) => {

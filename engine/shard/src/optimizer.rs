@@ -27,6 +27,8 @@ use crate::shard::{LocalShard, OptimizerOptions};
 enum Job {
     Index(usize),
     Rebuild(Vec<usize>),
+    /// Payload indexes were declared or dropped: refresh field indexes, keep graphs.
+    Fields(usize),
 }
 
 fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
@@ -42,6 +44,13 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
     });
     if let Some(i) = index {
         return Some(Job::Index(i));
+    }
+    let fields = state
+        .slots
+        .iter()
+        .position(|s| s.segment.index().is_some_and(|ix| ix.declared != opts.fields));
+    if let Some(i) = fields {
+        return Some(Job::Fields(i));
     }
     let vacuum = state.slots.iter().position(|s| {
         let holes = s.segment.capacity() - s.segment.len();
@@ -81,7 +90,7 @@ impl LocalShard {
     }
 
     pub fn optimizer_options(&self) -> OptimizerOptions {
-        *self.indexing.read()
+        self.indexing.read().clone()
     }
 
     /// Whether an optimization is running or due (the collection is yellow meanwhile).
@@ -103,6 +112,14 @@ impl LocalShard {
             let Some(job) = next_job(&state, &opts) else {
                 return Ok(false);
             };
+            if let Job::Fields(i) = job {
+                // A payload scan, no graph: done in place under the lock.
+                let points = state.slots[i].segment.len();
+                state.slots[i].segment.reindex_fields(&opts.fields);
+                state.slots[i].dirty = true;
+                tracing::info!(shard = %self.dir().display(), points, "payload field indexes rebuilt");
+                return Ok(true);
+            }
             self.building.store(true, Ordering::Release);
             match job {
                 Job::Index(i) => {
@@ -110,6 +127,7 @@ impl LocalShard {
                     slot.sealed = true;
                     Work::Index(slot.uid, slot.segment.clone())
                 }
+                Job::Fields(_) => return Ok(true),
                 Job::Rebuild(list) => Work::Rebuild(
                     list.iter()
                         .map(|&i| (state.slots[i].uid, state.slots[i].segment.clone()))
@@ -119,7 +137,7 @@ impl LocalShard {
         };
         let what = match job {
             Work::Index(uid, copy) => {
-                let index = copy.build_index(opts.settings);
+                let index = copy.build_index(opts.settings, &opts.fields);
                 let mut state = self.state.write();
                 if let Some(slot) = state.slots.iter_mut().find(|s| s.uid == uid) {
                     slot.segment.set_index(index);
@@ -134,7 +152,7 @@ impl LocalShard {
                         merged.copy_point(src, &id);
                     }
                 }
-                let index = merged.build_index(opts.settings);
+                let index = merged.build_index(opts.settings, &opts.fields);
                 merged.set_index(index);
                 let uids: Vec<u64> = sources.iter().map(|(u, _)| *u).collect();
                 let mut state = self.state.write();

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use quiver_segment::{IndexSettings, Plan, Segment, SegmentConfig};
+use quiver_segment::{FieldKind, IndexSettings, Plan, Segment, SegmentConfig};
 use quiver_types::{
-    Filter, OrderBy, PointId, Record, ScoredPoint, SearchRequest, SeqNo, UpdateOperation, WithPayload,
-    WithVector,
+    Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, SeqNo, UpdateOperation,
+    WithPayload, WithVector,
 };
 use quiver_wal::Wal;
 use rayon::prelude::*;
@@ -39,7 +39,7 @@ impl Default for ShardOptions {
 }
 
 /// When and how the optimizer indexes, merges and vacuums a shard's segments.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerOptions {
     /// KB of vectors past which an appendable segment is sealed and indexed; 0 turns indexing off.
     pub threshold_kb: usize,
@@ -52,6 +52,8 @@ pub struct OptimizerOptions {
     pub deleted_threshold: f64,
     /// ...once it has at least this many deleted points.
     pub vacuum_min_vectors: usize,
+    /// Declared payload indexes: indexed segments keep a field index for each.
+    pub fields: Vec<(JsonPath, FieldKind)>,
 }
 
 impl Default for OptimizerOptions {
@@ -63,6 +65,7 @@ impl Default for OptimizerOptions {
             max_segment_points: 1 << 20,
             deleted_threshold: 0.2,
             vacuum_min_vectors: 1000,
+            fields: Vec::new(),
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct SegmentPlan {
     pub indexed: bool,
     /// The filter's estimated cardinality in this segment (all points without a filter).
     pub estimated_matches: usize,
+    /// The estimate is the candidate count of payload field indexes (else a sample).
+    pub from_payload_index: bool,
     pub plan: Plan,
 }
 
@@ -142,7 +147,7 @@ impl LocalShard {
             state: RwLock::new(state),
             wal: Mutex::new(wal),
             checkpoint: Mutex::new(persisted),
-            indexing: RwLock::new(options.indexing),
+            indexing: RwLock::new(options.indexing.clone()),
             optimizer: Mutex::new(()),
             building: std::sync::atomic::AtomicBool::new(false),
             options,
@@ -213,15 +218,20 @@ impl LocalShard {
             .iter()
             .map(|s| {
                 let seg = &s.segment;
-                let selectivity = seg.estimate_selectivity(req);
+                let candidates = seg.index_candidates(req);
                 let plan = match seg.dense_storage(&req.vector_name) {
-                    Some(d) => seg.plan(req, d),
+                    Some(d) => seg.plan_with(req, d, candidates.as_deref()),
                     None => Plan::Exact,
+                };
+                let estimated_matches = match &candidates {
+                    Some(c) => c.len(),
+                    None => (seg.estimate_selectivity(req) * seg.len() as f64).round() as usize,
                 };
                 SegmentPlan {
                     points: seg.len(),
                     indexed: seg.index().is_some(),
-                    estimated_matches: (selectivity * seg.len() as f64).round() as usize,
+                    estimated_matches,
+                    from_payload_index: candidates.is_some(),
                     plan,
                 }
             })

@@ -6,11 +6,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use quiver_segment::{IndexSettings, Plan, SegmentConfig, VectorSpec};
+use quiver_segment::{FieldKind, IndexSettings, Plan, SegmentConfig, VectorSpec};
 use quiver_shard::{LocalShard, OptimizerOptions, ShardOptions};
 use quiver_types::{
-    Distance, PointId, PointRecord, PointSelector, ScoredPoint, SearchParams, SearchRequest, UpdateOperation,
-    VectorData, WithPayload, WithVector,
+    Distance, JsonPath, PointId, PointRecord, PointSelector, ScoredPoint, SearchParams, SearchRequest,
+    UpdateOperation, VectorData, WithPayload, WithVector,
 };
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -44,6 +44,7 @@ fn options(threshold_kb: usize) -> ShardOptions {
             max_segment_points: 100_000,
             deleted_threshold: 0.2,
             vacuum_min_vectors: 100,
+            fields: vec![(JsonPath::parse("g").unwrap(), FieldKind::Numeric)],
         },
         ..ShardOptions::default()
     }
@@ -171,6 +172,7 @@ fn segments_are_indexed_and_stay_correct_through_edits_and_restarts() {
         "{plans:?}"
     );
     for p in plans.iter().filter(|p| p.indexed) {
+        assert!(p.from_payload_index, "g has a field index: {p:?}");
         let share = p.estimated_matches as f64 / p.points as f64;
         assert!(
             (0.15..0.35).contains(&share),
@@ -182,6 +184,33 @@ fn segments_are_indexed_and_stay_correct_through_edits_and_restarts() {
         .explain(&request(&[0.5; DIM], None, true))
         .iter()
         .all(|p| p.plan == Plan::Exact));
+
+    // A payload edit in a sealed segment updates its field index: the point is found by its new
+    // value and no longer by its old one.
+    let set_g = |id: u64, g: u64| {
+        let payload = json!({"g": g}).as_object().unwrap().clone();
+        shard
+            .update(
+                &UpdateOperation::SetPayload {
+                    selector: PointSelector::Ids(vec![PointId::Num(id)]),
+                    payload,
+                    key: None,
+                },
+                false,
+            )
+            .unwrap();
+    };
+    set_g(701, 99);
+    let found = search(&shard, &[0.5; DIM], Some(json!({"g": 99})), false);
+    assert_eq!(ids(&found), vec![PointId::Num(701)]);
+    let plans = shard.explain(&request(&[0.5; DIM], Some(json!({"g": 99})), false));
+    assert!(
+        plans.iter().all(|p| p.plan == Plan::Exact),
+        "one candidate: exact scan {plans:?}"
+    );
+    assert_eq!(plans.iter().map(|p| p.estimated_matches).sum::<usize>(), 1);
+    let old = search(&shard, &[0.5; DIM], Some(json!({"g": 1})), true);
+    assert!(!ids(&old).contains(&PointId::Num(701)));
 
     // Edits of points in sealed segments: delete some, re-upsert others (they move), update vectors.
     shard
