@@ -1,0 +1,148 @@
+//! Property: a search answered through payload field indexes (an exact scan of their candidates)
+//! returns exactly the points a brute-force filter check selects, before and after payload edits
+//! of the indexed segment; a filtered graph traversal over the candidates returns only matching
+//! points.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use quiver_segment::{FieldKind, IndexSettings, Segment, SegmentConfig, VectorSpec};
+use quiver_types::{
+    Condition, Distance, FieldCondition, FieldPredicate, Filter, JsonPath, Match, PointId, Range,
+    SearchParams, SearchRequest, ValueVariant, VectorData, WithPayload, WithVector,
+};
+use serde_json::{json, Value};
+
+fn payload_strategy() -> impl Strategy<Value = Value> {
+    let kw = prop_oneof![
+        Just(json!("a")),
+        Just(json!("b")),
+        Just(json!(["a", "c"])),
+        Just(json!(null)),
+        Just(json!(3))
+    ];
+    let num = prop_oneof![
+        (0i64..10).prop_map(|i| json!(i)),
+        (0.0f64..10.0).prop_map(|x| json!(x)),
+        Just(json!("7"))
+    ];
+    let flag = prop_oneof![Just(json!(true)), Just(json!(false)), Just(json!([true, false]))];
+    (kw, num, flag).prop_map(|(k, n, b)| json!({"k": k, "n": n, "b": b}))
+}
+
+fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
+    prop_oneof![
+        prop_oneof![Just("a"), Just("b"), Just("c"), Just("z")].prop_map(|s| (
+            "k".to_string(),
+            FieldPredicate::Match(Match::Value(ValueVariant::Keyword(s.into())))
+        )),
+        Just((
+            "k".to_string(),
+            FieldPredicate::Match(Match::Any(vec![
+                ValueVariant::Keyword("b".into()),
+                ValueVariant::Keyword("c".into())
+            ]))
+        )),
+        (0i64..10).prop_map(|i| (
+            "n".to_string(),
+            FieldPredicate::Match(Match::Value(ValueVariant::Integer(i)))
+        )),
+        (0.0f64..10.0, 0.0f64..6.0).prop_map(|(lo, w)| (
+            "n".to_string(),
+            FieldPredicate::Range(Range {
+                gte: Some(lo),
+                lt: Some(lo + w),
+                ..Range::default()
+            })
+        )),
+        any::<bool>().prop_map(|b| (
+            "b".to_string(),
+            FieldPredicate::Match(Match::Value(ValueVariant::Bool(b)))
+        )),
+    ]
+}
+
+fn search_ids(seg: &Segment, filter: &Filter) -> BTreeSet<PointId> {
+    let req = SearchRequest {
+        vector_name: String::new(),
+        query: VectorData::Dense(vec![1.0, 0.5, 0.25, 0.0]),
+        filter: Some(filter.clone()),
+        limit: 10_000,
+        offset: 0,
+        score_threshold: None,
+        with_payload: WithPayload::None,
+        with_vector: WithVector::None,
+        params: SearchParams {
+            hnsw_ef: Some(10_000),
+            ..SearchParams::default()
+        },
+    };
+    seg.search(&req).unwrap().into_iter().map(|p| p.id).collect()
+}
+
+/// The exact plan (candidates from the field indexes) must equal the oracle; a graph traversal is
+/// approximate (HNSW does not promise every node is reachable), so it must return only matching
+/// points, and most of them.
+fn check(
+    seg: &Segment,
+    filter: &Filter,
+    oracle: &BTreeSet<PointId>,
+    graph: bool,
+) -> Result<(), TestCaseError> {
+    let got = search_ids(seg, filter);
+    if graph {
+        prop_assert!(
+            got.is_subset(oracle),
+            "graph returned a point that does not match"
+        );
+        prop_assert!(
+            got.len() * 10 >= oracle.len() * 8,
+            "graph found {} of {}",
+            got.len(),
+            oracle.len()
+        );
+    } else {
+        prop_assert_eq!(&got, oracle);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn indexed_filters_equal_brute_force(
+        payloads in prop::collection::vec(payload_strategy(), 1..120),
+        preds in prop::collection::vec(predicate_strategy(), 1..3),
+        edits in prop::collection::vec((0usize..120, payload_strategy()), 0..20),
+        full_scan_kb in prop_oneof![Just(0usize), Just(1_000_000usize)],
+    ) {
+        let mut config = SegmentConfig::default();
+        config.vectors.insert(String::new(), VectorSpec::Dense { size: 4, distance: Distance::Cosine });
+        let mut seg = Segment::new(config);
+        for (i, p) in payloads.iter().enumerate() {
+            let v = vec![(i % 7) as f32, (i % 3) as f32, 1.0, (i % 5) as f32];
+            seg.upsert(PointId::Num(i as u64), 1, &[(String::new(), VectorData::Dense(v))].into(), p.as_object().unwrap().clone());
+        }
+        let path = |s: &str| JsonPath::parse(s).unwrap();
+        let declared = vec![(path("k"), FieldKind::Keyword), (path("n"), FieldKind::Numeric), (path("b"), FieldKind::Bool)];
+        // A low full-scan threshold sends filters to the graph; a high one to the exact scan.
+        let settings = IndexSettings { m: 8, ef_construct: 32, full_scan_threshold_kb: full_scan_kb, max_indexing_threads: 1 };
+        let index = seg.build_index(settings, &declared);
+        seg.set_index(index);
+        let filter = Filter {
+            must: preds.iter().map(|(k, p)| Condition::Field(FieldCondition { key: path(k), predicates: vec![p.clone()] })).collect(),
+            ..Filter::default()
+        };
+        let oracle: BTreeSet<PointId> = seg.matching_ids(Some(&filter)).into_iter().collect();
+        check(&seg, &filter, &oracle, full_scan_kb == 0)?;
+        for (i, p) in &edits {
+            let new = p.as_object().unwrap().clone();
+            seg.edit_payload(&PointId::Num(*i as u64), 2, |old| *old = new);
+        }
+        let oracle: BTreeSet<PointId> = seg.matching_ids(Some(&filter)).into_iter().collect();
+        check(&seg, &filter, &oracle, full_scan_kb == 0)?;
+    }
+}
