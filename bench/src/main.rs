@@ -123,6 +123,14 @@ fn main() -> anyhow::Result<()> {
         "quantization_config": null
     }))?;
     let collection = catalog.create("bench", config)?;
+    // The dataset's declared payload indexes (meta.json `indexes`), as a user would create them.
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)?;
+    if let Some(indexes) = meta["indexes"].as_object() {
+        for (field, kind) in indexes {
+            let data_type = kind.as_str().unwrap_or("keyword").to_string();
+            collection.create_payload_index(field, quiver_collection::collection::PayloadFieldSchema { data_type, params: None })?;
+        }
+    }
 
     // Ingest: batches of 256 with wait=true (fsync before acknowledging), payloads included.
     let started = Instant::now();
