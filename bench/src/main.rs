@@ -128,7 +128,13 @@ fn main() -> anyhow::Result<()> {
     if let Some(indexes) = meta["indexes"].as_object() {
         for (field, kind) in indexes {
             let data_type = kind.as_str().unwrap_or("keyword").to_string();
-            collection.create_payload_index(field, quiver_collection::collection::PayloadFieldSchema { data_type, params: None })?;
+            collection.create_payload_index(
+                field,
+                quiver_collection::collection::PayloadFieldSchema {
+                    data_type,
+                    params: None,
+                },
+            )?;
         }
     }
 

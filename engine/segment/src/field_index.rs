@@ -242,6 +242,33 @@ impl FieldIndexes {
         best
     }
 
+    /// Whether the candidates are exactly the matches of `filter` (every condition is a `must` on
+    /// an indexed field whose index answers it exactly), so they need no payload check.
+    pub fn answers_exactly(&self, filter: &Filter) -> bool {
+        if !filter.should.is_empty() || !filter.must_not.is_empty() || filter.min_should.is_some() {
+            return false;
+        }
+        !filter.must.is_empty()
+            && filter.must.iter().all(|c| {
+                let Condition::Field(fc) = c else { return false };
+                let Some((_, idx)) = self.fields.iter().find(|(p, _)| *p == fc.key) else {
+                    return false;
+                };
+                fc.predicates.iter().all(|p| {
+                    matches!(
+                        (idx.kind, p),
+                        (
+                            Some(FieldKind::Keyword),
+                            FieldPredicate::Match(Match::Value(ValueVariant::Keyword(_)))
+                        ) | (
+                            Some(FieldKind::Bool),
+                            FieldPredicate::Match(Match::Value(ValueVariant::Bool(_)))
+                        ) | (Some(FieldKind::Numeric), FieldPredicate::Range(_))
+                    )
+                })
+            })
+    }
+
     /// Tells every index that `offset`'s payload changed from `old` to `new`.
     pub fn update(&mut self, offset: u32, old: &Payload, new: &Payload) {
         for (path, idx) in self.fields.iter_mut() {

@@ -298,7 +298,13 @@ impl Segment {
         };
         let ef_default = self.index.as_ref().map_or(100, |i| i.settings.ef_construct);
         let k = req.limit.saturating_add(req.offset);
-        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        let mut filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        let exact_candidates = bits.is_some()
+            && filter.is_some_and(|f| self.index.as_ref().is_some_and(|ix| ix.fields.answers_exactly(f)));
+        if exact_candidates {
+            // The candidate bitset is the filter: no payload check per node.
+            filter = None;
+        }
         let accept = |node: u32| {
             // Unfiltered with no holes: every node the graph reaches is a live point with this
             // vector, so skip the lookups (they are random memory accesses).

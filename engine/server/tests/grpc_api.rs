@@ -34,10 +34,10 @@ fn client(server: &Server, api_key: Option<&str>) -> Qdrant {
 fn payload(i: u64) -> HashMap<String, Value> {
     HashMap::from([
         ("i".to_string(), Value::from(i as i64)),
-        ("even".to_string(), Value::from(i % 2 == 0)),
+        ("even".to_string(), Value::from(i.is_multiple_of(2))),
         (
             "city".to_string(),
-            Value::from(if i % 3 == 0 { "Berlin" } else { "Paris" }),
+            Value::from(if i.is_multiple_of(3) { "Berlin" } else { "Paris" }),
         ),
     ])
 }

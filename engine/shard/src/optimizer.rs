@@ -125,7 +125,7 @@ impl LocalShard {
                 Job::Index(i) => {
                     let slot = &mut state.slots[i];
                     slot.sealed = true;
-                    Work::Index(slot.uid, slot.segment.clone())
+                    Work::Index(slot.uid, Box::new(slot.segment.clone()))
                 }
                 Job::Fields(_) => return Ok(true),
                 Job::Rebuild(list) => Work::Rebuild(
@@ -188,6 +188,6 @@ impl LocalShard {
 
 /// A job with the copies it works on.
 enum Work {
-    Index(u64, Segment),
+    Index(u64, Box<Segment>),
     Rebuild(Vec<(u64, Segment)>),
 }
