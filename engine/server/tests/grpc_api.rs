@@ -289,3 +289,46 @@ fn api_key_is_required_over_grpc_except_health() {
         assert!(right.list_collections().await.unwrap().collections.is_empty());
     });
 }
+
+#[test]
+fn explain_comes_back_in_a_grpc_header_when_asked() {
+    use qdrant_client::qdrant::points_client::PointsClient;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let c = client(&server, None);
+    rt().block_on(async {
+        c.create_collection(
+            CreateCollectionBuilder::new("c").vectors_config(VectorParamsBuilder::new(3, Distance::Dot)),
+        )
+        .await
+        .unwrap();
+        c.upsert_points(UpsertPointsBuilder::new("c", points(20)).wait(true))
+            .await
+            .unwrap();
+        let mut raw = PointsClient::connect(server.grpc_url()).await.unwrap();
+        let query: qdrant_client::qdrant::QueryPoints = QueryPointsBuilder::new("c")
+            .query(vec![1.0, 0.0, 0.0])
+            .limit(3)
+            .into();
+        let plain = raw.query(tonic::Request::new(query.clone())).await.unwrap();
+        assert!(
+            plain.metadata().get("x-quiver-explain").is_none(),
+            "only when asked"
+        );
+        let mut asked = tonic::Request::new(query);
+        asked
+            .metadata_mut()
+            .insert("x-quiver-explain", "true".parse().unwrap());
+        let answer = raw.query(asked).await.unwrap();
+        let header = answer.metadata().get("x-quiver-explain").expect("explain header");
+        let explain: serde_json::Value = serde_json::from_str(header.to_str().unwrap()).unwrap();
+        assert_eq!(explain[0]["stage"], "query");
+        let segments = explain[0]["shards"][0]["segments"].as_array().unwrap();
+        assert_eq!(
+            segments[0]["strategy"], "exact_scan",
+            "20 points are never indexed: {explain}"
+        );
+        assert_eq!(segments[0]["points"], 20);
+        assert_eq!(answer.into_inner().result.len(), 3);
+    });
+}
