@@ -34,19 +34,7 @@ pub fn bad(path: &str, msg: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(format!("Format error in request: {path}: {msg}"))
 }
 
-/// `path.key` (or `key` at the root).
-pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-/// `path[i]`.
-pub fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
-}
+pub use crate::convert::{index, join};
 
 /// A required message field.
 pub fn required<'a, T>(v: &'a Option<T>, path: &str, key: &str) -> Result<&'a T, ApiError> {

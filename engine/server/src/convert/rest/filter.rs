@@ -301,11 +301,8 @@ fn ring(v: &Value, path: &str) -> ApiResult<Vec<GeoPoint>> {
         .enumerate()
         .map(|(i, p)| geo_point(p, &index(&pp, i)))
         .collect::<ApiResult<_>>()?;
-    if ring.len() < 4 || ring.first() != ring.last() {
-        return Err(bad(
-            &pp,
-            "a polygon ring needs at least 4 points and must be closed (first point = last point)",
-        ));
+    match crate::convert::ring_problem(&ring) {
+        Some(why) => Err(bad(&pp, why)),
+        None => Ok(ring),
     }
-    Ok(ring)
 }

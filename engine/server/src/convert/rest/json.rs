@@ -13,17 +13,7 @@ pub fn field<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-pub fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
-}
+pub use crate::convert::{index, join};
 
 pub fn object<'a>(v: &'a Value, path: &str) -> ApiResult<&'a serde_json::Map<String, Value>> {
     v.as_object().ok_or_else(|| bad(path, "expected an object"))
