@@ -43,8 +43,6 @@ pub struct FieldIndex {
     /// (value, offset), sorted.
     numbers: Vec<(f64, u32)>,
     bools: [Vec<u32>; 2],
-    /// Offsets with at least one indexed value.
-    points: usize,
 }
 
 fn scalars<'a>(path: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
@@ -70,79 +68,81 @@ impl FieldIndex {
             ..FieldIndex::default()
         };
         for (offset, payload) in payloads {
-            idx.add(path, offset, payload);
+            idx.add(path, offset, payload, false);
         }
         idx.numbers
             .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         idx
     }
 
-    pub fn kind(&self) -> Option<FieldKind> {
-        self.kind
-    }
-
-    /// Offsets that have a value for the field.
-    pub fn points(&self) -> usize {
-        self.points
-    }
-
-    fn add(&mut self, path: &JsonPath, offset: u32, payload: &Payload) {
-        let mut any = false;
-        for v in scalars(path, payload) {
-            match (self.kind, v) {
-                (Some(FieldKind::Keyword), Value::String(s)) => {
-                    let list = self.keywords.entry(s.clone()).or_default();
-                    if list.last() != Some(&offset) {
-                        list.push(offset);
-                    }
-                    any = true;
-                }
-                (Some(FieldKind::Numeric), Value::Number(n)) => {
+    /// Adds `offset` under each indexed value of `payload`. Appends during a build (offsets come
+    /// in order; the numbers are sorted once at the end); `sorted` keeps every list in order for
+    /// an edit of a built index.
+    fn add(&mut self, path: &JsonPath, offset: u32, payload: &Payload, sorted: bool) {
+        let insert = |list: &mut Vec<u32>| match list.binary_search(&offset) {
+            Ok(_) => {}
+            Err(i) if sorted => list.insert(i, offset),
+            Err(_) => list.push(offset),
+        };
+        for v in self.values_of(path, payload) {
+            match v {
+                Value::String(s) => insert(self.keywords.entry(s.clone()).or_default()),
+                Value::Bool(b) => insert(&mut self.bools[usize::from(*b)]),
+                Value::Number(n) => {
                     if let Some(x) = n.as_f64() {
-                        self.numbers.push((x, offset));
-                        any = true;
+                        let entry = (x, offset);
+                        let at = if sorted {
+                            self.number_position(entry)
+                        } else {
+                            self.numbers.len()
+                        };
+                        self.numbers.insert(at, entry);
                     }
-                }
-                (Some(FieldKind::Bool), Value::Bool(b)) => {
-                    let list = &mut self.bools[usize::from(*b)];
-                    if list.last() != Some(&offset) {
-                        list.push(offset);
-                    }
-                    any = true;
                 }
                 _ => {}
             }
         }
-        if any {
-            self.points += 1;
-        }
     }
 
-    /// Replaces what the index knows of `offset` (its payload went from `old` to `new`).
+    /// Where `entry` sits (or would sit) in the sorted `numbers`.
+    fn number_position(&self, entry: (f64, u32)) -> usize {
+        self.numbers
+            .partition_point(|e| e.0.total_cmp(&entry.0).then(e.1.cmp(&entry.1)).is_lt())
+    }
+
+    /// Replaces what the index knows of `offset` (its payload went from `old` to `new`): only the
+    /// lists of the old and new values are touched.
     pub fn update(&mut self, path: &JsonPath, offset: u32, old: &Payload, new: &Payload) {
-        let had = !self.values_of(path, old).is_empty();
-        for list in self.keywords.values_mut().chain(self.bools.iter_mut()) {
-            if let Ok(i) = list.binary_search(&offset) {
-                list.remove(i);
+        for v in self.values_of(path, old) {
+            match v {
+                Value::String(s) => {
+                    if let Some(list) = self.keywords.get_mut(s) {
+                        if let Ok(i) = list.binary_search(&offset) {
+                            list.remove(i);
+                        }
+                    }
+                }
+                Value::Bool(b) => {
+                    let list = &mut self.bools[usize::from(*b)];
+                    if let Ok(i) = list.binary_search(&offset) {
+                        list.remove(i);
+                    }
+                }
+                Value::Number(n) => {
+                    if let Some(x) = n.as_f64() {
+                        let at = self.number_position((x, offset));
+                        if self.numbers.get(at).is_some_and(|e| e.1 == offset) {
+                            self.numbers.remove(at);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
-        self.numbers.retain(|(_, o)| *o != offset);
-        if had {
-            self.points = self.points.saturating_sub(1);
-        }
-        let before = self.numbers.len();
-        self.add(path, offset, new);
-        // Keep lists sorted: `add` appends.
-        for list in self.keywords.values_mut().chain(self.bools.iter_mut()) {
-            list.sort_unstable();
-            list.dedup();
-        }
-        if self.numbers.len() != before {
-            self.numbers
-                .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        }
+        self.add(path, offset, new, true);
     }
 
+    /// The values of `payload` this index holds (strings, numbers or bools, by its kind).
     fn values_of<'a>(&self, path: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
         scalars(path, payload)
             .into_iter()

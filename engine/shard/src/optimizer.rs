@@ -112,28 +112,28 @@ impl LocalShard {
             let Some(job) = next_job(&state, &opts) else {
                 return Ok(false);
             };
-            if let Job::Fields(i) = job {
-                // A payload scan, no graph: done in place under the lock.
-                let points = state.slots[i].segment.len();
-                state.slots[i].segment.reindex_fields(&opts.fields);
-                state.slots[i].dirty = true;
-                tracing::info!(shard = %self.dir().display(), points, "payload field indexes rebuilt");
-                return Ok(true);
-            }
-            self.building.store(true, Ordering::Release);
-            match job {
+            let work = match job {
+                Job::Fields(i) => {
+                    // A payload scan, no graph: done in place under the lock.
+                    let points = state.slots[i].segment.len();
+                    state.slots[i].segment.reindex_fields(&opts.fields);
+                    state.slots[i].dirty = true;
+                    tracing::info!(shard = %self.dir().display(), points, "payload field indexes rebuilt");
+                    return Ok(true);
+                }
                 Job::Index(i) => {
                     let slot = &mut state.slots[i];
                     slot.sealed = true;
                     Work::Index(slot.uid, Box::new(slot.segment.clone()))
                 }
-                Job::Fields(_) => return Ok(true),
                 Job::Rebuild(list) => Work::Rebuild(
                     list.iter()
                         .map(|&i| (state.slots[i].uid, state.slots[i].segment.clone()))
                         .collect(),
                 ),
-            }
+            };
+            self.building.store(true, Ordering::Release);
+            work
         };
         let what = match job {
             Work::Index(uid, copy) => {
