@@ -130,6 +130,7 @@ fn indexing_options(
             ef_construct: size(h.ef_construct).max(4),
             full_scan_threshold_kb: size(h.full_scan_threshold),
             max_indexing_threads: size(h.max_indexing_threads),
+            payload_m: size(h.payload_m.unwrap_or(h.m)),
         },
         target_segments: match o.default_segment_number {
             0 => cores,
@@ -138,6 +139,29 @@ fn indexing_options(
         max_segment_points: (max_kb.saturating_mul(1024) / point_bytes).clamp(1, u32::MAX as usize / 2),
         deleted_threshold: o.deleted_threshold,
         vacuum_min_vectors: size(o.vacuum_min_vector_number),
+        quantization: config
+            .params
+            .vectors
+            .iter()
+            .into_iter()
+            .filter_map(|(name, v)| {
+                // A vector's own setting wins over the collection's (Qdrant's rule). Product and
+                // binary quantization are accepted and reported but not used by search yet.
+                let q = v
+                    .quantization_config
+                    .as_ref()
+                    .or(config.quantization_config.as_ref())?;
+                match q {
+                    QuantizationConfig::Scalar(s) => Some((
+                        name.to_string(),
+                        quiver_segment::Int8Params {
+                            quantile: s.quantile.map_or(0.99, |q| q as f32),
+                        },
+                    )),
+                    _ => None,
+                }
+            })
+            .collect(),
         fields: schema
             .iter()
             .filter_map(|(field, s)| {

@@ -327,7 +327,8 @@ pub struct BinaryQuantization {
     pub query_encoding: Option<String>,
 }
 
-/// Quantization settings (accepted, validated and reported; used by search in a later version).
+/// Quantization settings. Scalar int8 drives graph traversal (with rescoring); product and binary
+/// are accepted, validated and reported, and not used by search yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QuantizationConfig {

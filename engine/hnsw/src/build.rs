@@ -56,8 +56,12 @@ where
             },
         }
     }
+    b.repair(&nodes);
     b.freeze(nodes.len())
 }
+
+/// Rounds of reachability repair after a build (each one usually leaves nothing to do).
+const REPAIR_ROUNDS: usize = 3;
 
 impl<P> Building<'_, P>
 where
@@ -120,6 +124,88 @@ where
         }
     }
 
+    /// Links every node that level 0 cannot reach from the entry. Pruning a full list can drop the
+    /// only link into a node (most often nodes inserted early, when lists were short, or under an
+    /// unnormalised dot product); a search then never returns it. Each lost node gets a link from
+    /// its best reachable neighbour, found by the same search an insertion runs.
+    fn repair(&self, nodes: &[u32]) {
+        for _ in 0..REPAIR_ROUNDS {
+            let Some((entry, top)) = *self.entry.read() else {
+                return;
+            };
+            let mut seen = vec![false; self.capacity];
+            let mut stack = vec![entry];
+            seen[entry as usize] = true;
+            let mut buf = Vec::new();
+            while let Some(n) = stack.pop() {
+                buf.clear();
+                self.copy(n, 0, &mut buf);
+                for &nb in &buf {
+                    if let Some(s) = seen.get_mut(nb as usize) {
+                        if !*s {
+                            *s = true;
+                            stack.push(nb);
+                        }
+                    }
+                }
+            }
+            let lost: Vec<u32> = nodes.iter().copied().filter(|&n| !seen[n as usize]).collect();
+            if lost.is_empty() {
+                return;
+            }
+            for &u in &lost {
+                let score = Against {
+                    pair: self.pair,
+                    node: u,
+                };
+                let mut cur = Scored {
+                    score: score.score(entry),
+                    id: entry,
+                };
+                for lev in (1..=top).rev() {
+                    cur = greedy(cur, &|n, buf: &mut Vec<u32>| self.copy(n, lev, buf), &score);
+                }
+                let beam = Beam {
+                    neighbours: &|n, buf: &mut Vec<u32>| self.copy(n, 0, buf),
+                    prefetch_links: &|_| {},
+                    score: &score,
+                    accept: &|n| n != u && seen.get(n as usize).copied().unwrap_or(false),
+                    filtered: true,
+                    ef: self.params.ef_construct.max(self.params.m),
+                };
+                let found = with_visited(self.capacity, |v| beam.run(&[cur], v));
+                if let Some(best) = found.first() {
+                    self.force_link(best.id, u);
+                }
+            }
+        }
+    }
+
+    /// Adds `from -> to` on level 0 even when `from`'s list is full: its worst link makes room.
+    fn force_link(&self, from: u32, to: u32) {
+        let cap = self.params.m0();
+        let mut guard = self.links[from as usize].lock();
+        let Some(list) = guard.get_mut(0) else {
+            return;
+        };
+        if list.contains(&to) {
+            return;
+        }
+        if list.len() < cap {
+            list.push(to);
+            return;
+        }
+        let worst = list
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (i, self.pair.pair(from, x)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        // The dropped node may be lost in turn: the next repair round finds it.
+        if let Some((i, _)) = worst {
+            list[i] = to;
+        }
+    }
+
     /// The diversity heuristic over candidates sorted best first (scores relative to the base node).
     fn select(&self, candidates: &[Scored], m: usize) -> Vec<u32> {
         let mut kept: Vec<u32> = Vec::with_capacity(m);
@@ -129,6 +215,16 @@ where
             }
             if kept.iter().all(|&k| self.pair.pair(c.id, k) <= c.score) {
                 kept.push(c.id);
+            }
+        }
+        if self.params.keep_pruned {
+            for c in candidates {
+                if kept.len() >= m {
+                    break;
+                }
+                if !kept.contains(&c.id) {
+                    kept.push(c.id);
+                }
             }
         }
         kept

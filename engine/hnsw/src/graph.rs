@@ -115,6 +115,55 @@ impl Graph {
         }
     }
 
+    /// The entry node and its level (`None` for a graph without nodes).
+    pub fn entry(&self) -> Option<(u32, usize)> {
+        self.entry
+    }
+
+    /// Copies the links and level of `node` from `other` (a graph of the same `m`).
+    pub(crate) fn copy_node_from(&mut self, other: &Graph, node: u32) {
+        let n = node as usize;
+        if n >= self.len() || n >= other.len() || other.m != self.m {
+            return;
+        }
+        let row = self.m0 + 1;
+        self.links0[n * row..(n + 1) * row].copy_from_slice(&other.links0[n * row..(n + 1) * row]);
+        let level = other.levels[n];
+        self.levels[n] = level;
+        let base = other.upper_start[n];
+        if level > 0 && base != u32::MAX {
+            let start = base as usize;
+            let len = level as usize * (self.m + 1);
+            if let Some(rows) = other.upper.get(start..start + len) {
+                self.upper_start[n] = self.upper.len() as u32;
+                self.upper.extend_from_slice(rows);
+            }
+        }
+    }
+
+    /// Lays the upper levels out in node order (what the file format expects), after nodes were
+    /// copied in another order.
+    pub(crate) fn repack_upper(&mut self) {
+        let mut upper = Vec::with_capacity(self.upper.len());
+        for n in 0..self.len() {
+            let (level, base) = (self.levels[n] as usize, self.upper_start[n]);
+            if level == 0 || base == u32::MAX {
+                self.upper_start[n] = u32::MAX;
+                continue;
+            }
+            let start = base as usize;
+            let len = level * (self.m + 1);
+            match self.upper.get(start..start + len) {
+                Some(rows) => {
+                    self.upper_start[n] = upper.len() as u32;
+                    upper.extend_from_slice(rows);
+                }
+                None => self.upper_start[n] = u32::MAX,
+            }
+        }
+        self.upper = upper;
+    }
+
     /// The best `k` accepted nodes by `score`, best first.
     pub fn search(
         &self,
@@ -122,19 +171,38 @@ impl Graph {
         score: impl NodeScorer,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<Scored> {
-        let Some((entry, top)) = self.entry else {
-            return Vec::new();
-        };
-        let mut cur = Scored {
-            score: score.score(entry),
-            id: entry,
-        };
-        for level in (1..=top).rev() {
-            cur = greedy(
-                cur,
-                &|n, buf: &mut Vec<u32>| self.neighbours(n, level, buf),
-                &score,
-            );
+        match self.entry {
+            Some(entry) => self.search_from(req, &[entry], score, accept),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`Graph::search`] from several entries (node, level): each descends greedily on its own,
+    /// then one beam on level 0 starts from all of them.
+    pub fn search_from(
+        &self,
+        req: &GraphSearch,
+        entries: &[(u32, usize)],
+        score: impl NodeScorer,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let mut starts = Vec::with_capacity(entries.len());
+        for &(entry, top) in entries {
+            if entry as usize >= self.len() {
+                continue;
+            }
+            let mut cur = Scored {
+                score: score.score(entry),
+                id: entry,
+            };
+            for level in (1..=top).rev() {
+                cur = greedy(
+                    cur,
+                    &|n, buf: &mut Vec<u32>| self.neighbours(n, level, buf),
+                    &score,
+                );
+            }
+            starts.push(cur);
         }
         let beam = Beam {
             neighbours: &|n, buf: &mut Vec<u32>| self.neighbours(n, 0, buf),
@@ -144,7 +212,7 @@ impl Graph {
             filtered: req.filtered,
             ef: req.ef.max(req.k),
         };
-        let mut out = with_visited(self.len(), |v| beam.run(&[cur], v));
+        let mut out = with_visited(self.len(), |v| beam.run(&starts, v));
         out.truncate(req.k);
         out
     }

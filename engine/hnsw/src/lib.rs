@@ -7,6 +7,7 @@
 //! - [`params`]: the build parameters (`m`, `ef_construct`, threads).
 //! - [`build`]: the parallel builder (rayon, one lock per node, hnswlib-style heuristic).
 //! - [`graph`]: the frozen graph and its search (greedy descent, then a beam of width `ef` on level 0).
+//! - [`groups`]: one graph of several node groups whose links stay inside each (filterable HNSW).
 //! - [`search`]: the beam search shared by build and query, and the visited-set pool.
 //! - [`file`]: the on-disk format (flat little-endian arrays, so it can be memory-mapped).
 //!
@@ -17,11 +18,13 @@ pub mod build;
 pub mod error;
 pub mod file;
 pub mod graph;
+pub mod groups;
 pub mod params;
 pub mod search;
 
 pub use build::build;
 pub use error::HnswError;
 pub use graph::{Graph, GraphSearch};
+pub use groups::{build_groups, Grouped};
 pub use params::HnswParams;
 pub use search::{NodeScorer, PairScorer, Scored};

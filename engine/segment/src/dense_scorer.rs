@@ -28,6 +28,7 @@ pub fn score_of_rank(distance: Distance, rank: f32) -> f32 {
 }
 
 /// Scores stored vectors against one query.
+#[derive(Clone, Copy)]
 pub struct QueryScorer<'a> {
     storage: &'a DenseStorage,
     query: &'a [f32],

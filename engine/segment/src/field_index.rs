@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use quiver_types::{Condition, FieldPredicate, Filter, JsonPath, Match, Payload, Range, ValueVariant};
 use serde_json::Value;
 
+use crate::value_graph::GroupKey;
+
 /// What a field index holds (from the declared `field_schema`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FieldKind {
@@ -194,19 +196,74 @@ impl FieldIndex {
         }
     }
 
+    /// The distinct numbers inside `r` (one jump per value, so it is cheap for integer fields
+    /// with few values).
+    pub(crate) fn distinct_numbers(&self, r: &Range) -> Vec<f64> {
+        let (lo, hi) = self.range_bounds(r);
+        let mut out = Vec::new();
+        let mut i = lo;
+        while i < hi {
+            let x = self.numbers[i].0;
+            out.push(x);
+            i = self
+                .numbers
+                .partition_point(|(v, _)| v.total_cmp(&x).is_le())
+                .max(i + 1);
+        }
+        out
+    }
+
+    /// Each value held by at least `min` offsets, with its offsets (sorted); the groups of a
+    /// value graph.
+    pub(crate) fn groups(&self, min: usize) -> Vec<(GroupKey, Vec<u32>)> {
+        let min = min.max(1);
+        let mut out: Vec<(GroupKey, Vec<u32>)> = Vec::new();
+        let mut keywords: Vec<(&String, &Vec<u32>)> =
+            self.keywords.iter().filter(|(_, l)| l.len() >= min).collect();
+        keywords.sort();
+        out.extend(
+            keywords
+                .into_iter()
+                .map(|(k, l)| (GroupKey::Keyword(k.clone()), l.clone())),
+        );
+        for chunk in self.numbers.chunk_by(|a, b| a.0 == b.0) {
+            if chunk.len() >= min {
+                let mut list: Vec<u32> = chunk.iter().map(|(_, o)| *o).collect();
+                list.dedup();
+                out.push((GroupKey::Number(chunk[0].0), list));
+            }
+        }
+        for (b, list) in self.bools.iter().enumerate() {
+            if list.len() >= min {
+                out.push((GroupKey::Bool(b == 1), list.clone()));
+            }
+        }
+        out
+    }
+
+    /// The group keys of the values of `payload` this index holds.
+    pub(crate) fn keys_of(&self, path: &JsonPath, payload: &Payload) -> Vec<GroupKey> {
+        self.values_of(path, payload)
+            .into_iter()
+            .filter_map(GroupKey::of)
+            .collect()
+    }
+
+    fn range_bounds(&self, r: &Range) -> (usize, usize) {
+        // Both bounds of a side may be given (`gte` and `gt`): the tighter one wins.
+        let lo = self
+            .numbers
+            .partition_point(|(x, _)| r.gte.is_some_and(|g| *x < g) || r.gt.is_some_and(|g| *x <= g));
+        let hi = self
+            .numbers
+            .partition_point(|(x, _)| r.lte.is_none_or(|l| *x <= l) && r.lt.is_none_or(|l| *x < l));
+        (lo, hi.max(lo))
+    }
+
     fn range(&self, r: &Range) -> Vec<u32> {
-        let lo = self.numbers.partition_point(|(x, _)| match (r.gte, r.gt) {
-            (Some(g), _) => *x < g,
-            (None, Some(g)) => *x <= g,
-            (None, None) => false,
-        });
-        let hi = self.numbers.partition_point(|(x, _)| match (r.lte, r.lt) {
-            (Some(l), _) => *x <= l,
-            (None, Some(l)) => *x < l,
-            (None, None) => true,
-        });
+        let (lo, hi) = self.range_bounds(r);
         self.numbers
-            .get(lo..hi.max(lo))
+            .get(lo..hi)
             .unwrap_or_default()
             .iter()
             .map(|(_, o)| *o)

@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! magic  b"QVRSEG01"                      8 bytes
-//! format u32 LE = 2 (1 is still read: no holes, no graphs)
+//! format u32 LE = 3 (2 is still read: no value graphs; 1: no holes, no graphs)
 //! meta   u64 LE length + MessagePack of `Meta` (config, ids, versions, payloads, sparse vectors,
 //!        holes, index settings and the names of the vectors that have a graph)
 //! dense  for each dense vector name in config order: `present` flags were in meta; then
 //!        slots * dim f32 LE (zeros where absent)
 //! graphs for each name in `Meta::graphs`: u64 LE length + a graph file (quiver_hnsw::file)
+//! values for each entry of `Meta::value_graphs`: u64 LE length + a graph file
 //! crc    u32 LE: CRC-32 of everything after the magic and format
 //! ```
 //! A segment without graphs writes only its live points in id order, so saving also compacts.
@@ -23,11 +24,12 @@ use quiver_types::{NamedVectors, Payload, PointId, SparseVector, VectorData};
 
 use crate::error::Result;
 use crate::index::{IndexSettings, SegmentIndex};
+use crate::value_graph::{Group, ValueGraph};
 use crate::vector_storage::VectorStorage;
 use crate::{Segment, SegmentConfig, SegmentError, VectorSpec};
 
 const MAGIC: &[u8; 8] = b"QVRSEG01";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Meta {
@@ -48,6 +50,9 @@ struct Meta {
     /// Declared payload fields of the index; their field indexes are rebuilt on load.
     #[serde(default)]
     fields: Vec<(quiver_types::JsonPath, crate::FieldKind)>,
+    /// Value graphs (vector, field, groups) whose graph files follow the vector graphs.
+    #[serde(default)]
+    value_graphs: Vec<(String, quiver_types::JsonPath, Vec<Group>)>,
 }
 
 impl Segment {
@@ -91,6 +96,16 @@ impl Segment {
                 .as_ref()
                 .map(|i| i.declared.clone())
                 .unwrap_or_default(),
+            value_graphs: self
+                .index
+                .as_ref()
+                .map(|i| {
+                    i.value_graphs
+                        .iter()
+                        .map(|v| (v.vector.clone(), v.field.clone(), v.groups.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         let mut dense_blobs: Vec<u8> = Vec::new();
         for (name, storage) in &self.vectors {
@@ -133,6 +148,11 @@ impl Segment {
                 out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
                 out.extend_from_slice(&bytes);
             }
+            for v in &index.value_graphs {
+                let bytes = v.graph.to_bytes();
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(&bytes);
+            }
         }
         let crc = crc32fast::hash(&out[12..]);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -149,7 +169,7 @@ impl Segment {
             return Err(corrupt("bad magic or truncated header"));
         }
         let format = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| corrupt("header"))?);
-        if format != FORMAT && format != 1 {
+        if !(1..=FORMAT).contains(&format) {
             return Err(corrupt(&format!("unsupported format version {format}")));
         }
         let (body, crc_bytes) = bytes.split_at(bytes.len() - 4);
@@ -212,13 +232,13 @@ impl Segment {
             }
         }
         let mut graphs = BTreeMap::new();
-        for name in &meta.graphs {
+        let next_graph = |pos: &mut usize| -> Result<quiver_hnsw::Graph> {
             let len_end = pos
                 .checked_add(8)
                 .filter(|e| *e <= body.len())
                 .ok_or_else(|| corrupt("graph length"))?;
             let len = u64::from_le_bytes(
-                body[pos..len_end]
+                body[*pos..len_end]
                     .try_into()
                     .map_err(|_| corrupt("graph length"))?,
             );
@@ -229,11 +249,31 @@ impl Segment {
                 .ok_or_else(|| corrupt("graph truncated"))?;
             let graph =
                 quiver_hnsw::Graph::from_bytes(&body[len_end..end]).map_err(|e| corrupt(&e.to_string()))?;
-            if graph.len() != n || !meta.config.vectors.contains_key(name) {
+            if graph.len() != n {
                 return Err(corrupt("graph does not match the segment"));
             }
+            *pos = end;
+            Ok(graph)
+        };
+        for name in &meta.graphs {
+            if !meta.config.vectors.contains_key(name) {
+                return Err(corrupt("graph of an unknown vector"));
+            }
+            let graph = next_graph(&mut pos)?;
             graphs.insert(name.clone(), std::sync::Arc::new(graph));
-            pos = end;
+        }
+        let mut value_graphs = Vec::new();
+        for (vector, field, groups) in meta.value_graphs {
+            if !graphs.contains_key(&vector) {
+                return Err(corrupt("value graph of a vector without a graph"));
+            }
+            let graph = std::sync::Arc::new(next_graph(&mut pos)?);
+            value_graphs.push(ValueGraph {
+                vector,
+                field,
+                groups,
+                graph,
+            });
         }
         if pos != body.len() {
             return Err(corrupt("trailing bytes"));
@@ -256,6 +296,10 @@ impl Segment {
                     graphs,
                     declared: Vec::new(),
                     fields: Default::default(),
+                    // Codes are derived: the optimizer rebuilds them for the collection's settings.
+                    quantization: Default::default(),
+                    codes: Default::default(),
+                    value_graphs,
                 });
                 seg.reindex_fields(&meta.fields);
             }

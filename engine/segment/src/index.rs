@@ -12,12 +12,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use quiver_hnsw::{Graph, GraphSearch, HnswParams};
-use quiver_types::{JsonPath, PointId, PointOffset, SearchRequest};
+use quiver_hnsw::{Graph, GraphSearch, HnswParams, NodeScorer, Scored};
+use quiver_types::{JsonPath, Payload, PointId, PointOffset, SearchRequest};
 
 use crate::dense_scorer::{PairRanker, QueryScorer};
 use crate::field_index::{FieldIndex, FieldIndexes, FieldKind};
 use crate::filter;
+use crate::quantized::{Int8Codes, Int8Params};
+use crate::value_graph::{best_cover, Cover, Group, ValueGraph};
 use crate::vector_storage::{DenseStorage, VectorStorage};
 use crate::Segment;
 
@@ -30,6 +32,10 @@ pub struct IndexSettings {
     pub full_scan_threshold_kb: usize,
     /// Build threads; 0 means every core.
     pub max_indexing_threads: usize,
+    /// Links per node in the value graphs of indexed payload fields (Qdrant's `payload_m`);
+    /// 0 builds none.
+    #[serde(default)]
+    pub payload_m: usize,
 }
 
 impl Default for IndexSettings {
@@ -39,6 +45,7 @@ impl Default for IndexSettings {
             ef_construct: 100,
             full_scan_threshold_kb: 10_000,
             max_indexing_threads: 0,
+            payload_m: 16,
         }
     }
 }
@@ -51,6 +58,25 @@ pub struct SegmentIndex {
     /// The declared payload fields the field indexes were built for.
     pub declared: Vec<(JsonPath, FieldKind)>,
     pub fields: FieldIndexes,
+    /// The quantization the codes were built with, per dense vector name (a name missing here
+    /// is traversed on its original vectors).
+    pub quantization: BTreeMap<String, Int8Params>,
+    /// Int8 codes per dense vector name, derived from the vectors (not persisted).
+    pub codes: BTreeMap<String, Arc<Int8Codes>>,
+    /// Filterable-HNSW graphs of the declared keyword/integer/bool fields.
+    pub value_graphs: Vec<ValueGraph>,
+}
+
+impl SegmentIndex {
+    /// Tells the field indexes and value graphs that `offset`'s payload went from `old` to `new`.
+    pub fn payload_changed(&mut self, offset: u32, old: &Payload, new: &Payload) {
+        for vg in self.value_graphs.iter_mut() {
+            if let Some((_, idx)) = self.fields.fields.iter().find(|(p, _)| *p == vg.field) {
+                vg.note_edit(&idx.keys_of(&vg.field, old), &idx.keys_of(&vg.field, new));
+            }
+        }
+        self.fields.update(offset, old, new);
+    }
 }
 
 /// What a search of one segment does.
@@ -60,6 +86,8 @@ pub enum Plan {
     Exact,
     /// Traverse the graph; `filtered` when some nodes must be rejected (filter, deletions).
     Graph { filtered: bool },
+    /// Traverse the value graph of a payload field from the groups the filter selects.
+    ValueGraph,
 }
 
 /// Points sampled to estimate a filter's cardinality.
@@ -68,7 +96,12 @@ const SAMPLE: usize = 256;
 impl Segment {
     /// Builds a graph for every dense vector over the live points that have it. Pure: the segment
     /// is not changed, so this runs on a copy while the original serves reads and writes.
-    pub fn build_index(&self, settings: IndexSettings, declared: &[(JsonPath, FieldKind)]) -> SegmentIndex {
+    pub fn build_index(
+        &self,
+        settings: IndexSettings,
+        declared: &[(JsonPath, FieldKind)],
+        quantization: &BTreeMap<String, Int8Params>,
+    ) -> SegmentIndex {
         let params = HnswParams {
             m: settings.m.max(1),
             ef_construct: settings.ef_construct.max(1),
@@ -89,11 +122,121 @@ impl Segment {
                 graphs.insert(name.clone(), Arc::new(graph));
             }
         }
+        let fields = self.field_indexes(declared);
+        let value_graphs = self.value_graphs(&settings, &params, &graphs, &fields);
         SegmentIndex {
             settings,
             graphs,
             declared: declared.to_vec(),
-            fields: self.field_indexes(declared),
+            fields,
+            quantization: quantization.clone(),
+            codes: self.quantize(quantization),
+            value_graphs,
+        }
+    }
+
+    /// A value graph per (graphed vector, indexed field) whose values have groups: values held by
+    /// at least `full_scan_threshold` worth of points (a filter on fewer is scanned exactly).
+    fn value_graphs(
+        &self,
+        settings: &IndexSettings,
+        params: &HnswParams,
+        graphs: &BTreeMap<String, Arc<Graph>>,
+        fields: &FieldIndexes,
+    ) -> Vec<ValueGraph> {
+        if settings.payload_m == 0 {
+            return Vec::new();
+        }
+        let params = HnswParams {
+            m: settings.payload_m,
+            keep_pruned: true,
+            ..params.clone()
+        };
+        let mut out = Vec::new();
+        for name in graphs.keys() {
+            let Some(d) = self.dense_storage(name) else {
+                continue;
+            };
+            let min = (settings.full_scan_threshold_kb * 1024 / (d.dim * 4).max(1)).max(1);
+            for (path, idx) in &fields.fields {
+                let groups: Vec<_> = idx
+                    .groups(min)
+                    .into_iter()
+                    .map(|(key, list)| {
+                        let live: Vec<u32> = list
+                            .into_iter()
+                            .filter(|&o| self.ids.is_live(PointOffset(o)) && d.has(PointOffset(o)))
+                            .collect();
+                        (key, live)
+                    })
+                    .collect();
+                if groups.is_empty() {
+                    continue;
+                }
+                let lists: Vec<Vec<u32>> = groups.iter().map(|(_, l)| l.clone()).collect();
+                let capacity = self.ids.capacity().max(d.capacity());
+                let built = quiver_hnsw::build_groups(&params, capacity, &lists, &PairRanker::new(d));
+                out.push(ValueGraph {
+                    vector: name.clone(),
+                    field: path.clone(),
+                    groups: groups
+                        .into_iter()
+                        .zip(built.entries)
+                        .map(|((key, list), entry)| Group {
+                            key,
+                            size: list.len() as u32,
+                            entry: entry.map(|(n, l)| (n, l as u32)),
+                            grown: false,
+                        })
+                        .collect(),
+                    graph: Arc::new(built.graph),
+                });
+            }
+        }
+        out
+    }
+
+    /// The value graph that answers the request's filter, if one does.
+    pub fn value_graph_cover(&self, req: &SearchRequest) -> Option<Cover> {
+        let f = req.filter.as_ref().filter(|f| !f.is_empty())?;
+        let ix = self.index.as_ref()?;
+        best_cover(&ix.value_graphs, &req.vector_name, f, &ix.fields)
+    }
+
+    /// Attaches an index built on `copy` (a clone of this segment taken before the build) and
+    /// replays the payload edits made here since, which the copy's field indexes and value
+    /// graphs did not see.
+    pub fn adopt_index(&mut self, mut index: SegmentIndex, copy: &Segment) {
+        if self.payload_edits != copy.payload_edits {
+            for o in 0..self.payloads.len().min(self.ids.capacity()) {
+                let off = PointOffset(o as u32);
+                let (old, new) = (copy.payload_at(off), self.payload_at(off));
+                if old != new {
+                    index.payload_changed(o as u32, old, new);
+                }
+            }
+        }
+        self.index = Some(index);
+    }
+
+    /// Int8 codes for every dense vector that has a graph (the codes only serve traversal).
+    fn quantize(&self, params: &BTreeMap<String, Int8Params>) -> BTreeMap<String, Arc<Int8Codes>> {
+        params
+            .iter()
+            .filter_map(|(name, p)| {
+                let d = self.dense_storage(name)?;
+                Some((name.clone(), Arc::new(Int8Codes::build(d, *p)?)))
+            })
+            .collect()
+    }
+
+    /// Rebuilds the quantized codes of an indexed segment for other quantization settings; the
+    /// graphs stay (they do not depend on the codes).
+    pub fn requantize(&mut self, params: &BTreeMap<String, Int8Params>) {
+        let codes = self.quantize(params);
+        if let Some(ix) = self.index.as_mut() {
+            ix.quantization = params.clone();
+            ix.codes = codes;
         }
     }
 
@@ -116,6 +259,8 @@ impl Segment {
         if let Some(ix) = self.index.as_mut() {
             ix.declared = declared.to_vec();
             ix.fields = fields;
+            ix.value_graphs
+                .retain(|v| declared.iter().any(|(p, _)| *p == v.field));
         }
     }
 
@@ -176,7 +321,7 @@ impl Segment {
         }
         let new = from.payload_at(src).clone();
         if let Some(ix) = self.index.as_mut() {
-            ix.fields.update(dst.0, &self.payloads[i], &new);
+            ix.payload_changed(dst.0, &self.payloads[i], &new);
         }
         self.payloads[i] = new;
         for (name, storage) in self.vectors.iter_mut() {
@@ -269,6 +414,8 @@ impl Segment {
         let kb = estimate * (storage.dim * 4) as f64 / 1024.0;
         if kb < index.settings.full_scan_threshold_kb as f64 {
             Plan::Exact
+        } else if self.value_graph_cover(req).is_some() {
+            Plan::ValueGraph
         } else {
             Plan::Graph { filtered: true }
         }
@@ -280,7 +427,7 @@ impl Segment {
         req: &SearchRequest,
         storage: &DenseStorage,
         query: &[f32],
-        filtered: bool,
+        plan: Plan,
         min_rank: Option<f32>,
         candidates: Option<&[u32]>,
     ) -> Vec<(PointOffset, f32)> {
@@ -293,9 +440,25 @@ impl Segment {
             }
             bits
         });
-        let Some(graph) = self.index.as_ref().and_then(|i| i.graphs.get(&req.vector_name)) else {
+        let Some(index) = self.index.as_ref() else {
             return Vec::new();
         };
+        // The graph to walk and where to start (`None`: its own entry).
+        let (graph, entries, filtered) = match plan {
+            Plan::Exact => return Vec::new(),
+            Plan::Graph { filtered } => match index.graphs.get(&req.vector_name) {
+                Some(g) => (g, None, filtered),
+                None => return Vec::new(),
+            },
+            Plan::ValueGraph => match self.value_graph_cover(req) {
+                Some(cover) => match index.value_graphs.get(cover.graph) {
+                    Some(vg) => (&vg.graph, Some(cover.entries), true),
+                    None => return Vec::new(),
+                },
+                None => return Vec::new(),
+            },
+        };
+
         let ef_default = self.index.as_ref().map_or(100, |i| i.settings.ef_construct);
         let k = req.limit.saturating_add(req.offset);
         let mut filter = req.filter.as_ref().filter(|f| !f.is_empty());
@@ -325,16 +488,59 @@ impl Segment {
                 None => false,
             }
         };
-        let search = GraphSearch {
-            k,
-            ef: req.params.hnsw_ef.unwrap_or(ef_default).max(k),
-            filtered,
+        let ef = req.params.hnsw_ef.unwrap_or(ef_default).max(k);
+        let exact = QueryScorer::new(storage, query);
+        let quantized = &req.params.quantization;
+        let codes = self
+            .index
+            .as_ref()
+            .and_then(|i| i.codes.get(&req.vector_name))
+            .filter(|_| !quantized.ignore);
+        let mut hits = match codes {
+            None => walk(
+                graph,
+                entries.as_deref(),
+                &GraphSearch { k, ef, filtered },
+                exact,
+                &accept,
+            ),
+            Some(codes) => {
+                // Traverse on codes, then rescore every candidate of the beam with the originals
+                // (at least `limit * oversampling` of them): the order and scores are exact, and
+                // only the beam's choices were approximate.
+                let over = quantized.oversampling.unwrap_or(1.0).max(1.0);
+                let want = ef.max((k as f32 * over).ceil() as usize);
+                let search = GraphSearch {
+                    k: want,
+                    ef: want,
+                    filtered,
+                };
+                let mut hits = walk(graph, entries.as_deref(), &search, codes.scorer(query), &accept);
+                if quantized.rescore != Some(false) {
+                    for h in hits.iter_mut() {
+                        h.score = exact.score(h.id);
+                    }
+                    hits.sort_unstable_by(|a: &Scored, b| b.cmp(a));
+                }
+                hits.truncate(k);
+                hits
+            }
         };
-        graph
-            .search(&search, QueryScorer::new(storage, query), accept)
-            .into_iter()
-            .filter(|s| min_rank.is_none_or(|m| s.score > m))
-            .map(|s| (PointOffset(s.id), s.score))
-            .collect()
+        hits.retain(|s| min_rank.is_none_or(|m| s.score > m));
+        hits.into_iter().map(|s| (PointOffset(s.id), s.score)).collect()
+    }
+}
+
+/// A search of `graph` from its own entry, or from `entries` (a value graph's groups).
+fn walk(
+    graph: &Graph,
+    entries: Option<&[(u32, usize)]>,
+    search: &GraphSearch,
+    scorer: impl NodeScorer,
+    accept: impl Fn(u32) -> bool,
+) -> Vec<Scored> {
+    match entries {
+        None => graph.search(search, scorer, accept),
+        Some(e) => graph.search_from(search, e, scorer, accept),
     }
 }

@@ -8,7 +8,9 @@
 //! - [`segment`]: the segment itself: apply point changes, exact search, retrieve, scroll, count.
 //! - [`field_index`]: payload field indexes of sealed segments (candidates for the planner).
 //! - [`index`]: a sealed segment's HNSW graphs and the exact-vs-graph planner.
+//! - [`quantized`]: int8 codes of dense vectors, for faster graph traversal.
 //! - [`dense_scorer`]: dense vectors as the graph scores them (with prefetch).
+//! - [`value_graph`]: filterable HNSW, graphs whose links join points sharing a payload value.
 //! - [`top_k`]: bounded heap for the best k scores.
 //! - [`file`]: the on-disk format of a persisted segment.
 
@@ -22,12 +24,15 @@ pub mod id_tracker;
 pub mod index;
 pub mod kernels;
 pub mod payload_ops;
+pub mod quantized;
 pub mod segment;
 pub mod top_k;
+pub mod value_graph;
 pub mod vector_storage;
 
 pub use config::{SegmentConfig, VectorSpec};
 pub use error::SegmentError;
 pub use field_index::FieldKind;
 pub use index::{IndexSettings, Plan, SegmentIndex};
+pub use quantized::Int8Params;
 pub use segment::Segment;

@@ -24,6 +24,9 @@ pub struct Segment {
     pub(crate) payloads: Vec<Payload>,
     /// Graphs, once the optimizer has sealed and indexed this segment.
     pub(crate) index: Option<crate::index::SegmentIndex>,
+    /// Payload edits applied so far (in memory only): tells an index built on a copy whether
+    /// edits happened meanwhile (see `Segment::adopt_index`).
+    pub(crate) payload_edits: u64,
 }
 
 /// A stored point seen through the filter evaluator.
@@ -72,6 +75,7 @@ impl Segment {
             vectors,
             payloads: Vec::new(),
             index: None,
+            payload_edits: 0,
         }
     }
 
@@ -162,11 +166,12 @@ impl Segment {
         if self.payloads.len() <= i {
             self.payloads.resize_with(i + 1, Payload::new);
         }
+        self.payload_edits += 1;
         match self.index.as_mut().filter(|ix| !ix.fields.fields.is_empty()) {
             Some(ix) => {
                 let old = self.payloads[i].clone();
                 edit(&mut self.payloads[i]);
-                ix.fields.update(offset.0, &old, &self.payloads[i]);
+                ix.payload_changed(offset.0, &old, &self.payloads[i]);
             }
             None => edit(&mut self.payloads[i]),
         }
@@ -341,15 +346,15 @@ impl Segment {
                 higher_is_better = d.distance.higher_is_better();
                 let q = d.prepare_query(q);
                 let candidates = self.index_candidates(req);
-                if let crate::index::Plan::Graph { filtered } = self.plan_with(req, d, candidates.as_deref())
-                {
+                let plan = self.plan_with(req, d, candidates.as_deref());
+                if plan != crate::index::Plan::Exact {
                     // Graph ranks are squared for Euclid (same order, no square root per score).
                     let min_rank = req.score_threshold.map(|t| match d.distance {
                         Distance::Cosine | Distance::Dot => t,
                         Distance::Euclid => -(t.max(0.0) * t.max(0.0)),
                         Distance::Manhattan => -t,
                     });
-                    let hits = self.graph_search(req, d, &q, filtered, min_rank, candidates.as_deref());
+                    let hits = self.graph_search(req, d, &q, plan, min_rank, candidates.as_deref());
                     return Ok(hits
                         .into_iter()
                         .filter_map(|(offset, rank)| {

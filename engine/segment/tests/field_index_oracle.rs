@@ -1,7 +1,8 @@
 //! Property: a search answered through payload field indexes (an exact scan of their candidates)
 //! returns exactly the points a brute-force filter check selects, before and after payload edits
-//! of the indexed segment; a filtered graph traversal over the candidates returns only matching
-//! points.
+//! of the indexed segment; a filtered graph traversal over the candidates (the full graph, or a
+//! value graph of the filtered field, on original or int8 vectors) returns only matching points,
+//! and most of them.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -9,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use quiver_segment::{FieldKind, IndexSettings, Segment, SegmentConfig, VectorSpec};
+use quiver_segment::{FieldKind, IndexSettings, Int8Params, Segment, SegmentConfig, VectorSpec};
 use quiver_types::{
     Condition, Distance, FieldCondition, FieldPredicate, Filter, JsonPath, Match, PointId, Range,
     SearchParams, SearchRequest, ValueVariant, VectorData, WithPayload, WithVector,
@@ -118,6 +119,8 @@ proptest! {
         preds in prop::collection::vec(predicate_strategy(), 1..3),
         edits in prop::collection::vec((0usize..120, payload_strategy()), 0..20),
         full_scan_kb in prop_oneof![Just(0usize), Just(1_000_000usize)],
+        payload_m in prop_oneof![Just(0usize), Just(6usize)],
+        quantize in any::<bool>(),
     ) {
         let mut config = SegmentConfig::default();
         config.vectors.insert(String::new(), VectorSpec::Dense { size: 4, distance: Distance::Cosine });
@@ -129,8 +132,16 @@ proptest! {
         let path = |s: &str| JsonPath::parse(s).unwrap();
         let declared = vec![(path("k"), FieldKind::Keyword), (path("n"), FieldKind::Numeric), (path("b"), FieldKind::Bool)];
         // A low full-scan threshold sends filters to the graph; a high one to the exact scan.
-        let settings = IndexSettings { m: 8, ef_construct: 32, full_scan_threshold_kb: full_scan_kb, max_indexing_threads: 1 };
-        let index = seg.build_index(settings, &declared);
+        // payload_m > 0 builds value graphs (every value is a group at threshold 0), so covered
+        // filters walk them; edits that add a value to a group must make it fall back.
+        let settings = IndexSettings { m: 8, ef_construct: 32, full_scan_threshold_kb: full_scan_kb, max_indexing_threads: 1, payload_m };
+        let quantization = if quantize {
+            [(String::new(), Int8Params::default())].into()
+        } else {
+            Default::default()
+        };
+        let index = seg.build_index(settings, &declared, &quantization);
+        prop_assert_eq!(index.value_graphs.is_empty(), payload_m == 0 || full_scan_kb > 0);
         seg.set_index(index);
         let filter = Filter {
             must: preds.iter().map(|(k, p)| Condition::Field(FieldCondition { key: path(k), predicates: vec![p.clone()] })).collect(),

@@ -9,6 +9,7 @@
 //!   `deleted_threshold`, or of the smallest indexed segments beyond `default_segment_number`, into
 //!   a new segment and index it. At the swap every copied point is checked against its source
 //!   (which only lost points or had payloads edited meanwhile), then the sources are replaced.
+//! - Fields / Quantize: refresh a segment's payload field indexes or its int8 codes in place.
 //!
 //! Crash safety: nothing on disk changes until the next checkpoint writes the new segments into
 //! new folders and swaps the manifest, so a kill mid-job leaves the last checkpoint intact and the
@@ -29,6 +30,8 @@ enum Job {
     Rebuild(Vec<usize>),
     /// Payload indexes were declared or dropped: refresh field indexes, keep graphs.
     Fields(usize),
+    /// Quantization settings changed (or the segment was just loaded): rebuild the codes.
+    Quantize(usize),
 }
 
 fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
@@ -40,7 +43,12 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
             let bytes = s.segment.dense_bytes();
             bytes > 0 && bytes >= opts.threshold_kb.saturating_mul(1024)
         }
-        Some(index) => index.settings != opts.settings && !s.segment.is_empty(),
+        // Value graphs need the graph build's machinery: a newly declared field re-indexes.
+        Some(index) => {
+            !s.segment.is_empty()
+                && (index.settings != opts.settings
+                    || (opts.settings.payload_m > 0 && missing_value_graphs(&s.segment, opts)))
+        }
     });
     if let Some(i) = index {
         return Some(Job::Index(i));
@@ -51,6 +59,14 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
         .position(|s| s.segment.index().is_some_and(|ix| ix.declared != opts.fields));
     if let Some(i) = fields {
         return Some(Job::Fields(i));
+    }
+    let quantize = state.slots.iter().position(|s| {
+        s.segment
+            .index()
+            .is_some_and(|ix| ix.quantization != opts.quantization)
+    });
+    if let Some(i) = quantize {
+        return Some(Job::Quantize(i));
     }
     let vacuum = state.slots.iter().position(|s| {
         let holes = s.segment.capacity() - s.segment.len();
@@ -80,6 +96,18 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
         chosen.pop();
     }
     (chosen.len() >= 2).then_some(Job::Rebuild(chosen))
+}
+
+/// Whether a field is declared that the segment's index was built without (a payload index
+/// created after the segment was indexed): its value graph, if its values call for one, is built
+/// with the graphs. A dropped field only needs the Fields job.
+fn missing_value_graphs(segment: &Segment, opts: &OptimizerOptions) -> bool {
+    let Some(index) = segment.index() else {
+        return false;
+    };
+    opts.fields
+        .iter()
+        .any(|(path, _)| !index.declared.iter().any(|(p, _)| p == path))
 }
 
 impl LocalShard {
@@ -121,6 +149,14 @@ impl LocalShard {
                     tracing::info!(shard = %self.dir().display(), points, "payload field indexes rebuilt");
                     return Ok(true);
                 }
+                Job::Quantize(i) => {
+                    // One pass over the vectors (tens of milliseconds per 100k), in place. Codes
+                    // are never persisted, so the segment is not dirty.
+                    let points = state.slots[i].segment.len();
+                    state.slots[i].segment.requantize(&opts.quantization);
+                    tracing::info!(shard = %self.dir().display(), points, "quantized codes rebuilt");
+                    return Ok(true);
+                }
                 Job::Index(i) => {
                     let slot = &mut state.slots[i];
                     slot.sealed = true;
@@ -137,10 +173,10 @@ impl LocalShard {
         };
         let what = match job {
             Work::Index(uid, copy) => {
-                let index = copy.build_index(opts.settings, &opts.fields);
+                let index = copy.build_index(opts.settings, &opts.fields, &opts.quantization);
                 let mut state = self.state.write();
                 if let Some(slot) = state.slots.iter_mut().find(|s| s.uid == uid) {
-                    slot.segment.set_index(index);
+                    slot.segment.adopt_index(index, &copy);
                     slot.dirty = true;
                 }
                 format!("indexed a segment of {} points", copy.len())
@@ -152,7 +188,7 @@ impl LocalShard {
                         merged.copy_point(src, &id);
                     }
                 }
-                let index = merged.build_index(opts.settings, &opts.fields);
+                let index = merged.build_index(opts.settings, &opts.fields, &opts.quantization);
                 merged.set_index(index);
                 let uids: Vec<u64> = sources.iter().map(|(u, _)| *u).collect();
                 let mut state = self.state.write();

@@ -1,10 +1,11 @@
 //! `LocalShard`: the write path (log first, then apply, under one writer lock so log order is apply
 //! order) and the read path (segments searched in parallel, results merged).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use quiver_segment::{FieldKind, IndexSettings, Plan, Segment, SegmentConfig};
+use quiver_segment::{FieldKind, IndexSettings, Int8Params, Plan, Segment, SegmentConfig};
 use quiver_types::{
     Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, SeqNo, UpdateOperation,
     WithPayload, WithVector,
@@ -54,6 +55,8 @@ pub struct OptimizerOptions {
     pub vacuum_min_vectors: usize,
     /// Declared payload indexes: indexed segments keep a field index for each.
     pub fields: Vec<(JsonPath, FieldKind)>,
+    /// Dense vectors traversed on int8 codes (scalar quantization), by name.
+    pub quantization: BTreeMap<String, Int8Params>,
 }
 
 impl Default for OptimizerOptions {
@@ -66,6 +69,7 @@ impl Default for OptimizerOptions {
             deleted_threshold: 0.2,
             vacuum_min_vectors: 1000,
             fields: Vec::new(),
+            quantization: BTreeMap::new(),
         }
     }
 }

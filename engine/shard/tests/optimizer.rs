@@ -39,12 +39,14 @@ fn options(threshold_kb: usize) -> ShardOptions {
                 ef_construct: 64,
                 full_scan_threshold_kb: 4,
                 max_indexing_threads: 2,
+                payload_m: 12,
             },
             target_segments: 2,
             max_segment_points: 100_000,
             deleted_threshold: 0.2,
             vacuum_min_vectors: 100,
             fields: vec![(JsonPath::parse("g").unwrap(), FieldKind::Numeric)],
+            quantization: Default::default(),
         },
         ..ShardOptions::default()
     }
@@ -99,7 +101,7 @@ fn request(q: &[f32], filter: Option<serde_json::Value>, exact: bool) -> SearchR
         params: SearchParams {
             hnsw_ef: Some(128),
             exact,
-            indexed_only: false,
+            ..SearchParams::default()
         },
     }
 }

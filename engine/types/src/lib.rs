@@ -22,7 +22,9 @@ pub use json_path::{JsonPath, PathStep};
 pub use operation::{PointRecord, PointSelector, UpdateOperation};
 pub use point_id::PointId;
 pub use query::{Fusion, Prefetch, Query, QueryRequest, VectorInput};
-pub use search::{OrderBy, Record, ScoredPoint, SearchParams, SearchRequest, WithPayload, WithVector};
+pub use search::{
+    OrderBy, QuantizationParams, Record, ScoredPoint, SearchParams, SearchRequest, WithPayload, WithVector,
+};
 pub use vectors::{NamedVectors, SparseVector, VectorData, DEFAULT_VECTOR};
 
 /// A point's payload: a JSON object, parsed once on the way in and kept as a tree.

@@ -21,8 +21,19 @@ pub enum WithVector {
     Names(Vec<String>),
 }
 
+/// How a query uses quantized vectors (Qdrant's `params.quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct QuantizationParams {
+    /// Traverse with the original vectors even where quantized ones exist.
+    pub ignore: bool,
+    /// Rescore the quantized candidates with the original vectors; `None` means yes.
+    pub rescore: Option<bool>,
+    /// Rescore `limit * oversampling` candidates (at least 1.0).
+    pub oversampling: Option<f32>,
+}
+
 /// Per-query search settings (Qdrant's `params`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SearchParams {
     /// Beam width of graph search; `None` means the segment's `ef_construct`.
     pub hnsw_ef: Option<usize>,
@@ -30,6 +41,7 @@ pub struct SearchParams {
     pub exact: bool,
     /// Skip segments that are neither indexed nor small enough to scan quickly.
     pub indexed_only: bool,
+    pub quantization: QuantizationParams,
 }
 
 /// A nearest-neighbour query against one named vector.

@@ -23,3 +23,8 @@ pub fn ring_problem<T: PartialEq>(ring: &[T]) -> Option<&'static str> {
     (ring.len() < 4 || ring.first() != ring.last())
         .then_some("a polygon ring needs at least 4 points and must be closed (first point = last point)")
 }
+
+/// Why a `quantization.oversampling` factor is unusable, if it is (it must be at least 1).
+pub fn oversampling_problem(o: f64) -> Option<&'static str> {
+    (!o.is_finite() || o < 1.0).then_some("must be a number of at least 1.0")
+}

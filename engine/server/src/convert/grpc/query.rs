@@ -10,8 +10,8 @@ use qdrant_client::qdrant::query::Variant;
 use qdrant_client::qdrant::start_from::Value as Start;
 use quiver_collection::ScrollRequest;
 use quiver_types::{
-    Filter, Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, Record, ScoredPoint, SearchParams,
-    SparseVector, VectorInput, WithPayload, WithVector,
+    Filter, Fusion, OrderBy, PointId, Prefetch, QuantizationParams, Query, QueryRequest, Record, ScoredPoint,
+    SearchParams, SparseVector, VectorInput, WithPayload, WithVector,
 };
 
 use super::filter::{opt_filter, timestamp_micros};
@@ -38,8 +38,7 @@ fn offset(v: Option<u64>, path: &str) -> ApiResult<usize> {
     usize::try_from(v.unwrap_or(0)).map_err(|_| bad(&join(path, "offset"), "is too large"))
 }
 
-/// `SearchParams`: `hnsw_ef`, `exact`, `indexed_only` (quantization settings are accepted and
-/// ignored until quantized storage exists).
+/// `SearchParams`: `hnsw_ef`, `exact`, `indexed_only`, `quantization`.
 fn search_params(p: &Option<pb::SearchParams>, path: &str) -> ApiResult<SearchParams> {
     let Some(p) = p else {
         return Ok(SearchParams::default());
@@ -52,7 +51,25 @@ fn search_params(p: &Option<pb::SearchParams>, path: &str) -> ApiResult<SearchPa
         hnsw_ef,
         exact: p.exact.unwrap_or(false),
         indexed_only: p.indexed_only.unwrap_or(false),
+        quantization: match &p.quantization {
+            None => QuantizationParams::default(),
+            Some(q) => QuantizationParams {
+                ignore: q.ignore.unwrap_or(false),
+                rescore: q.rescore,
+                oversampling: q
+                    .oversampling
+                    .map(|o| oversampling(o, &join(path, "quantization.oversampling")))
+                    .transpose()?,
+            },
+        },
     })
+}
+
+fn oversampling(o: f64, path: &str) -> ApiResult<f32> {
+    match crate::convert::oversampling_problem(o) {
+        Some(why) => Err(bad(path, why)),
+        None => Ok(o as f32),
+    }
 }
 
 /// A deprecated `SearchPoints` -> a nearest-neighbour query.

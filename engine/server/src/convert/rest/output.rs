@@ -107,6 +107,7 @@ pub fn explain(stages: &[quiver_collection::StageExplain]) -> Value {
                                     Plan::Exact => "exact_scan",
                                     Plan::Graph { filtered: false } => "hnsw",
                                     Plan::Graph { filtered: true } => "hnsw_filtered",
+                                    Plan::ValueGraph => "hnsw_payload_links",
                                 };
                                 json!({
                                     "points": p.points,

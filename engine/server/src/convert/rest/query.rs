@@ -2,8 +2,8 @@
 
 use quiver_collection::ScrollRequest;
 use quiver_types::{
-    Fusion, OrderBy, PointId, Prefetch, Query, QueryRequest, SearchParams, VectorInput, WithPayload,
-    WithVector, DEFAULT_VECTOR,
+    Fusion, OrderBy, PointId, Prefetch, QuantizationParams, Query, QueryRequest, SearchParams, VectorInput,
+    WithPayload, WithVector, DEFAULT_VECTOR,
 };
 use serde_json::Value;
 
@@ -29,25 +29,47 @@ fn score_threshold(body: &Value, path: &str) -> ApiResult<Option<f32>> {
         .transpose()
 }
 
-/// `params`: `hnsw_ef`, `exact`, `indexed_only` (`quantization` is accepted and ignored until
-/// quantized storage exists).
+/// `params`: `hnsw_ef`, `exact`, `indexed_only`, `quantization` (`ignore`, `rescore`,
+/// `oversampling`).
 fn search_params(body: &Value, path: &str) -> ApiResult<SearchParams> {
     let Some(p) = field(body, "params") else {
         return Ok(SearchParams::default());
     };
     let pp = join(path, "params");
     object(p, &pp)?;
-    let flag = |key: &str| -> ApiResult<bool> {
-        match field(p, key) {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(bad(&join(&pp, key), "must be a boolean")),
+    let flag = |obj: &Value, at: &str, key: &str| -> ApiResult<Option<bool>> {
+        match field(obj, key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(bad(&join(at, key), "must be a boolean")),
+        }
+    };
+    let quantization = match field(p, "quantization") {
+        None => QuantizationParams::default(),
+        Some(q) => {
+            let qp = join(&pp, "quantization");
+            object(q, &qp)?;
+            let op = join(&qp, "oversampling");
+            QuantizationParams {
+                ignore: flag(q, &qp, "ignore")?.unwrap_or(false),
+                rescore: flag(q, &qp, "rescore")?,
+                oversampling: field(q, "oversampling")
+                    .map(|v| {
+                        let o = number(v, &op)?;
+                        match crate::convert::oversampling_problem(o) {
+                            Some(why) => Err(bad(&op, why)),
+                            None => Ok(o as f32),
+                        }
+                    })
+                    .transpose()?,
+            }
         }
     };
     Ok(SearchParams {
         hnsw_ef: opt_unsigned(p, "hnsw_ef", &pp)?.map(|v| v as usize),
-        exact: flag("exact")?,
-        indexed_only: flag("indexed_only")?,
+        exact: flag(p, &pp, "exact")?.unwrap_or(false),
+        indexed_only: flag(p, &pp, "indexed_only")?.unwrap_or(false),
+        quantization,
     })
 }
 

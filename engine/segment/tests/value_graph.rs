@@ -1,0 +1,252 @@
+//! Value graphs (filterable HNSW): a filter selecting whole value groups is planned onto the value
+//! graph and finds what brute force finds; an edit that adds a point to a group makes the planner
+//! fall back to the full graph (the group no longer holds every match); value graphs survive a
+//! save and load; int8 traversal with rescoring returns exact scores.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use quiver_segment::{FieldKind, IndexSettings, Int8Params, Plan, Segment, SegmentConfig, VectorSpec};
+use quiver_types::{
+    Condition, Distance, FieldCondition, FieldPredicate, Filter, JsonPath, Match, PointId, Range,
+    SearchParams, SearchRequest, ValueVariant, VectorData, WithPayload, WithVector,
+};
+use serde_json::json;
+
+const N: usize = 1200;
+const DIM: usize = 16;
+
+fn vector(i: usize) -> Vec<f32> {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..DIM)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+fn segment() -> Segment {
+    let mut config = SegmentConfig::default();
+    config.vectors.insert(
+        String::new(),
+        VectorSpec::Dense {
+            size: DIM,
+            distance: Distance::Cosine,
+        },
+    );
+    let mut seg = Segment::new(config);
+    for i in 0..N {
+        // year 2020..2025 in runs, tenant by i % 3: every value has hundreds of points.
+        let payload = json!({"year": 2020 + (i * 6 / N) as i64, "tenant": format!("t{}", i % 3)});
+        seg.upsert(
+            PointId::Num(i as u64),
+            1,
+            &[(String::new(), VectorData::Dense(vector(i)))].into(),
+            payload.as_object().unwrap().clone(),
+        );
+    }
+    let declared = vec![
+        (JsonPath::parse("year").unwrap(), FieldKind::Numeric),
+        (JsonPath::parse("tenant").unwrap(), FieldKind::Keyword),
+    ];
+    // 1 KB of 16-d vectors is 16 points: every value gets a group.
+    let settings = IndexSettings {
+        m: 8,
+        ef_construct: 64,
+        full_scan_threshold_kb: 1,
+        max_indexing_threads: 2,
+        payload_m: 8,
+    };
+    let quantization = [(String::new(), Int8Params::default())].into();
+    let index = seg.build_index(settings, &declared, &quantization);
+    seg.set_index(index);
+    seg
+}
+
+fn request(filter: Filter, query: usize, quantization_ignore: bool) -> SearchRequest {
+    SearchRequest {
+        vector_name: String::new(),
+        query: VectorData::Dense(vector(query)),
+        filter: Some(filter),
+        limit: 10,
+        offset: 0,
+        score_threshold: None,
+        with_payload: WithPayload::None,
+        with_vector: WithVector::None,
+        params: SearchParams {
+            hnsw_ef: Some(200),
+            quantization: quiver_types::QuantizationParams {
+                ignore: quantization_ignore,
+                ..Default::default()
+            },
+            ..SearchParams::default()
+        },
+    }
+}
+
+fn field(key: &str, p: FieldPredicate) -> Filter {
+    Filter {
+        must: vec![Condition::Field(FieldCondition {
+            key: JsonPath::parse(key).unwrap(),
+            predicates: vec![p],
+        })],
+        ..Filter::default()
+    }
+}
+
+fn years_from(y: f64) -> Filter {
+    field(
+        "year",
+        FieldPredicate::Range(Range {
+            gte: Some(y),
+            ..Range::default()
+        }),
+    )
+}
+
+/// The exact top 10 by brute force (the `exact` param).
+fn truth(seg: &Segment, req: &SearchRequest) -> Vec<(PointId, f32)> {
+    let mut exact = req.clone();
+    exact.params.exact = true;
+    seg.search(&exact)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.id, p.score))
+        .collect()
+}
+
+fn plan(seg: &Segment, req: &SearchRequest) -> Plan {
+    seg.plan(req, seg.dense_storage("").unwrap())
+}
+
+/// Recall of the graph answer against brute force over several queries; every returned point
+/// must match and carry its exact score.
+fn recall(seg: &Segment, filter: &Filter, ignore: bool) -> f64 {
+    let (mut hit, mut total) = (0, 0);
+    for q in (0..N).step_by(37) {
+        let req = request(filter.clone(), q + 5000, ignore);
+        let want = truth(seg, &req);
+        let got = seg.search(&req).unwrap();
+        let matching: BTreeSet<PointId> = seg.matching_ids(Some(filter)).into_iter().collect();
+        for p in &got {
+            assert!(matching.contains(&p.id), "{:?} does not match", p.id);
+            if let Some((_, s)) = want.iter().find(|(id, _)| *id == p.id) {
+                assert!(
+                    (s - p.score).abs() < 1e-5,
+                    "rescored score {} vs exact {s}",
+                    p.score
+                );
+            }
+        }
+        hit += got
+            .iter()
+            .filter(|p| want.iter().any(|(id, _)| *id == p.id))
+            .count();
+        total += want.len();
+    }
+    hit as f64 / total as f64
+}
+
+#[test]
+fn whole_groups_walk_the_value_graph() {
+    let seg = segment();
+    let ix = seg.index().unwrap();
+    assert_eq!(ix.value_graphs.len(), 2, "one per declared field");
+    let range = years_from(2023.0);
+    assert_eq!(plan(&seg, &request(range.clone(), 0, false)), Plan::ValueGraph);
+    let tenant = field(
+        "tenant",
+        FieldPredicate::Match(Match::Value(ValueVariant::Keyword("t1".into()))),
+    );
+    assert_eq!(plan(&seg, &request(tenant.clone(), 0, false)), Plan::ValueGraph);
+    // A range over values without groups, or a condition on an unindexed field, is not covered.
+    let other = field(
+        "other",
+        FieldPredicate::Match(Match::Value(ValueVariant::Bool(true))),
+    );
+    let unindexed = Filter {
+        must: [other.must.clone(), tenant.must.clone()].concat(),
+        ..Filter::default()
+    };
+    // The tenant condition still covers (the other one is checked on each candidate).
+    assert_eq!(plan(&seg, &request(unindexed, 0, false)), Plan::ValueGraph);
+    // A value without a group (no point has 1999) leaves the filter to the full graph.
+    let with_missing = field(
+        "year",
+        FieldPredicate::Match(Match::Any(vec![
+            ValueVariant::Integer(2020),
+            ValueVariant::Integer(1999),
+        ])),
+    );
+    assert_eq!(
+        plan(&seg, &request(with_missing, 0, false)),
+        Plan::Graph { filtered: true }
+    );
+    for ignore in [false, true] {
+        let r = recall(&seg, &range, ignore);
+        assert!(r >= 0.95, "range recall {r} (quantization ignored: {ignore})");
+        let r = recall(&seg, &tenant, ignore);
+        assert!(r >= 0.95, "tenant recall {r} (quantization ignored: {ignore})");
+    }
+}
+
+#[test]
+fn a_point_joining_a_group_turns_the_value_graph_off_for_it() {
+    let mut seg = segment();
+    let range = years_from(2025.0);
+    assert_eq!(plan(&seg, &request(range.clone(), 0, false)), Plan::ValueGraph);
+    // Point 0 (year 2020) moves to 2025: the 2025 group misses it, so no range that includes
+    // 2025 is covered any more; one that stops before 2025 still is.
+    assert!(seg.edit_payload(&PointId::Num(0), 2, |p| {
+        p.insert("year".into(), json!(2025));
+    }));
+    assert_eq!(
+        plan(&seg, &request(range.clone(), 0, false)),
+        Plan::Graph { filtered: true }
+    );
+    assert_eq!(
+        plan(&seg, &request(years_from(2021.0), 0, false)),
+        Plan::Graph { filtered: true }
+    );
+    let mid = field(
+        "year",
+        FieldPredicate::Range(Range {
+            gte: Some(2021.0),
+            lt: Some(2025.0),
+            ..Range::default()
+        }),
+    );
+    assert_eq!(plan(&seg, &request(mid.clone(), 0, false)), Plan::ValueGraph);
+    // The moved point is found by the fallback.
+    let mut req = request(range, 0, false);
+    req.query = VectorData::Dense(vector(0));
+    let got = seg.search(&req).unwrap();
+    assert_eq!(got.first().map(|p| p.id), Some(PointId::Num(0)));
+    let r = recall(&seg, &mid, false);
+    assert!(r >= 0.95, "recall {r}");
+}
+
+#[test]
+fn value_graphs_survive_save_and_load() {
+    let seg = segment();
+    let bytes = seg.to_bytes().unwrap();
+    let back = Segment::from_bytes(&bytes, Path::new("mem")).unwrap();
+    let (a, b) = (seg.index().unwrap(), back.index().unwrap());
+    assert_eq!(a.value_graphs.len(), b.value_graphs.len());
+    for (x, y) in a.value_graphs.iter().zip(&b.value_graphs) {
+        assert_eq!((&x.vector, &x.field, &x.groups), (&y.vector, &y.field, &y.groups));
+        assert_eq!(x.graph, y.graph);
+    }
+    // Codes are derived, not stored: the loaded segment traverses on originals until the
+    // optimizer requantizes it, with the same plan.
+    assert!(b.codes.is_empty());
+    let range = years_from(2023.0);
+    assert_eq!(plan(&back, &request(range.clone(), 0, false)), Plan::ValueGraph);
+    assert!(recall(&back, &range, false) >= 0.95);
+}
