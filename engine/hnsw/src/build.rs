@@ -217,16 +217,6 @@ where
                 kept.push(c.id);
             }
         }
-        if self.params.keep_pruned {
-            for c in candidates {
-                if kept.len() >= m {
-                    break;
-                }
-                if !kept.contains(&c.id) {
-                    kept.push(c.id);
-                }
-            }
-        }
         kept
     }
 

@@ -177,6 +177,67 @@ impl Graph {
         }
     }
 
+    /// A search of this graph (a value graph: links inside each group) together with `main`
+    /// (the full graph over the same nodes) that walks only accepted nodes: level 0 follows the
+    /// links of both, keeping the accepted ones, so groups stay connected through their own links
+    /// and bridged through the main graph's. Starts from `entries` (group entries, each descending
+    /// this graph's upper levels).
+    pub fn search_with(
+        &self,
+        main: &Graph,
+        req: &GraphSearch,
+        entries: &[(u32, usize)],
+        score: impl NodeScorer,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let mut starts = Vec::with_capacity(entries.len());
+        for &(entry, top) in entries {
+            if entry as usize >= self.len() {
+                continue;
+            }
+            let mut cur = Scored {
+                score: score.score(entry),
+                id: entry,
+            };
+            for level in (1..=top).rev() {
+                cur = greedy(
+                    cur,
+                    &|n, buf: &mut Vec<u32>| self.neighbours(n, level, buf),
+                    &score,
+                );
+            }
+            starts.push(cur);
+        }
+        let neighbours = |n: u32, buf: &mut Vec<u32>| {
+            let from = buf.len();
+            self.neighbours(n, 0, buf);
+            main.neighbours(n, 0, buf);
+            let mut keep = from;
+            for i in from..buf.len() {
+                let x = buf[i];
+                if accept(x) {
+                    buf[keep] = x;
+                    keep += 1;
+                }
+            }
+            buf.truncate(keep);
+        };
+        let beam = Beam {
+            neighbours: &neighbours,
+            prefetch_links: &|n| {
+                self.prefetch_links(n);
+                main.prefetch_links(n);
+            },
+            score: &score,
+            accept: &accept,
+            filtered: req.filtered,
+            ef: req.ef.max(req.k),
+        };
+        let mut out = with_visited(self.len().max(main.len()), |v| beam.run(&starts, v));
+        out.truncate(req.k);
+        out
+    }
+
     /// [`Graph::search`] from several entries (node, level): each descends greedily on its own,
     /// then one beam on level 0 starts from all of them.
     pub fn search_from(

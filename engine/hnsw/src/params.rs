@@ -11,10 +11,6 @@ pub struct HnswParams {
     pub threads: usize,
     /// Seeds the level of each node, so a rebuild of the same data draws the same levels.
     pub seed: u64,
-    /// Fill lists the diversity heuristic left short with the best pruned candidates: more links
-    /// (slower to search) but no node left unreachable, for graphs that are the only way to
-    /// their nodes (value graphs).
-    pub keep_pruned: bool,
 }
 
 impl Default for HnswParams {
@@ -24,7 +20,6 @@ impl Default for HnswParams {
             ef_construct: 100,
             threads: 0,
             seed: 0x5157_4956_4552,
-            keep_pruned: false,
         }
     }
 }

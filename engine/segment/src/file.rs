@@ -273,6 +273,7 @@ impl Segment {
                 field,
                 groups,
                 graph,
+                member: Vec::new(),
             });
         }
         if pos != body.len() {

@@ -72,7 +72,9 @@ impl SegmentIndex {
     pub fn payload_changed(&mut self, offset: u32, old: &Payload, new: &Payload) {
         for vg in self.value_graphs.iter_mut() {
             if let Some((_, idx)) = self.fields.fields.iter().find(|(p, _)| *p == vg.field) {
-                vg.note_edit(&idx.keys_of(&vg.field, old), &idx.keys_of(&vg.field, new));
+                let new_keys = idx.keys_of(&vg.field, new);
+                vg.note_edit(&idx.keys_of(&vg.field, old), &new_keys);
+                vg.assign(offset, &new_keys);
             }
         }
         self.fields.update(offset, old, new);
@@ -123,7 +125,8 @@ impl Segment {
             }
         }
         let fields = self.field_indexes(declared);
-        let value_graphs = self.value_graphs(&settings, &params, &graphs, &fields);
+        let mut value_graphs = self.value_graphs(&settings, &params, &graphs, &fields);
+        self.assign_members(&mut value_graphs, &fields);
         SegmentIndex {
             settings,
             graphs,
@@ -149,8 +152,7 @@ impl Segment {
         }
         let params = HnswParams {
             m: settings.payload_m,
-            keep_pruned: true,
-            ..params.clone()
+            ..*params
         };
         let mut out = Vec::new();
         for name in graphs.keys() {
@@ -190,10 +192,25 @@ impl Segment {
                         })
                         .collect(),
                     graph: Arc::new(built.graph),
+                    member: Vec::new(),
                 });
             }
         }
         out
+    }
+
+    /// Fills each value graph's `member` from the live payloads.
+    pub(crate) fn assign_members(&self, graphs: &mut [ValueGraph], fields: &FieldIndexes) {
+        for vg in graphs.iter_mut() {
+            let Some((_, idx)) = fields.fields.iter().find(|(p, _)| *p == vg.field) else {
+                continue;
+            };
+            vg.member = vec![crate::value_graph::NO_GROUP; self.ids.capacity()];
+            for o in self.ids.live_offsets() {
+                let keys = idx.keys_of(&vg.field, self.payload_at(o));
+                vg.assign(o.0, &keys);
+            }
+        }
     }
 
     /// The value graph that answers the request's filter, if one does.
@@ -261,6 +278,10 @@ impl Segment {
             ix.fields = fields;
             ix.value_graphs
                 .retain(|v| declared.iter().any(|(p, _)| *p == v.field));
+        }
+        if let Some(mut ix) = self.index.take() {
+            self.assign_members(&mut ix.value_graphs, &ix.fields);
+            self.index = Some(ix);
         }
     }
 
@@ -407,14 +428,16 @@ impl Segment {
         if !has_filter {
             return Plan::Graph { filtered: holes };
         }
-        let estimate = match candidates {
-            Some(c) => c.len() as f64,
-            None => self.estimate_selectivity(req) * self.len() as f64,
+        let cover = self.value_graph_cover(req);
+        let estimate = match (candidates, &cover) {
+            (Some(c), _) => c.len() as f64,
+            (None, Some(c)) => c.points as f64,
+            (None, None) => self.estimate_selectivity(req) * self.len() as f64,
         };
         let kb = estimate * (storage.dim * 4) as f64 / 1024.0;
         if kb < index.settings.full_scan_threshold_kb as f64 {
             Plan::Exact
-        } else if self.value_graph_cover(req).is_some() {
+        } else if cover.is_some() {
             Plan::ValueGraph
         } else {
             Plan::Graph { filtered: true }
@@ -450,14 +473,22 @@ impl Segment {
                 Some(g) => (g, None, filtered),
                 None => return Vec::new(),
             },
-            Plan::ValueGraph => match self.value_graph_cover(req) {
-                Some(cover) => match index.value_graphs.get(cover.graph) {
-                    Some(vg) => (&vg.graph, Some(cover.entries), true),
+            Plan::ValueGraph => match (self.value_graph_cover(req), index.graphs.get(&req.vector_name)) {
+                (Some(cover), Some(main)) => match index.value_graphs.get(cover.graph) {
+                    Some(vg) => (main, Some((&vg.graph, cover.entries.clone(), vg, cover)), true),
                     None => return Vec::new(),
                 },
-                None => return Vec::new(),
+                _ => return Vec::new(),
             },
         };
+        // A filter that is exactly the covered condition is checked by group membership.
+        let by_group = entries.as_ref().and_then(|(_, _, vg, cover)| {
+            let f = req.filter.as_ref()?;
+            let vg: &ValueGraph = vg;
+            (f.must.len() == 1 && index.fields.answers_exactly(f)).then(|| (&vg.member, cover.groups.clone()))
+        });
+        let holes = self.ids.capacity() > self.len() || storage.present_count() < self.len();
+        let entries = entries.map(|(g, e, _, _)| (g, e));
 
         let ef_default = self.index.as_ref().map_or(100, |i| i.settings.ef_construct);
         let k = req.limit.saturating_add(req.offset);
@@ -473,6 +504,20 @@ impl Segment {
             // vector, so skip the lookups (they are random memory accesses).
             if !filtered {
                 return true;
+            }
+            if let Some((member, groups)) = &by_group {
+                let o = PointOffset(node);
+                let live = !holes || (self.ids.id(o).is_some() && storage.has(o));
+                return live
+                    && match member.get(node as usize).copied() {
+                        Some(crate::value_graph::MANY_GROUPS) => self.ids.id(o).is_some_and(|id| {
+                            req.filter
+                                .as_ref()
+                                .is_none_or(|f| filter::check(f, &self.view(id, o)))
+                        }),
+                        Some(m) => groups.contains(&m),
+                        None => false,
+                    };
             }
             if let Some(bits) = &bits {
                 let inside = bits
@@ -499,10 +544,10 @@ impl Segment {
         let mut hits = match codes {
             None => walk(
                 graph,
-                entries.as_deref(),
+                entries.as_ref(),
                 &GraphSearch { k, ef, filtered },
                 exact,
-                &accept,
+                accept,
             ),
             Some(codes) => {
                 // Traverse on codes, then rescore every candidate of the beam with the originals
@@ -515,7 +560,7 @@ impl Segment {
                     ef: want,
                     filtered,
                 };
-                let mut hits = walk(graph, entries.as_deref(), &search, codes.scorer(query), &accept);
+                let mut hits = walk(graph, entries.as_ref(), &search, codes.scorer(query), accept);
                 if quantized.rescore != Some(false) {
                     for h in hits.iter_mut() {
                         h.score = exact.score(h.id);
@@ -531,16 +576,20 @@ impl Segment {
     }
 }
 
-/// A search of `graph` from its own entry, or from `entries` (a value graph's groups).
+/// A value graph and the entries of the groups a filter selects.
+type ValueWalk<'a> = (&'a Arc<Graph>, Vec<(u32, usize)>);
+
+/// A search of `graph` from its own entry, or of a value graph (with `graph` bridging its groups)
+/// from the entries of the groups the filter selects.
 fn walk(
     graph: &Graph,
-    entries: Option<&[(u32, usize)]>,
+    values: Option<&ValueWalk<'_>>,
     search: &GraphSearch,
     scorer: impl NodeScorer,
     accept: impl Fn(u32) -> bool,
 ) -> Vec<Scored> {
-    match entries {
+    match values {
         None => graph.search(search, scorer, accept),
-        Some(e) => graph.search_from(search, e, scorer, accept),
+        Some((vg, entries)) => vg.search_with(graph, search, entries, scorer, accept),
     }
 }

@@ -307,7 +307,7 @@ mod tests {
     #[test]
     fn kernels_agree_with_portable() {
         let u: Vec<u8> = (0..256).map(|i| (i * 37 % 256) as u8).collect();
-        let w: Vec<i8> = (0..256).map(|i| ((i * 53 % 255) as i32 - 127) as i8).collect();
+        let w: Vec<i8> = (0..256i32).map(|i| ((i * 53 % 255) - 127) as i8).collect();
         let want = simd::portable(&u, &w);
         assert_eq!((simd::kernel())(&u, &w), want);
         #[cfg(target_arch = "x86_64")]

@@ -345,7 +345,15 @@ impl Segment {
                 }
                 higher_is_better = d.distance.higher_is_better();
                 let q = d.prepare_query(q);
-                let candidates = self.index_candidates(req);
+                // A filter a value graph covers needs no candidate list (building one costs more
+                // than the traversal when a third of the points match).
+                let covered = !req.params.exact
+                    && self.value_graph_cover(req).is_some_and(|c| {
+                        let kb = c.points * d.dim * 4 / 1024;
+                        self.index()
+                            .is_some_and(|ix| kb >= ix.settings.full_scan_threshold_kb)
+                    });
+                let candidates = if covered { None } else { self.index_candidates(req) };
                 let plan = self.plan_with(req, d, candidates.as_deref());
                 if plan != crate::index::Plan::Exact {
                     // Graph ranks are squared for Euclid (same order, no square root per score).

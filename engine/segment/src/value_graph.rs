@@ -59,7 +59,16 @@ pub struct ValueGraph {
     pub field: JsonPath,
     pub groups: Vec<Group>,
     pub graph: Arc<Graph>,
+    /// For each offset, the group its current value belongs to ([`NO_GROUP`], or [`MANY_GROUPS`]
+    /// for a point with several grouped values): the filter check of a traversal that selected
+    /// whole groups, without reading payloads. Derived from payloads, kept up to date on edits.
+    pub member: Vec<u32>,
 }
+
+/// `member` of a point whose values have no group.
+pub const NO_GROUP: u32 = u32::MAX;
+/// `member` of a point with values in several groups (its payload is checked instead).
+pub const MANY_GROUPS: u32 = u32::MAX - 1;
 
 /// What a value graph needs to answer a filter: which graph and the entries of its groups.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,17 +78,14 @@ pub struct Cover {
     pub entries: Vec<(u32, usize)>,
     /// Points in the selected groups.
     pub points: usize,
+    /// The selected groups (indexes into the value graph's groups).
+    pub groups: Vec<u32>,
 }
 
 impl ValueGraph {
-    /// The group of `key`, if it still holds every point with that value.
-    fn intact(&self, key: &GroupKey) -> Option<&Group> {
-        self.groups.iter().find(|g| g.key == *key && !g.grown)
-    }
-
     /// The groups whose union is exactly the points passing `predicate` (given the field index's
     /// current values of the field), or `None` when some passing point has no intact group.
-    fn cover(&self, predicate: &FieldPredicate, fields: &FieldIndexes) -> Option<Vec<&Group>> {
+    fn cover(&self, predicate: &FieldPredicate, fields: &FieldIndexes) -> Option<Vec<(u32, &Group)>> {
         let keys: Vec<GroupKey> = match predicate {
             FieldPredicate::Match(Match::Value(v)) => vec![key_of_variant(v)?],
             FieldPredicate::Match(Match::Any(vs)) => vs.iter().map(key_of_variant).collect::<Option<_>>()?,
@@ -89,7 +95,33 @@ impl ValueGraph {
                 .collect(),
             _ => return None,
         };
-        keys.iter().map(|k| self.intact(k)).collect()
+        keys.iter().map(|k| self.intact_at(k)).collect()
+    }
+
+    /// The intact group of `key` with its index.
+    fn intact_at(&self, key: &GroupKey) -> Option<(u32, &Group)> {
+        self.groups
+            .iter()
+            .enumerate()
+            .find(|(_, g)| g.key == *key && !g.grown)
+            .map(|(i, g)| (i as u32, g))
+    }
+
+    /// Records which group `offset`'s current values (`keys`) belong to.
+    pub fn assign(&mut self, offset: u32, keys: &[GroupKey]) {
+        let mut found = keys
+            .iter()
+            .filter_map(|k| self.groups.iter().position(|g| g.key == *k));
+        let m = match (found.next(), found.next()) {
+            (None, _) => NO_GROUP,
+            (Some(g), None) => g as u32,
+            (Some(_), Some(_)) => MANY_GROUPS,
+        };
+        let i = offset as usize;
+        if self.member.len() <= i {
+            self.member.resize(i + 1, NO_GROUP);
+        }
+        self.member[i] = m;
     }
 
     /// Marks the groups of values a point gained (`old` -> `new` payload values of the field).
@@ -141,7 +173,7 @@ pub fn best_cover(
             let Some(groups) = vg.cover(p, fields) else {
                 continue;
             };
-            let points = groups.iter().map(|g| g.size as usize).sum();
+            let points = groups.iter().map(|(_, g)| g.size as usize).sum();
             if best.as_ref().is_some_and(|b| b.points <= points) {
                 continue;
             }
@@ -149,9 +181,10 @@ pub fn best_cover(
                 graph: gi,
                 entries: groups
                     .iter()
-                    .filter_map(|g| g.entry.map(|(n, l)| (n, l as usize)))
+                    .filter_map(|(_, g)| g.entry.map(|(n, l)| (n, l as usize)))
                     .collect(),
                 points,
+                groups: groups.iter().map(|(i, _)| *i).collect(),
             });
         }
     }

@@ -275,5 +275,58 @@ fn optimizer_indexes_and_explain_shows_the_plan() {
             .ok("POST", "/collections/ix/points/query", Some(json!({"query": q, "limit": 10, "params": {"hnsw_ef": 200}})))
             .await;
         assert_eq!(ids(&again), ids(&exact));
+
+        // Value graphs: with a bool payload index and groups of >= 4 KB of vectors (128 points),
+        // a filter on one value walks the value graph; int8 quantization keeps the exact answer.
+        let wait_green = || async {
+            let mut info = json!(null);
+            for _ in 0..300 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                info = rest.ok("GET", "/collections/ix", None).await;
+                if info["status"] == "green" {
+                    break;
+                }
+            }
+            info
+        };
+        rest.ok("PATCH", "/collections/ix", Some(json!({"hnsw_config": {"full_scan_threshold": 4}}))).await;
+        for parity in [0u64, 1] {
+            let points: Vec<u64> = (0..2000u64).filter(|i| i % 2 == parity).collect();
+            let body = json!({"payload": {"even": parity == 0}, "points": points});
+            rest.ok("POST", "/collections/ix/points/payload?wait=true", Some(body)).await;
+        }
+        rest.ok("PUT", "/collections/ix/index?wait=true", Some(json!({"field_name": "even", "field_schema": "bool"}))).await;
+        let info = wait_green().await;
+        assert_eq!(info["status"], "green", "{info}");
+        let filter = json!({"must": [{"key": "even", "match": {"value": true}}]});
+        let walked = rest
+            .ok("POST", "/collections/ix/points/query?explain=true",
+                Some(json!({"query": q, "limit": 10, "filter": filter, "params": {"hnsw_ef": 200}})))
+            .await;
+        assert!(strategies(&walked).iter().any(|s| s == "hnsw_payload_links"), "{walked}");
+        let exact_even = rest
+            .ok("POST", "/collections/ix/points/query",
+                Some(json!({"query": q, "limit": 10, "filter": filter, "params": {"exact": true}})))
+            .await;
+        assert_eq!(ids(&walked), ids(&exact_even));
+        rest.ok("PATCH", "/collections/ix", Some(json!({"quantization_config": {"scalar": {"type": "int8", "quantile": 0.99}}}))).await;
+        let info = wait_green().await;
+        assert_eq!(info["status"], "green", "{info}");
+        for params in [json!({"hnsw_ef": 200}), json!({"hnsw_ef": 200, "quantization": {"rescore": true, "oversampling": 2.0}})] {
+            let quantized = rest
+                .ok("POST", "/collections/ix/points/query", Some(json!({"query": q, "limit": 10, "filter": filter, "params": params})))
+                .await;
+            assert_eq!(ids(&quantized), ids(&exact_even), "{params}");
+            let scores = |r: &serde_json::Value| -> Vec<f64> {
+                r["points"].as_array().unwrap().iter().map(|p| p["score"].as_f64().unwrap()).collect()
+            };
+            assert_eq!(scores(&quantized), scores(&exact_even), "rescored scores are exact");
+        }
+        let (status, err) = rest
+            .call("POST", "/collections/ix/points/query",
+                Some(json!({"query": q, "params": {"quantization": {"oversampling": 0.5}}})))
+            .await;
+        assert_eq!(status, 400, "{err}");
+        assert!(err["status"]["error"].as_str().unwrap().contains("params.quantization.oversampling"), "{err}");
     });
 }
