@@ -141,6 +141,34 @@ impl Graph {
         }
     }
 
+    /// Merges the level-0 links of `node` in `other` into its own, alternating between the two
+    /// lists so both keep a share when they do not fit together.
+    pub(crate) fn merge_links0_from(&mut self, other: &Graph, node: u32) {
+        let n = node as usize;
+        if n >= self.len() || n >= other.len() || other.m != self.m {
+            return;
+        }
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        self.neighbours(node, 0, &mut a);
+        other.neighbours(node, 0, &mut b);
+        let mut merged: Vec<u32> = Vec::with_capacity(self.m0);
+        let (mut i, mut j) = (0, 0);
+        while merged.len() < self.m0 && (i < a.len() || j < b.len()) {
+            for x in [a.get(i).copied(), b.get(j).copied()].into_iter().flatten() {
+                if merged.len() < self.m0 && !merged.contains(&x) {
+                    merged.push(x);
+                }
+            }
+            i += 1;
+            j += 1;
+        }
+        let row = self.m0 + 1;
+        let start = n * row;
+        self.links0[start] = merged.len() as u32;
+        self.links0[start + 1..start + 1 + merged.len()].copy_from_slice(&merged);
+    }
+
     /// Lays the upper levels out in node order (what the file format expects), after nodes were
     /// copied in another order.
     pub(crate) fn repack_upper(&mut self) {
@@ -178,16 +206,20 @@ impl Graph {
     }
 
     /// A search of this graph (a value graph: links inside each group) together with `main`
-    /// (the full graph over the same nodes) that walks only accepted nodes: level 0 follows the
-    /// links of both, keeping the accepted ones, so groups stay connected through their own links
-    /// and bridged through the main graph's. Starts from `entries` (group entries, each descending
-    /// this graph's upper levels).
+    /// (the full graph over the same nodes) that walks only the nodes `walk` allows (the members
+    /// of the selected groups): level 0 follows the links of both, keeping the walkable ones, so
+    /// groups stay connected through their own links and bridged through the main graph's.
+    /// `walk(node, by_value_link)` is told which graph's link leads to the node (a value link
+    /// may cross a node that has since left its group, and should). Only `accept`ed nodes are
+    /// returned. Starts from `entries` (group entries, each descending this
+    /// graph's upper levels).
     pub fn search_with(
         &self,
         main: &Graph,
         req: &GraphSearch,
         entries: &[(u32, usize)],
         score: impl NodeScorer,
+        walk: impl Fn(u32, bool) -> bool,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<Scored> {
         let mut starts = Vec::with_capacity(entries.len());
@@ -195,10 +227,14 @@ impl Graph {
             if entry as usize >= self.len() {
                 continue;
             }
-            let mut cur = Scored {
+            let first = Scored {
                 score: score.score(entry),
                 id: entry,
             };
+            // The entry itself starts too: a node in several groups has the upper levels of only
+            // one, so the descent may end outside the walk.
+            starts.push(first);
+            let mut cur = first;
             for level in (1..=top).rev() {
                 cur = greedy(
                     cur,
@@ -206,16 +242,19 @@ impl Graph {
                     &score,
                 );
             }
-            starts.push(cur);
+            if walk(cur.id, false) {
+                starts.push(cur);
+            }
         }
         let neighbours = |n: u32, buf: &mut Vec<u32>| {
             let from = buf.len();
             self.neighbours(n, 0, buf);
+            let value_links = buf.len();
             main.neighbours(n, 0, buf);
             let mut keep = from;
             for i in from..buf.len() {
                 let x = buf[i];
-                if accept(x) {
+                if walk(x, i < value_links) {
                     buf[keep] = x;
                     keep += 1;
                 }

@@ -16,8 +16,8 @@ pub struct Grouped {
 }
 
 /// Builds one HNSW per group (each in parallel, groups one after another so memory stays at two
-/// graphs) and joins them. A node in several groups keeps the links of the first one only; a
-/// traversal still meets it from the others, it just leaves through the first group's links.
+/// graphs) and joins them. A node in several groups gets a share of each group's level-0 links
+/// (its upper levels are the first group's).
 pub fn build_groups<P>(params: &HnswParams, capacity: usize, groups: &[Vec<u32>], pair: &P) -> Grouped
 where
     P: PairScorer + ?Sized,
@@ -30,7 +30,12 @@ where
         entries.push(part.entry);
         for &n in nodes {
             let i = n as usize;
-            if i >= capacity || taken[i] {
+            if i >= capacity {
+                continue;
+            }
+            if taken[i] {
+                // In several groups: its links lead into each of them.
+                joined.merge_links0_from(&part, n);
                 continue;
             }
             taken[i] = true;

@@ -50,9 +50,10 @@ struct Meta {
     /// Declared payload fields of the index; their field indexes are rebuilt on load.
     #[serde(default)]
     fields: Vec<(quiver_types::JsonPath, crate::FieldKind)>,
-    /// Value graphs (vector, field, groups) whose graph files follow the vector graphs.
+    /// Value graphs (vector, field, groups, membership at build) whose graph files follow the
+    /// vector graphs.
     #[serde(default)]
-    value_graphs: Vec<(String, quiver_types::JsonPath, Vec<Group>)>,
+    value_graphs: Vec<(String, quiver_types::JsonPath, Vec<Group>, Vec<u32>)>,
 }
 
 impl Segment {
@@ -102,7 +103,14 @@ impl Segment {
                 .map(|i| {
                     i.value_graphs
                         .iter()
-                        .map(|v| (v.vector.clone(), v.field.clone(), v.groups.clone()))
+                        .map(|v| {
+                            (
+                                v.vector.clone(),
+                                v.field.clone(),
+                                v.groups.clone(),
+                                v.built.clone(),
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -263,7 +271,7 @@ impl Segment {
             graphs.insert(name.clone(), std::sync::Arc::new(graph));
         }
         let mut value_graphs = Vec::new();
-        for (vector, field, groups) in meta.value_graphs {
+        for (vector, field, groups, built) in meta.value_graphs {
             if !graphs.contains_key(&vector) {
                 return Err(corrupt("value graph of a vector without a graph"));
             }
@@ -274,6 +282,7 @@ impl Segment {
                 groups,
                 graph,
                 member: Vec::new(),
+                built,
             });
         }
         if pos != body.len() {

@@ -19,7 +19,7 @@ use crate::dense_scorer::{PairRanker, QueryScorer};
 use crate::field_index::{FieldIndex, FieldIndexes, FieldKind};
 use crate::filter;
 use crate::quantized::{Int8Codes, Int8Params};
-use crate::value_graph::{best_cover, Cover, Group, ValueGraph};
+use crate::value_graph::{best_cover, Cover, Group, ValueGraph, MANY_GROUPS, NO_GROUP};
 use crate::vector_storage::{DenseStorage, VectorStorage};
 use crate::Segment;
 
@@ -177,6 +177,14 @@ impl Segment {
                 }
                 let lists: Vec<Vec<u32>> = groups.iter().map(|(_, l)| l.clone()).collect();
                 let capacity = self.ids.capacity().max(d.capacity());
+                let mut membership = vec![NO_GROUP; capacity];
+                for (gi, list) in lists.iter().enumerate() {
+                    for &o in list {
+                        if let Some(m) = membership.get_mut(o as usize) {
+                            *m = if *m == NO_GROUP { gi as u32 } else { MANY_GROUPS };
+                        }
+                    }
+                }
                 let built = quiver_hnsw::build_groups(&params, capacity, &lists, &PairRanker::new(d));
                 out.push(ValueGraph {
                     vector: name.clone(),
@@ -193,6 +201,7 @@ impl Segment {
                         .collect(),
                     graph: Arc::new(built.graph),
                     member: Vec::new(),
+                    built: membership,
                 });
             }
         }
@@ -205,7 +214,7 @@ impl Segment {
             let Some((_, idx)) = fields.fields.iter().find(|(p, _)| *p == vg.field) else {
                 continue;
             };
-            vg.member = vec![crate::value_graph::NO_GROUP; self.ids.capacity()];
+            vg.member = vec![NO_GROUP; self.ids.capacity()];
             for o in self.ids.live_offsets() {
                 let keys = idx.keys_of(&vg.field, self.payload_at(o));
                 vg.assign(o.0, &keys);
@@ -481,14 +490,40 @@ impl Segment {
                 _ => return Vec::new(),
             },
         };
-        // A filter that is exactly the covered condition is checked by group membership.
-        let by_group = entries.as_ref().and_then(|(_, _, vg, cover)| {
-            let f = req.filter.as_ref()?;
-            let vg: &ValueGraph = vg;
-            (f.must.len() == 1 && index.fields.answers_exactly(f)).then(|| (&vg.member, cover.groups.clone()))
-        });
+        // A value-graph walk stays on members of the selected groups; a filter that is exactly
+        // the covered condition is then checked by that membership alone.
         let holes = self.ids.capacity() > self.len() || storage.present_count() < self.len();
-        let entries = entries.map(|(g, e, _, _)| (g, e));
+        let members = entries.as_ref().map(|(_, _, vg, cover)| {
+            let vg: &ValueGraph = vg;
+            (&vg.member, cover.groups.clone(), &vg.built)
+        });
+        let in_groups = |node: u32, by_value_link: bool| -> bool {
+            let Some((member, groups, built)) = &members else {
+                return true;
+            };
+            if by_value_link {
+                // Built into a selected group: walked even if it left it or was deleted since.
+                return match built.get(node as usize).copied() {
+                    Some(MANY_GROUPS) => true,
+                    Some(m) => groups.contains(&m),
+                    None => false,
+                };
+            }
+            let o = PointOffset(node);
+            let live = !holes || (self.ids.id(o).is_some() && storage.has(o));
+            live && match member.get(node as usize).copied() {
+                // Several grouped values: walked, and left to the filter check.
+                Some(MANY_GROUPS) => true,
+                Some(m) => groups.contains(&m),
+                None => false,
+            }
+        };
+        let by_group = members.is_some()
+            && req
+                .filter
+                .as_ref()
+                .is_some_and(|f| f.must.len() == 1 && index.fields.answers_exactly(f));
+        let entries = entries.map(|(g, e, vg, _)| (g, e, &vg.member));
 
         let ef_default = self.index.as_ref().map_or(100, |i| i.settings.ef_construct);
         let k = req.limit.saturating_add(req.offset);
@@ -505,19 +540,12 @@ impl Segment {
             if !filtered {
                 return true;
             }
-            if let Some((member, groups)) = &by_group {
-                let o = PointOffset(node);
-                let live = !holes || (self.ids.id(o).is_some() && storage.has(o));
-                return live
-                    && match member.get(node as usize).copied() {
-                        Some(crate::value_graph::MANY_GROUPS) => self.ids.id(o).is_some_and(|id| {
-                            req.filter
-                                .as_ref()
-                                .is_none_or(|f| filter::check(f, &self.view(id, o)))
-                        }),
-                        Some(m) => groups.contains(&m),
-                        None => false,
-                    };
+            if by_group {
+                let many = matches!(&members, Some((member, _, _))
+                    if member.get(node as usize) == Some(&MANY_GROUPS));
+                if !many {
+                    return in_groups(node, false);
+                }
             }
             if let Some(bits) = &bits {
                 let inside = bits
@@ -547,6 +575,7 @@ impl Segment {
                 entries.as_ref(),
                 &GraphSearch { k, ef, filtered },
                 exact,
+                in_groups,
                 accept,
             ),
             Some(codes) => {
@@ -560,7 +589,14 @@ impl Segment {
                     ef: want,
                     filtered,
                 };
-                let mut hits = walk(graph, entries.as_ref(), &search, codes.scorer(query), accept);
+                let mut hits = walk(
+                    graph,
+                    entries.as_ref(),
+                    &search,
+                    codes.scorer(query),
+                    in_groups,
+                    accept,
+                );
                 if quantized.rescore != Some(false) {
                     for h in hits.iter_mut() {
                         h.score = exact.score(h.id);
@@ -576,8 +612,8 @@ impl Segment {
     }
 }
 
-/// A value graph and the entries of the groups a filter selects.
-type ValueWalk<'a> = (&'a Arc<Graph>, Vec<(u32, usize)>);
+/// A value graph, the entries of the groups a filter selects, and its group membership.
+type ValueWalk<'a> = (&'a Arc<Graph>, Vec<(u32, usize)>, &'a Vec<u32>);
 
 /// A search of `graph` from its own entry, or of a value graph (with `graph` bridging its groups)
 /// from the entries of the groups the filter selects.
@@ -586,10 +622,11 @@ fn walk(
     values: Option<&ValueWalk<'_>>,
     search: &GraphSearch,
     scorer: impl NodeScorer,
+    in_groups: impl Fn(u32, bool) -> bool,
     accept: impl Fn(u32) -> bool,
 ) -> Vec<Scored> {
     match values {
         None => graph.search(search, scorer, accept),
-        Some((vg, entries)) => vg.search_with(graph, search, entries, scorer, accept),
+        Some((vg, entries, _)) => vg.search_with(graph, search, entries, scorer, in_groups, accept),
     }
 }

@@ -63,6 +63,9 @@ pub struct ValueGraph {
     /// for a point with several grouped values): the filter check of a traversal that selected
     /// whole groups, without reading payloads. Derived from payloads, kept up to date on edits.
     pub member: Vec<u32>,
+    /// `member` as it was when the graph was built (persisted): a value-graph link may be
+    /// followed through a point that has left its group since, which keeps the group connected.
+    pub built: Vec<u32>,
 }
 
 /// `member` of a point whose values have no group.

@@ -101,7 +101,7 @@ fn check(
         );
         prop_assert!(
             got.len() * 10 >= oracle.len() * 8,
-            "graph found {} of {}",
+            "graph found {} of {} ({got:?} of {oracle:?})",
             got.len(),
             oracle.len()
         );
