@@ -18,9 +18,9 @@ cargo build --release -p quiver-bench -p quiver-server 2>&1 | tail -1
 echo "== 1. anchors (hnswlib, faiss)"
 .venv-bench/bin/python ../shared/bench/anchors.py --threads 2 --efs "$EFS" --nq "$NQ" | tee bench-out/anchors.jsonl
 echo "== 2. quiver-hnsw, graph alone"
-target/release/hnsw-bench --threads 2 --efs "$EFS" --queries "$NQ" --filter none | tee bench-out/hnsw-bench.txt
+target/release/hnsw-bench --threads 2 --efs "$EFS" --queries "$NQ" | tee bench-out/hnsw-bench.txt
 echo "== 3. quiver-bench, collection API in process"
-target/release/quiver-bench --queries 300 --efs "$EFS" | tee bench-out/quiver-bench.txt
+target/release/quiver-bench --queries "$NQ" --efs "$EFS" | tee bench-out/quiver-bench.txt
 echo "== 4. gRPC from Python (server_bench.py)"
 storage=$(mktemp -d)
 QUIVER__STORAGE__PATH="$storage" QUIVER__SERVICE__HOST=127.0.0.1 QUIVER__SERVICE__HTTP_PORT=6333 \

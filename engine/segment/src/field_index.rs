@@ -1,5 +1,5 @@
-//! Payload field indexes of a sealed segment: for each declared field, its values mapped to the
-//! offsets holding them, so the planner knows a filter's cardinality exactly and an exact scan
+//! Payload field indexes of a sealed segment: for each declared field (keyword, numeric, bool,
+//! datetime, full-text words), its values mapped to the offsets holding them, so the planner knows a filter's cardinality exactly and an exact scan
 //! visits only the candidates instead of checking every payload.
 //!
 //! An index answers with a superset of the matching offsets (numbers are compared as f64, array
@@ -22,19 +22,32 @@ pub enum FieldKind {
     /// Numbers (`integer`, `float`).
     Numeric,
     Bool,
+    /// RFC 3339 strings (and the other forms Qdrant accepts), as microseconds since the epoch.
+    Datetime,
+    /// Strings split into lowercase words (`text`): word -> offsets.
+    Text,
 }
 
 impl FieldKind {
     /// The kind for a Qdrant `field_schema` type name; `None` for types without an index here
-    /// (geo, text, datetime): their filters are answered by scanning.
+    /// (geo): their filters are answered by scanning.
     pub fn from_schema(data_type: &str) -> Option<FieldKind> {
         match data_type {
             "keyword" | "uuid" => Some(FieldKind::Keyword),
             "integer" | "float" => Some(FieldKind::Numeric),
             "bool" => Some(FieldKind::Bool),
+            "datetime" => Some(FieldKind::Datetime),
+            "text" => Some(FieldKind::Text),
             _ => None,
         }
     }
+}
+
+/// One indexed entry of a payload value.
+enum Entry {
+    Key(String),
+    Number(f64),
+    Bool(bool),
 }
 
 /// One field's values -> offsets.
@@ -86,24 +99,44 @@ impl FieldIndex {
             Err(i) if sorted => list.insert(i, offset),
             Err(_) => list.push(offset),
         };
+        for e in self.entries_of(path, payload) {
+            match e {
+                Entry::Key(s) => insert(self.keywords.entry(s).or_default()),
+                Entry::Bool(b) => insert(&mut self.bools[usize::from(b)]),
+                Entry::Number(x) => {
+                    let entry = (x, offset);
+                    let at = if sorted {
+                        self.number_position(entry)
+                    } else {
+                        self.numbers.len()
+                    };
+                    self.numbers.insert(at, entry);
+                }
+            }
+        }
+    }
+
+    /// The entries of `payload` this index holds, by its kind (each once per offset).
+    fn entries_of(&self, path: &JsonPath, payload: &Payload) -> Vec<Entry> {
+        let mut out = Vec::new();
         for v in self.values_of(path, payload) {
-            match v {
-                Value::String(s) => insert(self.keywords.entry(s.clone()).or_default()),
-                Value::Bool(b) => insert(&mut self.bools[usize::from(*b)]),
-                Value::Number(n) => {
-                    if let Some(x) = n.as_f64() {
-                        let entry = (x, offset);
-                        let at = if sorted {
-                            self.number_position(entry)
-                        } else {
-                            self.numbers.len()
-                        };
-                        self.numbers.insert(at, entry);
-                    }
+            match (self.kind, v) {
+                (Some(FieldKind::Keyword), Value::String(s)) => out.push(Entry::Key(s.clone())),
+                (Some(FieldKind::Numeric), Value::Number(n)) => out.extend(n.as_f64().map(Entry::Number)),
+                (Some(FieldKind::Bool), Value::Bool(b)) => out.push(Entry::Bool(*b)),
+                (Some(FieldKind::Datetime), Value::String(s)) => {
+                    out.extend(crate::filter::parse_datetime(s).map(|m| Entry::Number(m as f64)))
+                }
+                (Some(FieldKind::Text), Value::String(s)) => {
+                    let mut words = crate::filter::tokenize(s);
+                    words.sort();
+                    words.dedup();
+                    out.extend(words.into_iter().map(Entry::Key));
                 }
                 _ => {}
             }
         }
+        out
     }
 
     /// Where `entry` sits (or would sit) in the sorted `numbers`.
@@ -115,30 +148,22 @@ impl FieldIndex {
     /// Replaces what the index knows of `offset` (its payload went from `old` to `new`): only the
     /// lists of the old and new values are touched.
     pub fn update(&mut self, path: &JsonPath, offset: u32, old: &Payload, new: &Payload) {
-        for v in self.values_of(path, old) {
-            match v {
-                Value::String(s) => {
-                    if let Some(list) = self.keywords.get_mut(s) {
-                        if let Ok(i) = list.binary_search(&offset) {
-                            list.remove(i);
-                        }
+        for e in self.entries_of(path, old) {
+            let list = match e {
+                Entry::Key(s) => self.keywords.get_mut(&s),
+                Entry::Bool(b) => Some(&mut self.bools[usize::from(b)]),
+                Entry::Number(x) => {
+                    let at = self.number_position((x, offset));
+                    if self.numbers.get(at).is_some_and(|e| e.1 == offset) {
+                        self.numbers.remove(at);
                     }
+                    None
                 }
-                Value::Bool(b) => {
-                    let list = &mut self.bools[usize::from(*b)];
-                    if let Ok(i) = list.binary_search(&offset) {
-                        list.remove(i);
-                    }
+            };
+            if let Some(list) = list {
+                if let Ok(i) = list.binary_search(&offset) {
+                    list.remove(i);
                 }
-                Value::Number(n) => {
-                    if let Some(x) = n.as_f64() {
-                        let at = self.number_position((x, offset));
-                        if self.numbers.get(at).is_some_and(|e| e.1 == offset) {
-                            self.numbers.remove(at);
-                        }
-                    }
-                }
-                _ => {}
             }
         }
         self.add(path, offset, new, true);
@@ -151,8 +176,10 @@ impl FieldIndex {
             .filter(|v| {
                 matches!(
                     (self.kind, v),
-                    (Some(FieldKind::Keyword), Value::String(_))
-                        | (Some(FieldKind::Numeric), Value::Number(_))
+                    (
+                        Some(FieldKind::Keyword | FieldKind::Datetime | FieldKind::Text),
+                        Value::String(_)
+                    ) | (Some(FieldKind::Numeric), Value::Number(_))
                         | (Some(FieldKind::Bool), Value::Bool(_))
                 )
             })
@@ -183,9 +210,44 @@ impl FieldIndex {
             out.dedup();
             Some(out)
         };
+        let words = |q: &str| -> Vec<Vec<u32>> {
+            crate::filter::tokenize(q)
+                .iter()
+                .map(|w| self.keywords.get(w).cloned().unwrap_or_default())
+                .collect()
+        };
+        if self.kind == Some(FieldKind::Text) {
+            return match predicate {
+                // Every word (or the phrase's words) must be there: intersect their lists. A
+                // query without words matches nothing.
+                FieldPredicate::Match(Match::Text(q) | Match::Phrase(q)) => {
+                    let lists = words(q);
+                    let mut it = lists.into_iter();
+                    let first = it.next().unwrap_or_default();
+                    Some(it.fold(first, |acc, l| intersect(&acc, &l)))
+                }
+                FieldPredicate::Match(Match::TextAny(q)) => {
+                    let mut out: Vec<u32> = words(q).into_iter().flatten().collect();
+                    out.sort_unstable();
+                    out.dedup();
+                    Some(out)
+                }
+                _ => None,
+            };
+        }
         match predicate {
-            FieldPredicate::Match(Match::Value(v)) => from_values(std::slice::from_ref(v)),
-            FieldPredicate::Match(Match::Any(vs)) => from_values(vs),
+            FieldPredicate::Match(Match::Value(v)) if self.kind != Some(FieldKind::Datetime) => {
+                from_values(std::slice::from_ref(v))
+            }
+            FieldPredicate::Match(Match::Any(vs)) if self.kind != Some(FieldKind::Datetime) => {
+                from_values(vs)
+            }
+            FieldPredicate::DatetimeRange(r) if self.kind == Some(FieldKind::Datetime) => {
+                let mut out = self.range(r);
+                out.sort_unstable();
+                out.dedup();
+                Some(out)
+            }
             FieldPredicate::Range(r) if self.kind == Some(FieldKind::Numeric) => {
                 let mut out = self.range(r);
                 out.sort_unstable();
@@ -216,6 +278,10 @@ impl FieldIndex {
     /// Each value held by at least `min` offsets, with its offsets (sorted); the groups of a
     /// value graph.
     pub(crate) fn groups(&self, min: usize) -> Vec<(GroupKey, Vec<u32>)> {
+        // Words and instants are not values a filter selects whole.
+        if matches!(self.kind, Some(FieldKind::Text | FieldKind::Datetime) | None) {
+            return Vec::new();
+        }
         let min = min.max(1);
         let mut out: Vec<(GroupKey, Vec<u32>)> = Vec::new();
         let mut keywords: Vec<(&String, &Vec<u32>)> =
@@ -409,5 +475,39 @@ mod tests {
         assert_eq!(idx.candidates(&field("t", kw("c"))), Some(vec![0, 2]));
         assert_eq!(idx.candidates(&field("n", range(2.0, 8.5))), Some(vec![0, 1, 2]));
         assert_eq!(idx.candidates(&field("b", t)), Some(vec![]));
+    }
+
+    #[test]
+    fn datetime_and_text_candidates() {
+        let path = |s: &str| JsonPath::parse(s).unwrap();
+        let payloads = [
+            p(json!({"d": "2024-02-01T00:00:00Z", "t": "Quick brown fox"})),
+            p(json!({"d": "2024-02-03 12:00:00", "t": ["lazy dog", "fox"]})),
+            p(json!({"d": "nonsense", "t": "quick-dog"})),
+        ];
+        let build = |kind, key: &str| {
+            FieldIndex::build(
+                kind,
+                &path(key),
+                payloads.iter().enumerate().map(|(i, p)| (i as u32, p)),
+            )
+        };
+        let d = build(FieldKind::Datetime, "d");
+        let feb2 = 1_706_832_000_000_000f64; // 2024-02-02T00:00:00Z
+        let after = FieldPredicate::DatetimeRange(Range {
+            gte: Some(feb2),
+            ..Range::default()
+        });
+        assert_eq!(d.candidates(&after), Some(vec![1]));
+        let t = build(FieldKind::Text, "t");
+        let text = |q: &str| t.candidates(&FieldPredicate::Match(Match::Text(q.into())));
+        assert_eq!(text("QUICK"), Some(vec![0, 2]));
+        assert_eq!(text("quick fox"), Some(vec![0]));
+        assert_eq!(text("?!"), Some(vec![]), "a query without words matches nothing");
+        let any = t.candidates(&FieldPredicate::Match(Match::TextAny("dog brown".into())));
+        assert_eq!(any, Some(vec![0, 1, 2]));
+        // A keyword match on a text field is not narrowed (it compares whole strings).
+        let kw = FieldPredicate::Match(Match::Value(ValueVariant::Keyword("fox".into())));
+        assert_eq!(t.candidates(&kw), None);
     }
 }

@@ -31,7 +31,23 @@ fn payload_strategy() -> impl Strategy<Value = Value> {
         Just(json!("7"))
     ];
     let flag = prop_oneof![Just(json!(true)), Just(json!(false)), Just(json!([true, false]))];
-    (kw, num, flag).prop_map(|(k, n, b)| json!({"k": k, "n": n, "b": b}))
+    let when = prop_oneof![
+        (0u32..28).prop_map(|d| json!(format!("2024-02-{:02}T10:00:00Z", d + 1))),
+        Just(json!("2024-02-05 08:30:00")),
+        Just(json!("2024-02-05T12:00:00+02:00")),
+        Just(json!(["2024-01-01", "2024-03-01T00:00:00Z"])),
+        Just(json!("not a date")),
+        Just(json!(5))
+    ];
+    let text = prop_oneof![
+        Just(json!("The quick brown fox")),
+        Just(json!("quick-fox: jumps!")),
+        Just(json!("brown dog")),
+        Just(json!(["fox", "Lazy DOG"])),
+        Just(json!("")),
+        Just(json!(7))
+    ];
+    (kw, num, flag, when, text).prop_map(|(k, n, b, d, t)| json!({"k": k, "n": n, "b": b, "d": d, "t": t}))
 }
 
 fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
@@ -63,6 +79,31 @@ fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
             "b".to_string(),
             FieldPredicate::Match(Match::Value(ValueVariant::Bool(b)))
         )),
+        // Microseconds: February 2024 is 1_706_745_600_000_000 onwards.
+        (0i64..30, 0i64..10).prop_map(|(day, w)| {
+            let base = 1_706_745_600_000_000i64 + day * 86_400_000_000;
+            (
+                "d".to_string(),
+                FieldPredicate::DatetimeRange(Range {
+                    gte: Some(base as f64),
+                    lt: Some((base + w * 86_400_000_000) as f64),
+                    ..Range::default()
+                }),
+            )
+        }),
+        prop_oneof![
+            Just("fox"),
+            Just("quick fox"),
+            Just("brown"),
+            Just("dog lazy"),
+            Just("!!"),
+            Just("cat")
+        ]
+        .prop_flat_map(|q| prop_oneof![
+            Just(("t".to_string(), FieldPredicate::Match(Match::Text(q.into())))),
+            Just(("t".to_string(), FieldPredicate::Match(Match::TextAny(q.into())))),
+            Just(("t".to_string(), FieldPredicate::Match(Match::Phrase(q.into())))),
+        ]),
     ]
 }
 
@@ -130,7 +171,13 @@ proptest! {
             seg.upsert(PointId::Num(i as u64), 1, &[(String::new(), VectorData::Dense(v))].into(), p.as_object().unwrap().clone());
         }
         let path = |s: &str| JsonPath::parse(s).unwrap();
-        let declared = vec![(path("k"), FieldKind::Keyword), (path("n"), FieldKind::Numeric), (path("b"), FieldKind::Bool)];
+        let declared = vec![
+            (path("k"), FieldKind::Keyword),
+            (path("n"), FieldKind::Numeric),
+            (path("b"), FieldKind::Bool),
+            (path("d"), FieldKind::Datetime),
+            (path("t"), FieldKind::Text),
+        ];
         // A low full-scan threshold sends filters to the graph; a high one to the exact scan.
         // payload_m > 0 builds value graphs (every value is a group at threshold 0), so covered
         // filters walk them; edits that add a value to a group must make it fall back.
