@@ -92,6 +92,9 @@ pub enum Plan {
     ValueGraph,
 }
 
+/// A value gets a group in a value graph when it holds this share of `full_scan_threshold`.
+const GROUP_SHARE: usize = 4;
+
 /// Points sampled to estimate a filter's cardinality.
 const SAMPLE: usize = 256;
 
@@ -139,7 +142,7 @@ impl Segment {
     }
 
     /// A value graph per (graphed vector, indexed field) whose values have groups: values held by
-    /// at least `full_scan_threshold` worth of points (a filter on fewer is scanned exactly).
+    /// at least a quarter of `full_scan_threshold` worth of points.
     fn value_graphs(
         &self,
         settings: &IndexSettings,
@@ -159,7 +162,10 @@ impl Segment {
             let Some(d) = self.dense_storage(name) else {
                 continue;
             };
-            let min = (settings.full_scan_threshold_kb * 1024 / (d.dim * 4).max(1)).max(1);
+            // A quarter of the exact-scan threshold: a filter on one such value alone is scanned
+            // exactly, but a `range` or `match any` over a few of them is not, and it is covered
+            // only when every value it selects has a group.
+            let min = (settings.full_scan_threshold_kb * 1024 / (d.dim * 4).max(1) / GROUP_SHARE).max(1);
             for (path, idx) in &fields.fields {
                 let groups: Vec<_> = idx
                     .groups(min)

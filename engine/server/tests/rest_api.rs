@@ -291,9 +291,9 @@ fn optimizer_indexes_and_explain_shows_the_plan() {
             .await;
         assert!(same_scores(&again, &exact), "{again} {exact}");
 
-        // Value graphs: with a bool payload index, a value held by >= 10 KB of vectors (320 points)
-        // per segment gets a group, and a filter on it walks the value graph; int8 quantization
-        // keeps the exact answer.
+        // Value graphs: with a bool payload index, a value held by a quarter of
+        // full_scan_threshold (2.5 KB of vectors, 80 points) per segment gets a group, and a filter
+        // on it walks the value graph; int8 quantization keeps the exact answer.
         let wait_green = || async {
             let mut info = json!(null);
             for _ in 0..300 {
