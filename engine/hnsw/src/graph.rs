@@ -227,21 +227,13 @@ impl Graph {
             if entry as usize >= self.len() {
                 continue;
             }
-            let first = Scored {
-                score: score.score(entry),
-                id: entry,
-            };
             // The entry itself starts too: a node in several groups has the upper levels of only
             // one, so the descent may end outside the walk.
-            starts.push(first);
-            let mut cur = first;
-            for level in (1..=top).rev() {
-                cur = greedy(
-                    cur,
-                    &|n, buf: &mut Vec<u32>| self.neighbours(n, level, buf),
-                    &score,
-                );
-            }
+            starts.push(Scored {
+                score: score.score(entry),
+                id: entry,
+            });
+            let cur = self.descend(entry, top, &score);
             if walk(cur.id, false) {
                 starts.push(cur);
             }
@@ -277,6 +269,22 @@ impl Graph {
         out
     }
 
+    /// The greedy walk from `entry` down the upper levels `top..1`: where level 0 starts.
+    fn descend(&self, entry: u32, top: usize, score: &impl NodeScorer) -> Scored {
+        let mut cur = Scored {
+            score: score.score(entry),
+            id: entry,
+        };
+        for level in (1..=top).rev() {
+            cur = greedy(
+                cur,
+                &|n, buf: &mut Vec<u32>| self.neighbours(n, level, buf),
+                score,
+            );
+        }
+        cur
+    }
+
     /// [`Graph::search`] from several entries (node, level): each descends greedily on its own,
     /// then one beam on level 0 starts from all of them.
     pub fn search_from(
@@ -291,18 +299,7 @@ impl Graph {
             if entry as usize >= self.len() {
                 continue;
             }
-            let mut cur = Scored {
-                score: score.score(entry),
-                id: entry,
-            };
-            for level in (1..=top).rev() {
-                cur = greedy(
-                    cur,
-                    &|n, buf: &mut Vec<u32>| self.neighbours(n, level, buf),
-                    &score,
-                );
-            }
-            starts.push(cur);
+            starts.push(self.descend(entry, top, &score));
         }
         let beam = Beam {
             neighbours: &|n, buf: &mut Vec<u32>| self.neighbours(n, 0, buf),
