@@ -60,6 +60,18 @@ where
     b.freeze(nodes.len())
 }
 
+/// Whether `list` already links `to`, or had room and now does; false means it is full.
+fn linked_or_added(list: &mut Vec<u32>, to: u32, cap: usize) -> bool {
+    if list.contains(&to) {
+        return true;
+    }
+    if list.len() < cap {
+        list.push(to);
+        return true;
+    }
+    false
+}
+
 /// Rounds of reachability repair after a build (each one usually leaves nothing to do).
 const REPAIR_ROUNDS: usize = 3;
 
@@ -188,11 +200,7 @@ where
         let Some(list) = guard.get_mut(0) else {
             return;
         };
-        if list.contains(&to) {
-            return;
-        }
-        if list.len() < cap {
-            list.push(to);
+        if linked_or_added(list, to, cap) {
             return;
         }
         let worst = list
@@ -226,11 +234,7 @@ where
         let Some(list) = guard.get_mut(level) else {
             return;
         };
-        if list.contains(&q) {
-            return;
-        }
-        if list.len() < cap {
-            list.push(q);
+        if linked_or_added(list, q, cap) {
             return;
         }
         let mut candidates: Vec<Scored> = list

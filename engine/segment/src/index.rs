@@ -95,6 +95,13 @@ pub enum Plan {
 /// A value gets a group in a value graph when it holds this share of `full_scan_threshold`.
 const GROUP_SHARE: usize = 4;
 
+/// A search's plan with what it was based on (see [`Segment::plan_search`]).
+pub(crate) struct Planned {
+    pub plan: Plan,
+    pub candidates: Option<Vec<u32>>,
+    pub cover: Option<Cover>,
+}
+
 /// Points sampled to estimate a filter's cardinality.
 const SAMPLE: usize = 256;
 
@@ -431,6 +438,41 @@ impl Segment {
 
     /// [`Segment::plan`] given the field indexes' candidates: then the estimate is their count.
     pub fn plan_with(&self, req: &SearchRequest, storage: &DenseStorage, candidates: Option<&[u32]>) -> Plan {
+        self.decide(req, storage, candidates, self.value_graph_cover(req).as_ref())
+    }
+
+    /// Everything a search needs to know before it runs, each piece computed once: the value
+    /// graph cover, the field-index candidates (skipped when a cover will be walked: building
+    /// the list costs more than the walk when a third of the points match) and the plan.
+    pub(crate) fn plan_search(&self, req: &SearchRequest, storage: &DenseStorage) -> Planned {
+        let cover = (!req.params.exact).then(|| self.value_graph_cover(req)).flatten();
+        let walked = cover
+            .as_ref()
+            .is_some_and(|c| !self.scan_is_cheaper(c.points as f64, storage.dim));
+        let candidates = if walked { None } else { self.index_candidates(req) };
+        let plan = self.decide(req, storage, candidates.as_deref(), cover.as_ref());
+        Planned {
+            plan,
+            candidates,
+            cover,
+        }
+    }
+
+    /// Whether an exact scan of `points` vectors of `dim` is below `full_scan_threshold`.
+    fn scan_is_cheaper(&self, points: f64, dim: usize) -> bool {
+        let kb = points * (dim * 4) as f64 / 1024.0;
+        self.index
+            .as_ref()
+            .is_some_and(|ix| kb < ix.settings.full_scan_threshold_kb as f64)
+    }
+
+    fn decide(
+        &self,
+        req: &SearchRequest,
+        storage: &DenseStorage,
+        candidates: Option<&[u32]>,
+        cover: Option<&Cover>,
+    ) -> Plan {
         let Some(index) = &self.index else {
             return Plan::Exact;
         };
@@ -443,14 +485,12 @@ impl Segment {
         if !has_filter {
             return Plan::Graph { filtered: holes };
         }
-        let cover = self.value_graph_cover(req);
-        let estimate = match (candidates, &cover) {
+        let estimate = match (candidates, cover) {
             (Some(c), _) => c.len() as f64,
             (None, Some(c)) => c.points as f64,
             (None, None) => self.estimate_selectivity(req) * self.len() as f64,
         };
-        let kb = estimate * (storage.dim * 4) as f64 / 1024.0;
-        if kb < index.settings.full_scan_threshold_kb as f64 {
+        if self.scan_is_cheaper(estimate, storage.dim) {
             Plan::Exact
         } else if cover.is_some() {
             Plan::ValueGraph
@@ -465,10 +505,14 @@ impl Segment {
         req: &SearchRequest,
         storage: &DenseStorage,
         query: &[f32],
-        plan: Plan,
+        planned: &Planned,
         min_rank: Option<f32>,
-        candidates: Option<&[u32]>,
     ) -> Vec<(PointOffset, f32)> {
+        let (plan, cover, candidates) = (
+            planned.plan,
+            planned.cover.as_ref(),
+            planned.candidates.as_deref(),
+        );
         let bits: Option<Vec<u64>> = candidates.map(|c| {
             let mut bits = vec![0u64; self.ids.capacity().div_ceil(64)];
             for &o in c {
@@ -481,57 +525,49 @@ impl Segment {
         let Some(index) = self.index.as_ref() else {
             return Vec::new();
         };
-        // The graph to walk and where to start (`None`: its own entry).
-        let (graph, entries, filtered) = match plan {
+        let Some(graph) = index.graphs.get(&req.vector_name) else {
+            return Vec::new();
+        };
+        // A value-graph plan walks the value graph from the cover's groups, bridged by `graph`.
+        let (filtered, value) = match plan {
             Plan::Exact => return Vec::new(),
-            Plan::Graph { filtered } => match index.graphs.get(&req.vector_name) {
-                Some(g) => (g, None, filtered),
+            Plan::Graph { filtered } => (filtered, None),
+            Plan::ValueGraph => match cover.and_then(|c| Some((index.value_graphs.get(c.graph)?, c))) {
+                Some(v) => (true, Some(v)),
                 None => return Vec::new(),
             },
-            Plan::ValueGraph => match (self.value_graph_cover(req), index.graphs.get(&req.vector_name)) {
-                (Some(cover), Some(main)) => match index.value_graphs.get(cover.graph) {
-                    Some(vg) => (main, Some((&vg.graph, cover.entries.clone(), vg, cover)), true),
-                    None => return Vec::new(),
-                },
-                _ => return Vec::new(),
-            },
         };
-        // A value-graph walk stays on members of the selected groups; a filter that is exactly
-        // the covered condition is then checked by that membership alone.
+        // The walk stays on members of the selected groups; a filter that is exactly the covered
+        // condition is then checked by that membership alone.
         let holes = self.ids.capacity() > self.len() || storage.present_count() < self.len();
-        let members = entries.as_ref().map(|(_, _, vg, cover)| {
-            let vg: &ValueGraph = vg;
-            (&vg.member, cover.groups.clone(), &vg.built)
-        });
+        let selected = |membership: &[u32], node: u32| -> bool {
+            match membership.get(node as usize).copied() {
+                // Several grouped values: walked, and left to the filter check.
+                Some(MANY_GROUPS) => true,
+                Some(m) => value.is_some_and(|(_, c)| c.groups.contains(&m)),
+                None => false,
+            }
+        };
         let in_groups = |node: u32, by_value_link: bool| -> bool {
-            let Some((member, groups, built)) = &members else {
+            let Some((vg, _)) = value else {
                 return true;
             };
             if by_value_link {
                 // Built into a selected group: walked even if it left it or was deleted since.
-                return match built.get(node as usize).copied() {
-                    Some(MANY_GROUPS) => true,
-                    Some(m) => groups.contains(&m),
-                    None => false,
-                };
+                return selected(&vg.built, node);
             }
             let o = PointOffset(node);
             let live = !holes || (self.ids.id(o).is_some() && storage.has(o));
-            live && match member.get(node as usize).copied() {
-                // Several grouped values: walked, and left to the filter check.
-                Some(MANY_GROUPS) => true,
-                Some(m) => groups.contains(&m),
-                None => false,
-            }
+            live && selected(&vg.member, node)
         };
-        let by_group = members.is_some()
+        let by_group = value.is_some()
             && req
                 .filter
                 .as_ref()
                 .is_some_and(|f| f.must.len() == 1 && index.fields.answers_exactly(f));
-        let entries = entries.map(|(g, e, vg, _)| (g, e, &vg.member));
+        let walk_from = value.map(|(vg, c)| (&*vg.graph, c.entries.as_slice()));
 
-        let ef_default = self.index.as_ref().map_or(100, |i| i.settings.ef_construct);
+        let ef_default = index.settings.ef_construct;
         let k = req.limit.saturating_add(req.offset);
         let mut filter = req.filter.as_ref().filter(|f| !f.is_empty());
         let exact_candidates = bits.is_some()
@@ -546,10 +582,8 @@ impl Segment {
             if !filtered {
                 return true;
             }
-            if by_group {
-                let many = matches!(&members, Some((member, _, _))
-                    if member.get(node as usize) == Some(&MANY_GROUPS));
-                if !many {
+            if let Some((vg, _)) = value.filter(|_| by_group) {
+                if vg.member.get(node as usize) != Some(&MANY_GROUPS) {
                     return in_groups(node, false);
                 }
             }
@@ -570,15 +604,11 @@ impl Segment {
         let ef = req.params.hnsw_ef.unwrap_or(ef_default).max(k);
         let exact = QueryScorer::new(storage, query);
         let quantized = &req.params.quantization;
-        let codes = self
-            .index
-            .as_ref()
-            .and_then(|i| i.codes.get(&req.vector_name))
-            .filter(|_| !quantized.ignore);
+        let codes = index.codes.get(&req.vector_name).filter(|_| !quantized.ignore);
         let mut hits = match codes {
             None => walk(
                 graph,
-                entries.as_ref(),
+                walk_from,
                 &GraphSearch { k, ef, filtered },
                 exact,
                 in_groups,
@@ -595,14 +625,7 @@ impl Segment {
                     ef: want,
                     filtered,
                 };
-                let mut hits = walk(
-                    graph,
-                    entries.as_ref(),
-                    &search,
-                    codes.scorer(query),
-                    in_groups,
-                    accept,
-                );
+                let mut hits = walk(graph, walk_from, &search, codes.scorer(query), in_groups, accept);
                 if quantized.rescore != Some(false) {
                     for h in hits.iter_mut() {
                         h.score = exact.score(h.id);
@@ -618,21 +641,18 @@ impl Segment {
     }
 }
 
-/// A value graph, the entries of the groups a filter selects, and its group membership.
-type ValueWalk<'a> = (&'a Arc<Graph>, Vec<(u32, usize)>, &'a Vec<u32>);
-
 /// A search of `graph` from its own entry, or of a value graph (with `graph` bridging its groups)
 /// from the entries of the groups the filter selects.
 fn walk(
     graph: &Graph,
-    values: Option<&ValueWalk<'_>>,
+    value: Option<(&Graph, &[(u32, usize)])>,
     search: &GraphSearch,
     scorer: impl NodeScorer,
     in_groups: impl Fn(u32, bool) -> bool,
     accept: impl Fn(u32) -> bool,
 ) -> Vec<Scored> {
-    match values {
+    match value {
         None => graph.search(search, scorer, accept),
-        Some((vg, entries, _)) => vg.search_with(graph, search, entries, scorer, in_groups, accept),
+        Some((vg, entries)) => vg.search_with(graph, search, entries, scorer, in_groups, accept),
     }
 }

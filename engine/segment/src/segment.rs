@@ -345,24 +345,16 @@ impl Segment {
                 }
                 higher_is_better = d.distance.higher_is_better();
                 let q = d.prepare_query(q);
-                // A filter a value graph covers needs no candidate list (building one costs more
-                // than the traversal when a third of the points match).
-                let covered = !req.params.exact
-                    && self.value_graph_cover(req).is_some_and(|c| {
-                        let kb = c.points * d.dim * 4 / 1024;
-                        self.index()
-                            .is_some_and(|ix| kb >= ix.settings.full_scan_threshold_kb)
-                    });
-                let candidates = if covered { None } else { self.index_candidates(req) };
-                let plan = self.plan_with(req, d, candidates.as_deref());
-                if plan != crate::index::Plan::Exact {
+                let planned = self.plan_search(req, d);
+                let candidates = planned.candidates.as_deref();
+                if planned.plan != crate::index::Plan::Exact {
                     // Graph ranks are squared for Euclid (same order, no square root per score).
                     let min_rank = req.score_threshold.map(|t| match d.distance {
                         Distance::Cosine | Distance::Dot => t,
                         Distance::Euclid => -(t.max(0.0) * t.max(0.0)),
                         Distance::Manhattan => -t,
                     });
-                    let hits = self.graph_search(req, d, &q, plan, min_rank, candidates.as_deref());
+                    let hits = self.graph_search(req, d, &q, &planned, min_rank);
                     return Ok(hits
                         .into_iter()
                         .filter_map(|(offset, rank)| {

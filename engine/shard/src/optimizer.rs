@@ -47,7 +47,7 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
         Some(index) => {
             !s.segment.is_empty()
                 && (index.settings != opts.settings
-                    || (opts.settings.payload_m > 0 && missing_value_graphs(&s.segment, opts)))
+                    || (opts.settings.payload_m > 0 && built_without_a_declared_field(&s.segment, opts)))
         }
     });
     if let Some(i) = index {
@@ -101,7 +101,7 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
 /// Whether a field is declared that the segment's index was built without (a payload index
 /// created after the segment was indexed): its value graph, if its values call for one, is built
 /// with the graphs. A dropped field only needs the Fields job.
-fn missing_value_graphs(segment: &Segment, opts: &OptimizerOptions) -> bool {
+fn built_without_a_declared_field(segment: &Segment, opts: &OptimizerOptions) -> bool {
     let Some(index) = segment.index() else {
         return false;
     };
