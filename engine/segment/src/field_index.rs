@@ -1,5 +1,5 @@
 //! Payload field indexes of a sealed segment: for each declared field (keyword, numeric, bool,
-//! datetime, full-text words), its values mapped to the offsets holding them, so the planner knows a filter's cardinality exactly and an exact scan
+//! datetime, full-text words, geo points), its values mapped to the offsets holding them, so the planner knows a filter's cardinality exactly and an exact scan
 //! visits only the candidates instead of checking every payload.
 //!
 //! An index answers with a superset of the matching offsets (numbers are compared as f64, array
@@ -9,9 +9,12 @@
 
 use std::collections::HashMap;
 
-use quiver_types::{Condition, FieldPredicate, Filter, JsonPath, Match, Payload, Range, ValueVariant};
+use quiver_types::{
+    Condition, FieldPredicate, Filter, GeoPoint, JsonPath, Match, Payload, Range, ValueVariant,
+};
 use serde_json::Value;
 
+use crate::geo_index::GeoIndex;
 use crate::value_graph::GroupKey;
 
 /// What a field index holds (from the declared `field_schema`).
@@ -26,11 +29,12 @@ pub enum FieldKind {
     Datetime,
     /// Strings split into lowercase words (`text`): word -> offsets.
     Text,
+    /// `{"lat", "lon"}` points, by latitude.
+    Geo,
 }
 
 impl FieldKind {
-    /// The kind for a Qdrant `field_schema` type name; `None` for types without an index here
-    /// (geo): their filters are answered by scanning.
+    /// The kind for a Qdrant `field_schema` type name; `None` for an unknown one.
     pub fn from_schema(data_type: &str) -> Option<FieldKind> {
         match data_type {
             "keyword" | "uuid" => Some(FieldKind::Keyword),
@@ -38,6 +42,7 @@ impl FieldKind {
             "bool" => Some(FieldKind::Bool),
             "datetime" => Some(FieldKind::Datetime),
             "text" => Some(FieldKind::Text),
+            "geo" => Some(FieldKind::Geo),
             _ => None,
         }
     }
@@ -48,6 +53,7 @@ enum Entry {
     Key(String),
     Number(f64),
     Bool(bool),
+    Geo(GeoPoint),
 }
 
 /// One field's values -> offsets.
@@ -58,6 +64,7 @@ pub struct FieldIndex {
     /// (value, offset), sorted.
     numbers: Vec<(f64, u32)>,
     bools: [Vec<u32>; 2],
+    geo: GeoIndex,
 }
 
 fn scalars<'a>(path: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
@@ -87,6 +94,7 @@ impl FieldIndex {
         }
         idx.numbers
             .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        idx.geo.finish();
         idx
     }
 
@@ -103,6 +111,7 @@ impl FieldIndex {
             match e {
                 Entry::Key(s) => insert(self.keywords.entry(s).or_default()),
                 Entry::Bool(b) => insert(&mut self.bools[usize::from(b)]),
+                Entry::Geo(p) => self.geo.add(offset, p, sorted),
                 Entry::Number(x) => {
                     let entry = (x, offset);
                     let at = if sorted {
@@ -124,6 +133,7 @@ impl FieldIndex {
                 (Some(FieldKind::Keyword), Value::String(s)) => out.push(Entry::Key(s.clone())),
                 (Some(FieldKind::Numeric), Value::Number(n)) => out.extend(n.as_f64().map(Entry::Number)),
                 (Some(FieldKind::Bool), Value::Bool(b)) => out.push(Entry::Bool(*b)),
+                (Some(FieldKind::Geo), v) => out.extend(crate::filter::geo_point(v).map(Entry::Geo)),
                 (Some(FieldKind::Datetime), Value::String(s)) => {
                     out.extend(crate::filter::parse_datetime(s).map(|m| Entry::Number(m as f64)))
                 }
@@ -152,6 +162,10 @@ impl FieldIndex {
             let list = match e {
                 Entry::Key(s) => self.keywords.get_mut(&s),
                 Entry::Bool(b) => Some(&mut self.bools[usize::from(b)]),
+                Entry::Geo(p) => {
+                    self.geo.remove(offset, p);
+                    None
+                }
                 Entry::Number(x) => {
                     let at = self.number_position((x, offset));
                     if self.numbers.get(at).is_some_and(|e| e.1 == offset) {
@@ -181,6 +195,7 @@ impl FieldIndex {
                         Value::String(_)
                     ) | (Some(FieldKind::Numeric), Value::Number(_))
                         | (Some(FieldKind::Bool), Value::Bool(_))
+                        | (Some(FieldKind::Geo), Value::Object(_))
                 )
             })
             .collect()
@@ -216,6 +231,9 @@ impl FieldIndex {
                 .map(|w| self.keywords.get(w).cloned().unwrap_or_default())
                 .collect()
         };
+        if self.kind == Some(FieldKind::Geo) {
+            return self.geo.candidates(predicate);
+        }
         if self.kind == Some(FieldKind::Text) {
             return match predicate {
                 // Every word (or the phrase's words) must be there: intersect their lists. A
@@ -279,7 +297,7 @@ impl FieldIndex {
     /// value graph.
     pub(crate) fn groups(&self, min: usize) -> Vec<(GroupKey, Vec<u32>)> {
         // Words and instants are not values a filter selects whole.
-        if matches!(self.kind, Some(FieldKind::Text | FieldKind::Datetime) | None) {
+        if matches!(self.kind, Some(FieldKind::Text | FieldKind::Datetime | FieldKind::Geo) | None) {
             return Vec::new();
         }
         let min = min.max(1);

@@ -7,6 +7,7 @@
 //! - [`payload_ops`]: set / delete / select parts of a payload by key path.
 //! - [`segment`]: the segment itself: apply point changes, exact search, retrieve, scroll, count.
 //! - [`field_index`]: payload field indexes of sealed segments (candidates for the planner).
+//! - [`geo_index`]: the geo field index (points by latitude band).
 //! - [`index`]: a sealed segment's HNSW graphs and the exact-vs-graph planner.
 //! - [`quantized`]: int8 codes of dense vectors, for faster graph traversal.
 //! - [`dense_scorer`]: dense vectors as the graph scores them (with prefetch).
@@ -18,6 +19,7 @@ pub mod config;
 pub mod dense_scorer;
 pub mod error;
 pub mod field_index;
+pub mod geo_index;
 pub mod file;
 pub mod filter;
 pub mod id_tracker;

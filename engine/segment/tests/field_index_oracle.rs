@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use quiver_segment::{FieldKind, IndexSettings, Int8Params, Segment, SegmentConfig, VectorSpec};
 use quiver_types::{
-    Condition, Distance, FieldCondition, FieldPredicate, Filter, JsonPath, Match, PointId, Range,
-    SearchParams, SearchRequest, ValueVariant, VectorData, WithPayload, WithVector,
+    Condition, Distance, FieldCondition, FieldPredicate, Filter, GeoBoundingBox, GeoPoint,
+    GeoPolygon, GeoRadius, JsonPath, Match, PointId, Range, SearchParams, SearchRequest, ValueVariant, VectorData, WithPayload, WithVector,
 };
 use serde_json::{json, Value};
 
@@ -47,7 +47,20 @@ fn payload_strategy() -> impl Strategy<Value = Value> {
         Just(json!("")),
         Just(json!(7))
     ];
-    (kw, num, flag, when, text).prop_map(|(k, n, b, d, t)| json!({"k": k, "n": n, "b": b, "d": d, "t": t}))
+    // Around the antimeridian, near a pole, out of range, several points, not a point.
+    let place = prop_oneof![
+        (-60.0f64..60.0, -180.0f64..180.0).prop_map(|(lat, lon)| json!({"lat": lat, "lon": lon})),
+        (-1.0f64..1.0, 179.0f64..180.0).prop_map(|(lat, lon)| json!({"lat": lat, "lon": lon})),
+        (-1.0f64..1.0, -180.0f64..-179.0).prop_map(|(lat, lon)| json!({"lat": lat, "lon": lon})),
+        (88.0f64..90.0, -180.0f64..180.0).prop_map(|(lat, lon)| json!({"lat": lat, "lon": lon})),
+        Just(json!({"lat": 95.0, "lon": 10.0})),
+        Just(json!([{"lat": 0.5, "lon": 179.5}, {"lat": 10, "lon": 10}])),
+        Just(json!({"lat": "1", "lon": 2})),
+        Just(json!(3))
+    ];
+    (kw, num, flag, when, text, place).prop_map(|(k, n, b, d, t, g)| {
+        json!({"k": k, "n": n, "b": b, "d": d, "t": t, "g": g})
+    })
 }
 
 fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
@@ -104,6 +117,34 @@ fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
             Just(("t".to_string(), FieldPredicate::Match(Match::TextAny(q.into())))),
             Just(("t".to_string(), FieldPredicate::Match(Match::Phrase(q.into())))),
         ]),
+        geo_predicate_strategy().prop_map(|p| ("g".to_string(), p)),
+    ]
+}
+
+fn geo_predicate_strategy() -> impl Strategy<Value = FieldPredicate> {
+    let point = |lat: f64, lon: f64| GeoPoint { lat, lon };
+    prop_oneof![
+        (-60.0f64..60.0, -180.0f64..180.0, 1.0f64..8_000_000.0).prop_map(move |(lat, lon, r)| {
+            FieldPredicate::GeoRadius(GeoRadius { center: point(lat, lon), radius: r })
+        }),
+        (-1.0f64..1.0, 179.0f64..180.0, 1.0f64..300_000.0).prop_map(move |(lat, lon, r)| {
+            FieldPredicate::GeoRadius(GeoRadius { center: point(lat, lon), radius: r })
+        }),
+        (89.0f64..90.0, -180.0f64..180.0, 1.0f64..500_000.0).prop_map(move |(lat, lon, r)| {
+            FieldPredicate::GeoRadius(GeoRadius { center: point(lat, lon), radius: r })
+        }),
+        (-60.0f64..60.0, -180.0f64..180.0, 0.0f64..40.0, 0.0f64..90.0).prop_map(move |(s, w, h, wd)| {
+            // Wider than 360 - w wraps across the antimeridian.
+            let e = w + wd;
+            let e = if e > 180.0 { e - 360.0 } else { e };
+            FieldPredicate::GeoBoundingBox(GeoBoundingBox { top_left: point(s + h, w), bottom_right: point(s, e) })
+        }),
+        (-60.0f64..60.0, -180.0f64..150.0, 1.0f64..30.0).prop_map(move |(lat, lon, d)| {
+            FieldPredicate::GeoPolygon(GeoPolygon {
+                exterior: vec![point(lat, lon), point(lat + d, lon + d / 2.0), point(lat, lon + d)],
+                interiors: vec![],
+            })
+        }),
     ]
 }
 
@@ -177,6 +218,7 @@ proptest! {
             (path("b"), FieldKind::Bool),
             (path("d"), FieldKind::Datetime),
             (path("t"), FieldKind::Text),
+            (path("g"), FieldKind::Geo),
         ];
         // A low full-scan threshold sends filters to the graph; a high one to the exact scan.
         // payload_m > 0 builds value graphs (every value is a group at threshold 0), so covered

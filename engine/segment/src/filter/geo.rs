@@ -12,7 +12,7 @@ use serde_json::Value;
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// The geo point a payload value holds, if it is one.
-pub(super) fn geo_point(value: &Value) -> Option<GeoPoint> {
+pub fn geo_point(value: &Value) -> Option<GeoPoint> {
     let obj = value.as_object()?;
     let coordinate = |key: &str| match obj.get(key)? {
         Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),

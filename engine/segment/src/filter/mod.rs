@@ -24,7 +24,7 @@ mod tests;
 use quiver_types::{Filter, Payload, PointId};
 
 pub use datetime::parse_datetime;
-pub use geo::{haversine_m, EARTH_RADIUS_M};
+pub use geo::{geo_point, haversine_m, EARTH_RADIUS_M};
 pub use text::tokenize;
 
 /// What the evaluator needs to know about one point.
