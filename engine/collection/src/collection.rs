@@ -169,7 +169,28 @@ fn indexing_options(
                 Some((JsonPath::parse(field).ok()?, kind))
             })
             .collect(),
+        layout: storage_layout(schema),
     }
+}
+
+/// The fields that order stored points: `is_tenant` ones, then `is_principal` ones (by name).
+fn storage_layout(schema: &BTreeMap<String, PayloadFieldSchema>) -> Vec<JsonPath> {
+    let flagged = |flag: &str| -> Vec<JsonPath> {
+        schema
+            .iter()
+            .filter(|(_, s)| {
+                s.params
+                    .as_ref()
+                    .and_then(|p| p.get(flag))
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+            })
+            .filter_map(|(field, _)| JsonPath::parse(field).ok())
+            .collect()
+    };
+    let mut out = flagged("is_tenant");
+    out.extend(flagged("is_principal"));
+    out
 }
 
 impl Collection {

@@ -297,7 +297,10 @@ impl FieldIndex {
     /// value graph.
     pub(crate) fn groups(&self, min: usize) -> Vec<(GroupKey, Vec<u32>)> {
         // Words and instants are not values a filter selects whole.
-        if matches!(self.kind, Some(FieldKind::Text | FieldKind::Datetime | FieldKind::Geo) | None) {
+        if matches!(
+            self.kind,
+            Some(FieldKind::Text | FieldKind::Datetime | FieldKind::Geo) | None
+        ) {
             return Vec::new();
         }
         let min = min.max(1);

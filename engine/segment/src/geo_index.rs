@@ -228,6 +228,10 @@ mod tests {
         idx.add(7, pt(2.0, 2.0), true);
         assert_eq!(idx.candidates(&boxed(0.0, 4.0)), Some(vec![7]));
         idx.remove(7, pt(2.0, 3.0));
-        assert_eq!(idx.candidates(&boxed(0.0, 4.0)), Some(vec![7]), "no such point to remove");
+        assert_eq!(
+            idx.candidates(&boxed(0.0, 4.0)),
+            Some(vec![7]),
+            "no such point to remove"
+        );
     }
 }

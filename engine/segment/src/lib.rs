@@ -8,6 +8,7 @@
 //! - [`segment`]: the segment itself: apply point changes, exact search, retrieve, scroll, count.
 //! - [`field_index`]: payload field indexes of sealed segments (candidates for the planner).
 //! - [`geo_index`]: the geo field index (points by latitude band).
+//! - [`layout`]: the order a rebuilt segment stores its points in (tenant, then principal).
 //! - [`index`]: a sealed segment's HNSW graphs and the exact-vs-graph planner.
 //! - [`quantized`]: int8 codes of dense vectors, for faster graph traversal.
 //! - [`dense_scorer`]: dense vectors as the graph scores them (with prefetch).
@@ -19,12 +20,13 @@ pub mod config;
 pub mod dense_scorer;
 pub mod error;
 pub mod field_index;
-pub mod geo_index;
 pub mod file;
 pub mod filter;
+pub mod geo_index;
 pub mod id_tracker;
 pub mod index;
 pub mod kernels;
+pub mod layout;
 pub mod payload_ops;
 pub mod quantized;
 pub mod segment;

@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use quiver_segment::{FieldKind, IndexSettings, Int8Params, Segment, SegmentConfig, VectorSpec};
 use quiver_types::{
-    Condition, Distance, FieldCondition, FieldPredicate, Filter, GeoBoundingBox, GeoPoint,
-    GeoPolygon, GeoRadius, JsonPath, Match, PointId, Range, SearchParams, SearchRequest, ValueVariant, VectorData, WithPayload, WithVector,
+    Condition, Distance, FieldCondition, FieldPredicate, Filter, GeoBoundingBox, GeoPoint, GeoPolygon,
+    GeoRadius, JsonPath, Match, PointId, Range, SearchParams, SearchRequest, ValueVariant, VectorData,
+    WithPayload, WithVector,
 };
 use serde_json::{json, Value};
 
@@ -58,9 +59,8 @@ fn payload_strategy() -> impl Strategy<Value = Value> {
         Just(json!({"lat": "1", "lon": 2})),
         Just(json!(3))
     ];
-    (kw, num, flag, when, text, place).prop_map(|(k, n, b, d, t, g)| {
-        json!({"k": k, "n": n, "b": b, "d": d, "t": t, "g": g})
-    })
+    (kw, num, flag, when, text, place)
+        .prop_map(|(k, n, b, d, t, g)| json!({"k": k, "n": n, "b": b, "d": d, "t": t, "g": g}))
 }
 
 fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
@@ -125,23 +125,39 @@ fn geo_predicate_strategy() -> impl Strategy<Value = FieldPredicate> {
     let point = |lat: f64, lon: f64| GeoPoint { lat, lon };
     prop_oneof![
         (-60.0f64..60.0, -180.0f64..180.0, 1.0f64..8_000_000.0).prop_map(move |(lat, lon, r)| {
-            FieldPredicate::GeoRadius(GeoRadius { center: point(lat, lon), radius: r })
+            FieldPredicate::GeoRadius(GeoRadius {
+                center: point(lat, lon),
+                radius: r,
+            })
         }),
         (-1.0f64..1.0, 179.0f64..180.0, 1.0f64..300_000.0).prop_map(move |(lat, lon, r)| {
-            FieldPredicate::GeoRadius(GeoRadius { center: point(lat, lon), radius: r })
+            FieldPredicate::GeoRadius(GeoRadius {
+                center: point(lat, lon),
+                radius: r,
+            })
         }),
         (89.0f64..90.0, -180.0f64..180.0, 1.0f64..500_000.0).prop_map(move |(lat, lon, r)| {
-            FieldPredicate::GeoRadius(GeoRadius { center: point(lat, lon), radius: r })
+            FieldPredicate::GeoRadius(GeoRadius {
+                center: point(lat, lon),
+                radius: r,
+            })
         }),
         (-60.0f64..60.0, -180.0f64..180.0, 0.0f64..40.0, 0.0f64..90.0).prop_map(move |(s, w, h, wd)| {
             // Wider than 360 - w wraps across the antimeridian.
             let e = w + wd;
             let e = if e > 180.0 { e - 360.0 } else { e };
-            FieldPredicate::GeoBoundingBox(GeoBoundingBox { top_left: point(s + h, w), bottom_right: point(s, e) })
+            FieldPredicate::GeoBoundingBox(GeoBoundingBox {
+                top_left: point(s + h, w),
+                bottom_right: point(s, e),
+            })
         }),
         (-60.0f64..60.0, -180.0f64..150.0, 1.0f64..30.0).prop_map(move |(lat, lon, d)| {
             FieldPredicate::GeoPolygon(GeoPolygon {
-                exterior: vec![point(lat, lon), point(lat + d, lon + d / 2.0), point(lat, lon + d)],
+                exterior: vec![
+                    point(lat, lon),
+                    point(lat + d, lon + d / 2.0),
+                    point(lat, lon + d),
+                ],
                 interiors: vec![],
             })
         }),

@@ -9,6 +9,9 @@
 //!   `deleted_threshold`, or of the smallest indexed segments beyond `default_segment_number`, into
 //!   a new segment and index it. At the swap every copied point is checked against its source
 //!   (which only lost points or had payloads edited meanwhile), then the sources are replaced.
+//! - Layout: with `is_tenant` / `is_principal` fields declared, every segment the optimizer
+//!   writes stores its points ordered by them (an Index job rewrites the segment in that order
+//!   instead of indexing it in place), so one tenant's or one range's points are contiguous.
 //! - Fields / Quantize: refresh a segment's payload field indexes or its int8 codes in place.
 //!
 //! Crash safety: nothing on disk changes until the next checkpoint writes the new segments into
@@ -160,7 +163,13 @@ impl LocalShard {
                 Job::Index(i) => {
                     let slot = &mut state.slots[i];
                     slot.sealed = true;
-                    Work::Index(slot.uid, Box::new(slot.segment.clone()))
+                    if opts.layout.is_empty() {
+                        Work::Index(slot.uid, Box::new(slot.segment.clone()))
+                    } else {
+                        // Tenant / principal fields order the points: the segment is rewritten
+                        // in that order (sealed first, so it only loses points meanwhile).
+                        Work::Rebuild(vec![(slot.uid, slot.segment.clone())])
+                    }
                 }
                 Job::Rebuild(list) => Work::Rebuild(
                     list.iter()
@@ -183,10 +192,19 @@ impl LocalShard {
             }
             Work::Rebuild(sources) => {
                 let mut merged = Segment::new(self.config.clone());
-                for (_, src) in &sources {
-                    for id in src.ids().collect::<Vec<_>>() {
-                        merged.copy_point(src, &id);
-                    }
+                let mut order: Vec<_> = sources
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(s, (_, src))| {
+                        src.layout_keys(&opts.layout)
+                            .into_iter()
+                            .map(move |(key, id)| (key, id, s))
+                    })
+                    .collect();
+                // Stable: equal keys keep id order within a source.
+                order.sort_by(|a, b| a.0.cmp(&b.0));
+                for (_, id, s) in &order {
+                    merged.copy_point(&sources[*s].1, id);
                 }
                 let index = merged.build_index(opts.settings, &opts.fields, &opts.quantization);
                 merged.set_index(index);

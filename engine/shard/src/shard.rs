@@ -57,6 +57,9 @@ pub struct OptimizerOptions {
     pub fields: Vec<(JsonPath, FieldKind)>,
     /// Dense vectors traversed on int8 codes (scalar quantization), by name.
     pub quantization: BTreeMap<String, Int8Params>,
+    /// Fields whose values order the points of every segment the optimizer writes (`is_tenant`
+    /// fields first, then `is_principal` ones); empty keeps id order.
+    pub layout: Vec<JsonPath>,
 }
 
 impl Default for OptimizerOptions {
@@ -70,6 +73,7 @@ impl Default for OptimizerOptions {
             vacuum_min_vectors: 1000,
             fields: Vec::new(),
             quantization: BTreeMap::new(),
+            layout: Vec::new(),
         }
     }
 }
@@ -307,6 +311,18 @@ impl LocalShard {
                 .sum(),
             indexed_segments: state.slots.iter().filter(|s| s.segment.index().is_some()).count(),
         }
+    }
+
+    /// Each indexed segment's live ids in the order its points are stored: what the storage
+    /// layout (`is_tenant` / `is_principal`) made of it.
+    pub fn indexed_storage_orders(&self) -> Vec<Vec<PointId>> {
+        let state = self.state.read();
+        state
+            .slots
+            .iter()
+            .filter(|s| s.segment.index().is_some())
+            .map(|s| s.segment.ids_in_storage_order())
+            .collect()
     }
 
     /// Persists every changed segment and moves the manifest forward, then trims the log.

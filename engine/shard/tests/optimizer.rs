@@ -47,6 +47,7 @@ fn options(threshold_kb: usize) -> ShardOptions {
             vacuum_min_vectors: 100,
             fields: vec![(JsonPath::parse("g").unwrap(), FieldKind::Numeric)],
             quantization: Default::default(),
+            layout: Vec::new(),
         },
         ..ShardOptions::default()
     }
@@ -353,4 +354,76 @@ fn merge_and_vacuum_keep_every_point_and_edit() {
     let shard = LocalShard::open(&shard_dir, config(), options(40)).unwrap();
     assert_eq!(shard.count(None), 2000);
     assert_eq!(optimize_all(&shard), 0);
+}
+
+/// With a tenant field in the layout, every segment the optimizer writes (the first index of an
+/// appendable segment, a merge, a vacuum) stores its points grouped by tenant, ordered by the
+/// principal field within a tenant; filtered searches stay exact.
+#[test]
+fn tenant_and_principal_fields_order_stored_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(40);
+    opts.indexing
+        .fields
+        .push((JsonPath::parse("t").unwrap(), FieldKind::Keyword));
+    opts.indexing.layout = vec![JsonPath::parse("t").unwrap(), JsonPath::parse("i").unwrap()];
+    let shard = LocalShard::create(&dir.path().join("s"), config(), opts).unwrap();
+    let tenant = |i: u64| format!("tenant{}", (i * 7919) % 5);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    // Ids in descending order, so id order and principal (`i`) order disagree.
+    let points = (0..4000u64)
+        .rev()
+        .map(|i| PointRecord {
+            id: PointId::Num(10_000 - i),
+            vectors: [(String::new(), VectorData::Dense(vector(&mut rng, i)))].into(),
+            payload: json!({"g": i % 4, "i": i, "t": tenant(i)})
+                .as_object()
+                .unwrap()
+                .clone(),
+        })
+        .collect();
+    shard.update(&UpdateOperation::Upsert(points), false).unwrap();
+    optimize_all(&shard);
+    shard
+        .update(
+            &UpdateOperation::Delete(PointSelector::Ids((6000..7500).map(PointId::Num).collect())),
+            false,
+        )
+        .unwrap();
+    optimize_all(&shard);
+    let orders = shard.indexed_storage_orders();
+    assert!(!orders.is_empty());
+    let mut stored = 0;
+    for order in &orders {
+        let recs = shard.retrieve(order, &WithPayload::All, &WithVector::None);
+        let keys: Vec<(String, u64)> = recs
+            .iter()
+            .map(|r| {
+                let p = r.payload.as_ref().unwrap();
+                (p["t"].as_str().unwrap().to_string(), p["i"].as_u64().unwrap())
+            })
+            .collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] <= w[1]),
+            "stored out of layout order: {:?}",
+            keys.windows(2).find(|w| w[0] > w[1])
+        );
+        stored += order.len();
+    }
+    assert_eq!(stored, shard.count(None));
+    assert_eq!(shard.count(None), 4000 - 1499, "ids 6001..=7499 deleted");
+    // A tenant filter still finds exactly the tenant's points.
+    let filter = quiver_types::Filter {
+        must: vec![quiver_types::Condition::Field(quiver_types::FieldCondition {
+            key: JsonPath::parse("t").unwrap(),
+            predicates: vec![quiver_types::FieldPredicate::Match(quiver_types::Match::Value(
+                quiver_types::ValueVariant::Keyword("tenant3".into()),
+            ))],
+        })],
+        ..Default::default()
+    };
+    let want = (0..4000u64)
+        .filter(|&i| tenant(i) == "tenant3" && !(6000..7500).contains(&(10_000 - i)))
+        .count();
+    assert_eq!(shard.count(Some(&filter)), want);
 }
