@@ -18,7 +18,7 @@ use quiver_types::{JsonPath, Payload, PointId, PointOffset, SearchRequest};
 use crate::dense_scorer::{PairRanker, QueryScorer};
 use crate::field_index::{FieldIndex, FieldIndexes, FieldKind};
 use crate::filter;
-use crate::quantized::{Int8Codes, Int8Params};
+use crate::quantized::{Int8Codes, Int8Pairs, Int8Params};
 use crate::value_graph::{best_cover, Cover, Group, ValueGraph, MANY_GROUPS, NO_GROUP};
 use crate::vector_storage::{DenseStorage, VectorStorage};
 use crate::Segment;
@@ -102,6 +102,41 @@ pub(crate) struct Planned {
     pub cover: Option<Cover>,
 }
 
+/// What the graph builder compares nodes with: int8 codes where the distance has them (a build
+/// is bound by loading vectors, and codes are a quarter of their size; see
+/// [`crate::quantized::Int8Pairs`]), else the original vectors.
+enum BuildPairs<'a> {
+    Int8(Int8Pairs<'a>),
+    Vectors(PairRanker<'a>),
+}
+
+impl<'a> BuildPairs<'a> {
+    fn new(storage: &'a DenseStorage, codes: Option<&'a Int8Codes>) -> Self {
+        match codes {
+            Some(c) => BuildPairs::Int8(Int8Pairs::new(c, storage.dim)),
+            None => BuildPairs::Vectors(PairRanker::new(storage)),
+        }
+    }
+}
+
+impl quiver_hnsw::PairScorer for BuildPairs<'_> {
+    #[inline]
+    fn pair(&self, a: u32, b: u32) -> f32 {
+        match self {
+            BuildPairs::Int8(p) => p.pair(a, b),
+            BuildPairs::Vectors(p) => p.pair(a, b),
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        match self {
+            BuildPairs::Int8(p) => p.prefetch(node),
+            BuildPairs::Vectors(p) => p.prefetch(node),
+        }
+    }
+}
+
 /// Points sampled to estimate a filter's cardinality.
 const SAMPLE: usize = 256;
 
@@ -120,6 +155,19 @@ impl Segment {
             threads: settings.max_indexing_threads,
             ..HnswParams::default()
         };
+        let codes = self.quantize(quantization);
+        let build_codes = self.build_codes(&codes);
+        let pairs: BTreeMap<&str, BuildPairs> = self
+            .vectors
+            .iter()
+            .filter_map(|(name, storage)| match storage {
+                VectorStorage::Dense(d) => Some((
+                    name.as_str(),
+                    BuildPairs::new(d, build_codes.get(name).map(Arc::as_ref)),
+                )),
+                VectorStorage::Sparse(_) => None,
+            })
+            .collect();
         let mut graphs = BTreeMap::new();
         for (name, storage) in &self.vectors {
             if let VectorStorage::Dense(d) = storage {
@@ -130,12 +178,15 @@ impl Segment {
                     .map(|o| o.0)
                     .collect();
                 let capacity = self.ids.capacity().max(d.capacity());
-                let graph = quiver_hnsw::build(&params, capacity, &nodes, &PairRanker::new(d));
+                let Some(pairs) = pairs.get(name.as_str()) else {
+                    continue;
+                };
+                let graph = quiver_hnsw::build(&params, capacity, &nodes, pairs);
                 graphs.insert(name.clone(), Arc::new(graph));
             }
         }
         let fields = self.field_indexes(declared);
-        let mut value_graphs = self.value_graphs(&settings, &params, &graphs, &fields);
+        let mut value_graphs = self.value_graphs(&settings, &params, &graphs, &fields, &pairs);
         self.assign_members(&mut value_graphs, &fields);
         SegmentIndex {
             settings,
@@ -143,9 +194,27 @@ impl Segment {
             declared: declared.to_vec(),
             fields,
             quantization: quantization.clone(),
-            codes: self.quantize(quantization),
+            codes,
             value_graphs,
         }
+    }
+
+    /// The int8 codes graphs are built on, per dense vector: the configured ones, else codes at
+    /// the default quantile made for the build and dropped after it (none for Manhattan).
+    fn build_codes(&self, configured: &BTreeMap<String, Arc<Int8Codes>>) -> BTreeMap<String, Arc<Int8Codes>> {
+        self.vectors
+            .iter()
+            .filter_map(|(name, storage)| {
+                let VectorStorage::Dense(d) = storage else {
+                    return None;
+                };
+                let codes = match configured.get(name) {
+                    Some(c) => Arc::clone(c),
+                    None => Arc::new(Int8Codes::build(d, Int8Params::default())?),
+                };
+                Some((name.clone(), codes))
+            })
+            .collect()
     }
 
     /// A value graph per (graphed vector, indexed field) whose values have groups: values held by
@@ -156,6 +225,7 @@ impl Segment {
         params: &HnswParams,
         graphs: &BTreeMap<String, Arc<Graph>>,
         fields: &FieldIndexes,
+        pairs: &BTreeMap<&str, BuildPairs>,
     ) -> Vec<ValueGraph> {
         if settings.payload_m == 0 {
             return Vec::new();
@@ -198,7 +268,10 @@ impl Segment {
                         }
                     }
                 }
-                let built = quiver_hnsw::build_groups(&params, capacity, &lists, &PairRanker::new(d));
+                let Some(pairs) = pairs.get(name.as_str()) else {
+                    continue;
+                };
+                let built = quiver_hnsw::build_groups(&params, capacity, &lists, pairs);
                 out.push(ValueGraph {
                     vector: name.clone(),
                     field: path.clone(),

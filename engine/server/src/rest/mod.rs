@@ -147,6 +147,10 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route(&format!("{c}/points/query"), post(points::query))
         .route(&format!("{c}/points/query/batch"), post(points::query_batch))
         .fallback(fallback)
+        // Inside the API key check: only an authorised client's oversized body is read.
+        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            reject_oversized(limit, req, next)
+        }))
         .layer(axum::middleware::from_fn(
             move |headers: HeaderMap, req: Request, next: Next| {
                 check_api_key(key.clone(), headers, req, next)
@@ -154,4 +158,26 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(AppState { api })
+}
+
+/// A body announced larger than `limit` is refused with 413, but read (and dropped) first, up to
+/// a few times the limit: a server that answers before the client has finished sending makes
+/// the client see a reset connection instead of the answer.
+async fn reject_oversized(limit: usize, req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(len) = announced.filter(|&n| n > limit as u64) else {
+        return next.run(req).await;
+    };
+    let drain_cap = limit.saturating_mul(4).min(256 << 20);
+    if len <= drain_cap as u64 {
+        let _ = axum::body::to_bytes(req.into_body(), drain_cap).await;
+    }
+    ApiError::TooLarge(format!(
+        "Payload error: request body is larger than the limit ({len} bytes, limit {limit})"
+    ))
+    .into_response()
 }
