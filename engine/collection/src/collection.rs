@@ -126,7 +126,8 @@ fn indexing_options(
     OptimizerOptions {
         threshold_kb: size(o.indexing_threshold.unwrap_or(10_000)),
         settings: IndexSettings {
-            m: size(h.m).max(1),
+            // 0 builds no main graph (value graphs only, with `payload_m`).
+            m: size(h.m),
             ef_construct: size(h.ef_construct).max(4),
             full_scan_threshold_kb: size(h.full_scan_threshold),
             max_indexing_threads: size(h.max_indexing_threads),

@@ -171,10 +171,12 @@ impl Segment {
         let mut graphs = BTreeMap::new();
         for (name, storage) in &self.vectors {
             if let VectorStorage::Dense(d) = storage {
+                // `m: 0` (Qdrant's multitenant setup, with `payload_m`): no main graph, only
+                // value graphs; an empty graph stands in so a value-graph walk has no bridges.
                 let nodes: Vec<u32> = self
                     .ids
                     .live_offsets()
-                    .filter(|o| d.has(*o))
+                    .filter(|o| settings.m > 0 && d.has(*o))
                     .map(|o| o.0)
                     .collect();
                 let capacity = self.ids.capacity().max(d.capacity());
@@ -403,8 +405,9 @@ impl Segment {
         };
         index
             .graphs
-            .keys()
-            .filter_map(|name| self.vectors.get(name))
+            .iter()
+            .filter(|(_, g)| g.entry().is_some())
+            .filter_map(|(name, _)| self.vectors.get(name))
             .map(|s| self.ids.live_offsets().filter(|o| s.has(*o)).count())
             .sum()
     }
@@ -549,14 +552,20 @@ impl Segment {
         let Some(index) = &self.index else {
             return Plan::Exact;
         };
-        if req.params.exact || !index.graphs.contains_key(&req.vector_name) {
+        let Some(graph) = index.graphs.get(&req.vector_name).filter(|_| !req.params.exact) else {
             return Plan::Exact;
-        }
+        };
+        // Without a main graph (`m: 0`) only a value graph cover avoids the exact scan.
+        let linked = graph.entry().is_some();
         // Holes: deleted points, or live points that lost this vector.
         let holes = self.ids.capacity() > self.len() || storage.present_count() < self.len();
         let has_filter = req.filter.as_ref().is_some_and(|f| !f.is_empty());
         if !has_filter {
-            return Plan::Graph { filtered: holes };
+            return if linked {
+                Plan::Graph { filtered: holes }
+            } else {
+                Plan::Exact
+            };
         }
         let estimate = match (candidates, cover) {
             (Some(c), _) => c.len() as f64,
@@ -567,8 +576,10 @@ impl Segment {
             Plan::Exact
         } else if cover.is_some() {
             Plan::ValueGraph
-        } else {
+        } else if linked {
             Plan::Graph { filtered: true }
+        } else {
+            Plan::Exact
         }
     }
 

@@ -32,6 +32,11 @@ fn vector(i: usize) -> Vec<f32> {
 }
 
 fn segment() -> Segment {
+    segment_with_m(8)
+}
+
+/// The test segment with `m` links per node in the main graph (0: none, value graphs only).
+fn segment_with_m(m: usize) -> Segment {
     let mut config = SegmentConfig::default();
     config.vectors.insert(
         String::new(),
@@ -57,7 +62,7 @@ fn segment() -> Segment {
     ];
     // 1 KB of 16-d vectors is 16 points: every value gets a group.
     let settings = IndexSettings {
-        m: 8,
+        m,
         ef_construct: 64,
         full_scan_threshold_kb: 1,
         max_indexing_threads: 2,
@@ -194,6 +199,34 @@ fn whole_groups_walk_the_value_graph() {
         let r = recall(&seg, &tenant, ignore);
         assert!(r >= 0.95, "tenant recall {r} (quantization ignored: {ignore})");
     }
+}
+
+/// Qdrant's multitenant setup, `m: 0` with `payload_m`: no main graph; a filter covered by value
+/// groups walks them (bridgeless, so a single group is what it serves well), anything else is
+/// scanned exactly.
+#[test]
+fn without_a_main_graph_only_covered_filters_use_a_graph() {
+    let seg = segment_with_m(0);
+    assert_eq!(seg.indexed_vectors(), 0, "no main graph");
+    let unfiltered = Filter::default();
+    assert_eq!(plan(&seg, &request(unfiltered.clone(), 0, false)), Plan::Exact);
+    assert!((recall(&seg, &unfiltered, false) - 1.0).abs() < 1e-9);
+    let tenant = field(
+        "tenant",
+        FieldPredicate::Match(Match::Value(ValueVariant::Keyword("t2".into()))),
+    );
+    assert_eq!(plan(&seg, &request(tenant.clone(), 0, false)), Plan::ValueGraph);
+    let r = recall(&seg, &tenant, true);
+    assert!(r >= 0.95, "tenant recall {r} on the value graph alone");
+    let uncovered = field(
+        "year",
+        FieldPredicate::Match(Match::Any(vec![
+            ValueVariant::Integer(2020),
+            ValueVariant::Integer(1999),
+        ])),
+    );
+    assert_eq!(plan(&seg, &request(uncovered.clone(), 0, false)), Plan::Exact);
+    assert!((recall(&seg, &uncovered, false) - 1.0).abs() < 1e-9);
 }
 
 #[test]
