@@ -19,6 +19,7 @@ use crate::config::{
 };
 use crate::error::{CollectionError, Result};
 use crate::fsio::{io_err, read_json, write_json_atomic};
+use crate::text_rules;
 use crate::validate;
 
 /// A payload index as declared by the user (`data_type` is Qdrant's name: keyword, integer, ...).
@@ -274,6 +275,9 @@ impl Collection {
     /// Validates, routes and applies an update. `wait` makes it durable (fsync) before returning.
     pub fn update(&self, op: &UpdateOperation, wait: bool) -> Result<UpdateResult> {
         validate::check_operation(&self.segment_config, op)?;
+        // The op is logged with its text rules resolved: a replay means what was acknowledged.
+        let resolved = text_rules::resolve_operation(op, &self.text_rules());
+        let op = resolved.as_ref().unwrap_or(op);
         let mut op_id = 0;
         if self.shards.len() == 1 {
             if !op.is_noop() {
@@ -310,6 +314,16 @@ impl Collection {
         })
     }
 
+    /// The declared full-text rules (see [`text_rules`]).
+    fn text_rules(&self) -> Vec<(JsonPath, quiver_types::TextRules)> {
+        text_rules::declared_rules(&self.payload_schema.read())
+    }
+
+    /// `filter` with text conditions resolved against the text indexes; `None` when unchanged.
+    pub(crate) fn resolve_filter(&self, filter: Option<&Filter>) -> Option<Filter> {
+        text_rules::resolve(filter?, &self.text_rules())
+    }
+
     fn check_search(&self, req: &SearchRequest) -> Result<()> {
         validate::check_vector(&self.segment_config, &req.vector_name, &req.query)
     }
@@ -317,6 +331,13 @@ impl Collection {
     /// Exact nearest neighbours over every shard, `offset` skipped, at most `limit` returned.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         self.check_search(req)?;
+        let resolved = self
+            .resolve_filter(req.filter.as_ref())
+            .map(|filter| SearchRequest {
+                filter: Some(filter),
+                ..req.clone()
+            });
+        let req = resolved.as_ref().unwrap_or(req);
         let parts = self
             .shards
             .par_iter()
@@ -345,7 +366,11 @@ impl Collection {
 
     /// A page of points and the id the next page starts at (`None` at the end, or when ordered).
     pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
-        let filter = req.filter.as_ref().filter(|f| !f.is_empty());
+        let resolved = self.resolve_filter(req.filter.as_ref());
+        let filter = resolved
+            .as_ref()
+            .or(req.filter.as_ref())
+            .filter(|f| !f.is_empty());
         if let Some(order) = &req.order_by {
             return Ok((self.scroll_ordered(order, req, filter), None));
         }
@@ -401,7 +426,8 @@ impl Collection {
 
     /// Exact number of points passing the filter.
     pub fn count(&self, filter: Option<&Filter>) -> usize {
-        let filter = filter.filter(|f| !f.is_empty());
+        let resolved = self.resolve_filter(filter);
+        let filter = resolved.as_ref().or(filter).filter(|f| !f.is_empty());
         self.shards.par_iter().map(|s| s.count(filter)).sum()
     }
 

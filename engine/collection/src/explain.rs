@@ -24,10 +24,15 @@ impl Collection {
     /// prefetches), computed the way the search computes them.
     pub fn explain(&self, req: &QueryRequest) -> Result<Vec<StageExplain>> {
         let mut stages = Vec::new();
-        let mut add = |stage: String, query: Option<&Query>, using: &str, filter| -> Result<()> {
+        let mut add = |stage: String,
+                       query: Option<&Query>,
+                       using: &str,
+                       filter: Option<quiver_types::Filter>|
+         -> Result<()> {
             let Some(Query::Nearest(input)) = query else {
                 return Ok(());
             };
+            let filter = self.resolve_filter(filter.as_ref()).or(filter);
             let search = SearchRequest {
                 vector_name: using.to_string(),
                 query: self.resolve_vector(input, using)?,

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use quiver_types::{
-    Condition, FieldPredicate, Filter, GeoPoint, JsonPath, Match, Payload, Range, ValueVariant,
+    Condition, FieldPredicate, Filter, GeoPoint, JsonPath, Match, Payload, Range, ValueVariant, WordMode,
 };
 use serde_json::Value;
 
@@ -244,11 +244,22 @@ impl FieldIndex {
                     let first = it.next().unwrap_or_default();
                     Some(it.fold(first, |acc, l| intersect(&acc, &l)))
                 }
-                FieldPredicate::Match(Match::TextAny(q)) => {
-                    let mut out: Vec<u32> = words(q).into_iter().flatten().collect();
-                    out.sort_unstable();
-                    out.dedup();
-                    Some(out)
+                FieldPredicate::Match(Match::TextAny(q)) => Some(union(words(q))),
+                // The index holds lowercase words of every length: the query's words under the
+                // field's rules, lowercased, narrow to a superset of the matches.
+                FieldPredicate::Match(Match::Words(q)) => {
+                    let lists: Vec<Vec<u32>> = crate::filter::tokenize_with(&q.text, &q.rules)
+                        .iter()
+                        .map(|w| self.keywords.get(&w.to_lowercase()).cloned().unwrap_or_default())
+                        .collect();
+                    Some(match q.mode {
+                        WordMode::Any => union(lists),
+                        WordMode::All | WordMode::Phrase => {
+                            let mut it = lists.into_iter();
+                            let first = it.next().unwrap_or_default();
+                            it.fold(first, |acc, l| intersect(&acc, &l))
+                        }
+                    })
                 }
                 _ => None,
             };
@@ -419,6 +430,13 @@ impl FieldIndexes {
             idx.update(path, offset, old, new);
         }
     }
+}
+
+fn union(lists: Vec<Vec<u32>>) -> Vec<u32> {
+    let mut out: Vec<u32> = lists.into_iter().flatten().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {

@@ -102,6 +102,10 @@ pub(crate) struct Planned {
     pub cover: Option<Cover>,
 }
 
+/// Below this many dimensions graphs are built on the original vectors: a short vector is a cache
+/// line or two either way, and its rounding error does not average out over many dimensions.
+const CODES_BUILD_MIN_DIM: usize = 128;
+
 /// What the graph builder compares nodes with: int8 codes where the distance has them (a build
 /// is bound by loading vectors, and codes are a quarter of their size; see
 /// [`crate::quantized::Int8Pairs`]), else the original vectors.
@@ -201,8 +205,9 @@ impl Segment {
         }
     }
 
-    /// The int8 codes graphs are built on, per dense vector: the configured ones, else codes at
-    /// the default quantile made for the build and dropped after it (none for Manhattan).
+    /// The int8 codes graphs are built on, per dense vector of at least [`CODES_BUILD_MIN_DIM`]
+    /// dimensions: the configured ones, else codes at the default quantile made for the build
+    /// and dropped after it (none for Manhattan).
     fn build_codes(&self, configured: &BTreeMap<String, Arc<Int8Codes>>) -> BTreeMap<String, Arc<Int8Codes>> {
         self.vectors
             .iter()
@@ -210,6 +215,9 @@ impl Segment {
                 let VectorStorage::Dense(d) = storage else {
                     return None;
                 };
+                if d.dim < CODES_BUILD_MIN_DIM {
+                    return None;
+                }
                 let codes = match configured.get(name) {
                     Some(c) => Arc::clone(c),
                     None => Arc::new(Int8Codes::build(d, Int8Params::default())?),

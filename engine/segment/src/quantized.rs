@@ -401,6 +401,53 @@ mod tests {
     }
 
     #[test]
+    fn pair_scores_track_exact_ones_and_build_a_good_graph() {
+        use quiver_hnsw::{GraphSearch, HnswParams, PairScorer};
+        for distance in [Distance::Cosine, Distance::Euclid] {
+            let vs = vectors(1500, 128);
+            let s = storage(distance, &vs);
+            let codes = Int8Codes::build(&s, Int8Params::default()).expect("codes");
+            let pairs = Int8Pairs::new(&codes, 128);
+            let exact = crate::dense_scorer::PairRanker::new(&s);
+            let mut worst = 0.0f32;
+            for (a, b) in [(0u32, 1u32), (5, 900), (77, 78), (1499, 3), (10, 10)] {
+                let (p, e) = (pairs.pair(a, b), exact.pair(a, b));
+                worst = worst.max((p - e).abs() / e.abs().max(1.0));
+            }
+            assert!(worst < 0.05, "{distance:?}: relative error {worst}");
+            // A graph built on the codes, searched on the originals, finds the exact neighbours.
+            let params = HnswParams {
+                m: 12,
+                ef_construct: 64,
+                threads: 1,
+                ..HnswParams::default()
+            };
+            let nodes: Vec<u32> = (0..1500).collect();
+            let graph = quiver_hnsw::build(&params, 1500, &nodes, &pairs);
+            let (mut hit, mut total) = (0, 0);
+            for q in (0..1500u32).step_by(97) {
+                let query = s.prepare_query(&vs[q as usize]);
+                let scorer = crate::dense_scorer::QueryScorer::new(&s, &query);
+                let mut truth: Vec<(f32, u32)> = (0..1500u32).map(|n| (scorer.score(n), n)).collect();
+                truth.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let req = GraphSearch {
+                    k: 10,
+                    ef: 100,
+                    filtered: false,
+                };
+                let got = graph.search(&req, scorer, |_| true);
+                hit += got
+                    .iter()
+                    .filter(|g| truth[..10].iter().any(|t| t.1 == g.id))
+                    .count();
+                total += 10;
+            }
+            let recall = hit as f64 / total as f64;
+            assert!(recall >= 0.95, "{distance:?}: recall {recall}");
+        }
+    }
+
+    #[test]
     fn manhattan_and_absent_vectors() {
         let vs = vectors(3, 8);
         assert!(Int8Codes::build(&storage(Distance::Manhattan, &vs), Int8Params::default()).is_none());

@@ -337,3 +337,75 @@ fn optimizer_indexes_and_explain_shows_the_plan() {
         assert!(err["status"]["error"].as_str().unwrap().contains("params.quantization.oversampling"), "{err}");
     });
 }
+
+/// A text index's `lowercase` / `min_token_len` / `max_token_len` decide text matches, the same
+/// in an appendable segment (no field index) and after the optimizer indexed the field.
+#[test]
+fn text_index_settings_shape_text_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        let body = json!({"vectors": {"size": 2, "distance": "Dot"},
+                          "optimizers_config": {"indexing_threshold": 0}});
+        rest.ok("PUT", "/collections/t", Some(body)).await;
+        let index = json!({"field_name": "body", "field_schema": {"type": "text", "tokenizer": "word",
+                           "lowercase": false, "min_token_len": 3, "max_token_len": 6}});
+        rest.ok("PUT", "/collections/t/index?wait=true", Some(index))
+            .await;
+        let texts = [
+            "The Red Fox",
+            "the red fox",
+            "a Fox",
+            "Foxes and extraordinary Red",
+            "Red it Fox",
+        ];
+        let points: Vec<_> = (0..400u64)
+            .map(|i| json!({"id": i, "vector": [1.0, i as f32], "payload": {"body": texts[i as usize % 5]}}))
+            .collect();
+        rest.ok(
+            "PUT",
+            "/collections/t/points?wait=true",
+            Some(json!({"points": points})),
+        )
+        .await;
+        let count = |m: serde_json::Value| {
+            let rest = &rest;
+            async move {
+                let f = json!({"filter": {"must": [{"key": "body", "match": m}]}, "exact": true});
+                rest.ok("POST", "/collections/t/points/count", Some(f)).await["count"]
+                    .as_u64()
+                    .unwrap()
+            }
+        };
+        let expect = [
+            // Case kept: "Fox" is not "fox"; "a" and "it" are too short, "extraordinary" too long.
+            (json!({"text": "Fox"}), 240),
+            (json!({"text": "a FOX"}), 0),
+            (json!({"text": "a Fox"}), 240),
+            (json!({"text_any": "red it"}), 80),
+            (json!({"phrase": "Red Fox"}), 160),
+            (json!({"text": "extraordinary"}), 0),
+            (json!({"text": "it"}), 0),
+        ];
+        for (m, want) in &expect {
+            assert_eq!(count(m.clone()).await, *want, "unindexed: {m}");
+        }
+        rest.ok(
+            "PATCH",
+            "/collections/t",
+            Some(json!({"optimizers_config": {"indexing_threshold": 1}})),
+        )
+        .await;
+        for _ in 0..300 {
+            let info = rest.ok("GET", "/collections/t", None).await;
+            if info["status"] == "green" && info["indexed_vectors_count"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        for (m, want) in &expect {
+            assert_eq!(count(m.clone()).await, *want, "indexed: {m}");
+        }
+    });
+}

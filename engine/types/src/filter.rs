@@ -80,6 +80,47 @@ pub enum Match {
     TextAny(String),
     Any(Vec<ValueVariant>),
     Except(Vec<ValueVariant>),
+    /// A text match resolved against a field's full-text index settings (never parsed from a
+    /// request: the collection rewrites `Text` / `TextAny` / `Phrase` on such fields into it).
+    Words(WordQuery),
+}
+
+/// A text query with the tokenizer of the field it is matched on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WordQuery {
+    pub text: String,
+    pub mode: WordMode,
+    pub rules: TextRules,
+}
+
+/// How a [`WordQuery`]'s words must appear in a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WordMode {
+    /// Every word, in any order (`text`).
+    All,
+    /// At least one word (`text_any`).
+    Any,
+    /// The words consecutively and in order (`phrase`).
+    Phrase,
+}
+
+/// How a text field is split into words: its full-text index's `lowercase`, `min_token_len` and
+/// `max_token_len` (words outside the length bounds, counted in characters, are dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct TextRules {
+    pub lowercase: bool,
+    pub min_token_len: Option<usize>,
+    pub max_token_len: Option<usize>,
+}
+
+impl Default for TextRules {
+    fn default() -> Self {
+        TextRules {
+            lowercase: true,
+            min_token_len: None,
+            max_token_len: None,
+        }
+    }
 }
 
 /// A scalar a `Match` compares against.

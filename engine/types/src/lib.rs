@@ -16,7 +16,7 @@ pub use distance::Distance;
 pub use error::TypesError;
 pub use filter::{
     Condition, FieldCondition, FieldPredicate, Filter, GeoBoundingBox, GeoPoint, GeoPolygon, GeoRadius,
-    Match, MinShould, Range, ValueVariant,
+    Match, MinShould, Range, TextRules, ValueVariant, WordMode, WordQuery,
 };
 pub use json_path::{JsonPath, PathStep};
 pub use operation::{PointRecord, PointSelector, UpdateOperation};

@@ -66,6 +66,43 @@ impl UpdateOperation {
         }
     }
 
+    /// The filter selecting the points, for a filter-selected operation.
+    pub fn filter(&self) -> Option<&Filter> {
+        match self.selector()? {
+            PointSelector::Filter(f) => Some(f),
+            PointSelector::Ids(_) => None,
+        }
+    }
+
+    /// [`UpdateOperation::filter`], mutable.
+    pub fn filter_mut(&mut self) -> Option<&mut Filter> {
+        let sel = match self {
+            UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => return None,
+            UpdateOperation::Delete(s)
+            | UpdateOperation::SetPayload { selector: s, .. }
+            | UpdateOperation::OverwritePayload { selector: s, .. }
+            | UpdateOperation::DeletePayload { selector: s, .. }
+            | UpdateOperation::ClearPayload(s)
+            | UpdateOperation::DeleteVectors { selector: s, .. } => s,
+        };
+        match sel {
+            PointSelector::Filter(f) => Some(f),
+            PointSelector::Ids(_) => None,
+        }
+    }
+
+    fn selector(&self) -> Option<&PointSelector> {
+        match self {
+            UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => None,
+            UpdateOperation::Delete(s)
+            | UpdateOperation::SetPayload { selector: s, .. }
+            | UpdateOperation::OverwritePayload { selector: s, .. }
+            | UpdateOperation::DeletePayload { selector: s, .. }
+            | UpdateOperation::ClearPayload(s)
+            | UpdateOperation::DeleteVectors { selector: s, .. } => Some(s),
+        }
+    }
+
     /// The same operation restricted to the ids accepted by `keep` (for splitting across shards).
     /// Filter-selected operations are returned unchanged: every shard applies them.
     pub fn restrict(&self, keep: impl Fn(&PointId) -> bool) -> UpdateOperation {

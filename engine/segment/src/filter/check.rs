@@ -111,6 +111,7 @@ fn match_holds(m: &Match, v: &Value) -> bool {
         Match::Text(query) => v.as_str().is_some_and(|s| text::all_words(s, query)),
         Match::TextAny(query) => v.as_str().is_some_and(|s| text::any_word(s, query)),
         Match::Phrase(query) => v.as_str().is_some_and(|s| text::phrase(s, query)),
+        Match::Words(q) => v.as_str().is_some_and(|s| text::words_match(s, q)),
     }
 }
 

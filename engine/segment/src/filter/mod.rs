@@ -25,7 +25,7 @@ use quiver_types::{Filter, Payload, PointId};
 
 pub use datetime::parse_datetime;
 pub use geo::{geo_point, haversine_m, EARTH_RADIUS_M};
-pub use text::tokenize;
+pub use text::{tokenize, tokenize_with};
 
 /// What the evaluator needs to know about one point.
 pub trait PointView {

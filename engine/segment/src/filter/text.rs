@@ -4,12 +4,49 @@
 
 use std::collections::HashSet;
 
+use quiver_types::{TextRules, WordMode, WordQuery};
+
 /// The lowercase words of `text`: maximal runs of alphanumeric characters, in order.
 pub fn tokenize(text: &str) -> Vec<String> {
+    tokenize_with(text, &TextRules::default())
+}
+
+/// The words of `text` under a text index's rules: alphanumeric runs, lowercased when asked,
+/// without those shorter than `min_token_len` or longer than `max_token_len` characters.
+pub fn tokenize_with(text: &str, rules: &TextRules) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .filter(|w| {
+            let n = w.chars().count();
+            n > 0 && rules.min_token_len.is_none_or(|m| n >= m) && rules.max_token_len.is_none_or(|m| n <= m)
+        })
+        .map(|w| {
+            if rules.lowercase {
+                w.to_lowercase()
+            } else {
+                w.to_string()
+            }
+        })
         .collect()
+}
+
+/// A text query under its field's rules (see [`WordMode`]); a query without words matches nothing.
+pub(super) fn words_match(value: &str, q: &WordQuery) -> bool {
+    let query = tokenize_with(&q.text, &q.rules);
+    if query.is_empty() {
+        return false;
+    }
+    let words = tokenize_with(value, &q.rules);
+    match q.mode {
+        WordMode::All => {
+            let set: HashSet<&String> = words.iter().collect();
+            query.iter().all(|w| set.contains(w))
+        }
+        WordMode::Any => {
+            let set: HashSet<&String> = words.iter().collect();
+            query.iter().any(|w| set.contains(w))
+        }
+        WordMode::Phrase => words.windows(query.len()).any(|w| w == query.as_slice()),
+    }
 }
 
 /// Every word of `query` is a word of `value` (in any order).
@@ -42,6 +79,35 @@ pub(super) fn phrase(value: &str, phrase: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_change_case_and_drop_words_by_length() {
+        let rules = TextRules {
+            lowercase: false,
+            min_token_len: Some(3),
+            max_token_len: Some(5),
+        };
+        assert_eq!(
+            tokenize_with("A Fox jumped, Over it", &rules),
+            vec!["Fox", "Over"]
+        );
+        let q = |text: &str, mode| WordQuery {
+            text: text.into(),
+            mode,
+            rules,
+        };
+        assert!(
+            words_match("The Fox", &q("a Fox", WordMode::All)),
+            "'a' is dropped"
+        );
+        assert!(!words_match("The Fox", &q("fox", WordMode::All)), "case kept");
+        assert!(
+            !words_match("The Fox", &q("a it", WordMode::Any)),
+            "no words left"
+        );
+        assert!(words_match("big Red Fox", &q("Red, Fox", WordMode::Phrase)));
+        assert!(!words_match("Fox Red", &q("Red Fox", WordMode::Phrase)));
+    }
 
     #[test]
     fn tokenizes_on_non_alphanumerics_and_lowercases() {
