@@ -80,6 +80,7 @@ impl Catalog {
     pub fn open(dir: &Path, options: CatalogOptions) -> Result<Catalog> {
         let cdir = dir.join("collections");
         std::fs::create_dir_all(&cdir).map_err(io_err(&cdir))?;
+        finish_recoveries(&cdir)?;
         let mut collections = BTreeMap::new();
         for entry in std::fs::read_dir(&cdir).map_err(io_err(&cdir))? {
             let entry = entry.map_err(io_err(&cdir))?;
@@ -276,6 +277,38 @@ impl Catalog {
         Ok(true)
     }
 
+    /// Where collection `name`'s snapshots are kept: `<storage>/snapshots/<name>/`.
+    pub fn snapshots_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("snapshots").join(name)
+    }
+
+    /// Makes collection `name` the one in snapshot `archive` (replacing it if it exists): the
+    /// archive is checked and unpacked into a fresh folder and opened there; only then is the old
+    /// collection moved aside and the new one renamed into its place.
+    pub fn recover_snapshot(&self, name: &str, archive: &Path, checksum: Option<&str>) -> Result<()> {
+        check_name("collection_name", name)?;
+        let _ddl = self.ddl.lock();
+        let cdir = self.dir.join("collections");
+        let tmp = cdir.join(format!(".recovering-{}", uuid::Uuid::new_v4()));
+        let checked = crate::snapshot::unpack_snapshot(archive, &tmp, checksum)
+            .and_then(|()| Collection::open(&tmp, name).map(drop));
+        if let Err(e) = checked {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        // From here the recovery is decided: a crash before the swap below is finished at the
+        // next start (see `finish_recoveries`).
+        let ready = cdir.join(format!("{READY}{name}"));
+        std::fs::rename(&tmp, &ready).map_err(io_err(&ready))?;
+        sync_dir(&cdir)?;
+        drop(self.collections.write().remove(name));
+        finish_recoveries(&cdir)?;
+        let dst = cdir.join(name);
+        let collection = Arc::new(Collection::open(&dst, name)?);
+        self.collections.write().insert(name.to_string(), collection);
+        Ok(())
+    }
+
     /// Applies alias changes atomically (all or none) and persists the table.
     pub fn update_aliases(&self, ops: &[AliasOperation]) -> Result<()> {
         let _ddl = self.ddl.lock();
@@ -349,4 +382,28 @@ impl Drop for Catalog {
             let _ = h.join();
         }
     }
+}
+
+/// Folder prefix of a recovered collection waiting to replace `<name>`.
+const READY: &str = ".ready-";
+
+/// Puts every recovered collection (`.ready-<name>`) in place of `<name>`, old one removed.
+fn finish_recoveries(cdir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(cdir).map_err(io_err(cdir))? {
+        let entry = entry.map_err(io_err(cdir))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file_name.strip_prefix(READY) else {
+            continue;
+        };
+        let dst = cdir.join(name);
+        if dst.exists() {
+            let doomed = cdir.join(format!(".deleting-{}", uuid::Uuid::new_v4()));
+            std::fs::rename(&dst, &doomed).map_err(io_err(&dst))?;
+            sync_dir(cdir)?;
+            std::fs::remove_dir_all(&doomed).map_err(io_err(&doomed))?;
+        }
+        std::fs::rename(entry.path(), &dst).map_err(io_err(&dst))?;
+        sync_dir(cdir)?;
+    }
+    Ok(())
 }

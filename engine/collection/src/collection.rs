@@ -260,6 +260,23 @@ impl Collection {
         self.config.read().clone()
     }
 
+    /// The collection-level files of a snapshot (config and payload schema), as they are now.
+    pub(crate) fn metadata_files(&self) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+        let json = |v: serde_json::Result<Vec<u8>>| {
+            v.map_err(|e| CollectionError::Corrupt(format!("cannot encode collection metadata: {e}")))
+        };
+        Ok(vec![
+            (
+                PathBuf::from("config.json"),
+                json(serde_json::to_vec_pretty(&self.config()))?,
+            ),
+            (
+                PathBuf::from("payload_index.json"),
+                json(serde_json::to_vec_pretty(&*self.payload_schema.read()))?,
+            ),
+        ])
+    }
+
     pub(crate) fn shards(&self) -> &[LocalShard] {
         &self.shards
     }

@@ -5,6 +5,7 @@
 //! - [`collection`]: one collection: shards, routing by point id hash, fan-out reads, payload index schema.
 //! - [`catalog`]: every collection of a node, aliases, the background flusher and optimizer.
 //! - [`explain`]: the planner's decisions for a query, per stage, shard and segment.
+//! - [`snapshot`]: collection snapshots (tar + SHA-256): create, list, delete, unpack.
 //! - [`text_rules`]: full-text index settings applied to text conditions.
 //! - [`fsio`]: atomic small-file writes shared by the collection files.
 //!
@@ -19,6 +20,7 @@ pub mod error;
 pub mod explain;
 mod fsio;
 mod query;
+pub mod snapshot;
 pub mod text_rules;
 pub mod validate;
 

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use quiver_collection::snapshot::{self, SnapshotDescription};
 use quiver_collection::{
     AliasOperation, Catalog, CollectionConfig, CollectionInfo, ConfigDiff, PayloadFieldSchema, ScrollRequest,
     UpdateResult,
@@ -46,6 +47,57 @@ impl Api {
 
     pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
         self.blocking(move |c| c.delete(&name).map_err(Into::into)).await
+    }
+
+    /// Snapshots the collection into its snapshot folder.
+    pub async fn create_snapshot(&self, name: String) -> ApiResult<SnapshotDescription> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            Ok(collection.create_snapshot(&c.snapshots_dir(collection.name()))?)
+        })
+        .await
+    }
+
+    pub async fn list_snapshots(&self, name: String) -> ApiResult<Vec<SnapshotDescription>> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            Ok(snapshot::list_snapshots(&c.snapshots_dir(collection.name()))?)
+        })
+        .await
+    }
+
+    /// The archive's path, for a download.
+    pub async fn snapshot_file(&self, name: String, snapshot: String) -> ApiResult<std::path::PathBuf> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            Ok(snapshot::snapshot_path(
+                &c.snapshots_dir(collection.name()),
+                &snapshot,
+            )?)
+        })
+        .await
+    }
+
+    pub async fn delete_snapshot(&self, name: String, snapshot: String) -> ApiResult<()> {
+        self.blocking(move |c| {
+            let collection = c.get(&name)?;
+            Ok(snapshot::delete_snapshot(
+                &c.snapshots_dir(collection.name()),
+                &snapshot,
+            )?)
+        })
+        .await
+    }
+
+    /// Replaces (or creates) collection `name` from the archive at `path`.
+    pub async fn recover_snapshot(
+        &self,
+        name: String,
+        path: std::path::PathBuf,
+        checksum: Option<String>,
+    ) -> ApiResult<()> {
+        self.blocking(move |c| Ok(c.recover_snapshot(&name, &path, checksum.as_deref())?))
+            .await
     }
 
     pub async fn collection_info(&self, name: String) -> ApiResult<CollectionInfo> {

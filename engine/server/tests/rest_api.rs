@@ -9,6 +9,19 @@ mod common;
 use common::{Rest, Server};
 use serde_json::json;
 
+/// The collection's info once it is green with some vectors indexed (or after 30 s).
+async fn wait_indexed(rest: &Rest, name: &str) -> serde_json::Value {
+    let mut info = json!(null);
+    for _ in 0..300 {
+        info = rest.ok("GET", &format!("/collections/{name}"), None).await;
+        if info["status"] == "green" && info["indexed_vectors_count"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    info
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().unwrap()
 }
@@ -212,14 +225,7 @@ fn optimizer_indexes_and_explain_shows_the_plan() {
                 .collect();
             rest.ok("PUT", "/collections/ix/points?wait=true", Some(json!({"points": points}))).await;
         }
-        let mut info = json!(null);
-        for _ in 0..300 {
-            info = rest.ok("GET", "/collections/ix", None).await;
-            if info["status"] == "green" && info["indexed_vectors_count"].as_u64().unwrap_or(0) > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let info = wait_indexed(&rest, "ix").await;
         assert_eq!(info["status"], "green", "{info}");
         assert!(info["indexed_vectors_count"].as_u64().unwrap() >= 1500, "{info}");
         assert_eq!(info["points_count"], 2000);
@@ -397,13 +403,8 @@ fn text_index_settings_shape_text_matches() {
             Some(json!({"optimizers_config": {"indexing_threshold": 1}})),
         )
         .await;
-        for _ in 0..300 {
-            let info = rest.ok("GET", "/collections/t", None).await;
-            if info["status"] == "green" && info["indexed_vectors_count"].as_u64().unwrap_or(0) > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let info = wait_indexed(&rest, "t").await;
+        assert!(info["indexed_vectors_count"].as_u64().unwrap() > 0, "{info}");
         for (m, want) in &expect {
             assert_eq!(count(m.clone()).await, *want, "indexed: {m}");
         }

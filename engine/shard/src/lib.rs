@@ -5,6 +5,7 @@
 //! - [`manifest`]: the file naming the persisted segments and the SeqNo they hold.
 //! - [`recovery`]: open = read the manifest, load its segments, drop garbage, replay the log.
 //! - [`optimizer`]: seals segments past `indexing_threshold` and builds their graphs off to the side.
+//! - [`snapshot`]: the shard's files at one moment, for collection snapshots.
 //!
 //! On disk (`<shard>/`): `wal/` (the log), `segments/<uuid>/segment.qvs` (one folder per persisted
 //! segment version), `manifest.json`. A checkpoint writes changed segments into new folders, then
@@ -18,6 +19,7 @@ pub mod manifest;
 pub mod optimizer;
 mod recovery;
 pub mod shard;
+pub mod snapshot;
 
 pub use error::ShardError;
 pub use shard::{LocalShard, OptimizerOptions, SegmentPlan, ShardOptions, ShardStats};

@@ -109,14 +109,14 @@ pub struct ShardStats {
 
 /// A shard stored on this node.
 pub struct LocalShard {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     pub(crate) config: SegmentConfig,
     options: ShardOptions,
     pub(crate) state: RwLock<State>,
     /// Held across log append + apply: the single writer.
-    wal: Mutex<Wal>,
+    pub(crate) wal: Mutex<Wal>,
     /// Held by a checkpoint; checkpoints never overlap.
-    checkpoint: Mutex<SeqNo>,
+    pub(crate) checkpoint: Mutex<SeqNo>,
     pub(crate) indexing: RwLock<OptimizerOptions>,
     /// Held by an optimization; one at a time per shard.
     pub(crate) optimizer: Mutex<()>,

@@ -50,19 +50,13 @@ pub enum UpdateOperation {
 impl UpdateOperation {
     /// The point ids this operation names explicitly, if it names them (used to route to shards).
     pub fn explicit_ids(&self) -> Option<Vec<PointId>> {
-        let sel = match self {
-            UpdateOperation::Upsert(points) => return Some(points.iter().map(|p| p.id).collect()),
-            UpdateOperation::UpdateVectors(v) => return Some(v.iter().map(|p| p.0).collect()),
-            UpdateOperation::Delete(s)
-            | UpdateOperation::SetPayload { selector: s, .. }
-            | UpdateOperation::OverwritePayload { selector: s, .. }
-            | UpdateOperation::DeletePayload { selector: s, .. }
-            | UpdateOperation::ClearPayload(s)
-            | UpdateOperation::DeleteVectors { selector: s, .. } => s,
-        };
-        match sel {
-            PointSelector::Ids(ids) => Some(ids.clone()),
-            PointSelector::Filter(_) => None,
+        match self {
+            UpdateOperation::Upsert(points) => Some(points.iter().map(|p| p.id).collect()),
+            UpdateOperation::UpdateVectors(v) => Some(v.iter().map(|p| p.0).collect()),
+            _ => match self.selector()? {
+                PointSelector::Ids(ids) => Some(ids.clone()),
+                PointSelector::Filter(_) => None,
+            },
         }
     }
 
@@ -91,6 +85,7 @@ impl UpdateOperation {
         }
     }
 
+    /// Which points a selector-based operation touches (`None` for upserts and vector updates).
     fn selector(&self) -> Option<&PointSelector> {
         match self {
             UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => None,

@@ -4,6 +4,7 @@
 mod collections;
 mod points;
 mod service;
+mod snapshots;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -120,6 +121,15 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route(&format!("{c}/exists"), get(collections::exists))
         .route(&format!("{c}/aliases"), get(collections::collection_aliases))
         .route(&format!("{c}/cluster"), get(collections::cluster_info))
+        .route(
+            &format!("{c}/snapshots"),
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(&format!("{c}/snapshots/recover"), put(snapshots::recover))
+        .route(
+            &format!("{c}/snapshots/{{snapshot}}"),
+            get(snapshots::download).delete(snapshots::delete),
+        )
         .route(&format!("{c}/index"), put(collections::create_index))
         .route(&format!("{c}/index/{{field}}"), delete(collections::delete_index))
         .route(&format!("{c}/points"), put(points::upsert).post(points::retrieve))

@@ -1,0 +1,242 @@
+//! Collection snapshots: one tar archive of a collection's files (its config, payload schema and
+//! every shard as of one checkpoint), with its SHA-256 beside it in `<archive>.checksum`.
+//!
+//! Archives are written to `<name>.tmp`, fsynced and renamed, so a listed snapshot is always
+//! complete. Recovery checks the checksum (the one given, else the one beside the archive) before
+//! it unpacks, and unpacks into a fresh folder that replaces the collection only once it opened.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::collection::Collection;
+use crate::error::{CollectionError, Result};
+use crate::fsio::{io_err, sync_dir};
+
+/// What Qdrant reports of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotDescription {
+    pub name: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SS` as Qdrant prints it.
+    pub creation_time: Option<String>,
+    pub size: u64,
+    pub checksum: Option<String>,
+}
+
+const SUFFIX: &str = ".snapshot";
+const CHECKSUM_SUFFIX: &str = ".checksum";
+
+/// A snapshot name from a request: a plain file name ending in `.snapshot`.
+pub fn check_snapshot_name(name: &str) -> Result<()> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name.ends_with(SUFFIX)
+        && !name.contains(['/', '\\', '\0']);
+    if plain {
+        Ok(())
+    } else {
+        Err(CollectionError::InvalidInput(format!(
+            "Wrong input: snapshot_name `{name}` is not a snapshot file name (`<name>.snapshot`)"
+        )))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes into a file and a hash at once.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    written: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn add(builder: &mut tar::Builder<impl Write>, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    builder.append_data(&mut header, path, bytes)
+}
+
+impl Collection {
+    /// Writes a snapshot of this collection into `dir` and returns its description.
+    pub fn create_snapshot(&self, dir: &Path) -> Result<SnapshotDescription> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let now = chrono::Utc::now();
+        let name = format!(
+            "{}-{}-{}{SUFFIX}",
+            self.name(),
+            now.format("%Y-%m-%d-%H-%M-%S"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let path = dir.join(&name);
+        let tmp = dir.join(format!("{name}.tmp"));
+        let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut builder = tar::Builder::new(Hashing {
+            inner: std::io::BufWriter::new(file),
+            hash: Sha256::new(),
+            written: 0,
+        });
+        let result = (|| -> Result<()> {
+            for (rel, bytes) in self.metadata_files()? {
+                add(&mut builder, &rel, &bytes).map_err(io_err(&tmp))?;
+            }
+            for (i, shard) in self.shards().iter().enumerate() {
+                let prefix = PathBuf::from("shards").join(i.to_string());
+                shard.snapshot_files(|rel, bytes| {
+                    add(&mut builder, &prefix.join(rel), bytes).map_err(|e| {
+                        quiver_shard::error::ShardError::Io {
+                            path: tmp.clone(),
+                            source: e,
+                        }
+                    })
+                })?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let hashing = builder.into_inner().map_err(io_err(&tmp))?;
+        let checksum = hex(&hashing.hash.finalize());
+        let file = hashing
+            .inner
+            .into_inner()
+            .map_err(|e| io_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        let sum = dir.join(format!("{name}{CHECKSUM_SUFFIX}"));
+        std::fs::write(&sum, &checksum).map_err(io_err(&sum))?;
+        sync_dir(dir)?;
+        Ok(SnapshotDescription {
+            name,
+            creation_time: Some(now.format("%Y-%m-%dT%H:%M:%S").to_string()),
+            size: hashing.written,
+            checksum: Some(checksum),
+        })
+    }
+}
+
+/// The snapshots in `dir`, by name.
+pub fn list_snapshots(dir: &Path) -> Result<Vec<SnapshotDescription>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if check_snapshot_name(&name).is_err() {
+            continue;
+        }
+        let meta = entry.metadata().map_err(io_err(&entry.path()))?;
+        let creation_time = meta.modified().ok().map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        });
+        let checksum = std::fs::read_to_string(dir.join(format!("{name}{CHECKSUM_SUFFIX}"))).ok();
+        out.push(SnapshotDescription {
+            name,
+            creation_time,
+            size: meta.len(),
+            checksum: checksum.map(|c| c.trim().to_string()),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The path of snapshot `name` in `dir`, which must exist.
+pub fn snapshot_path(dir: &Path, name: &str) -> Result<PathBuf> {
+    check_snapshot_name(name)?;
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(CollectionError::NotFound(format!(
+            "Not found: snapshot {name} does not exist"
+        )))
+    }
+}
+
+/// Deletes snapshot `name` and its checksum file.
+pub fn delete_snapshot(dir: &Path, name: &str) -> Result<()> {
+    let path = snapshot_path(dir, name)?;
+    std::fs::remove_file(&path).map_err(io_err(&path))?;
+    let _ = std::fs::remove_file(dir.join(format!("{name}{CHECKSUM_SUFFIX}")));
+    sync_dir(dir)
+}
+
+/// The SHA-256 of a file, hex.
+pub fn file_checksum(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    Ok(hex(&hash.finalize()))
+}
+
+/// Checks `archive` against `expected` (else the checksum file beside it, if any) and unpacks it
+/// into `into` (which must not exist). Entries that would land outside `into` are refused.
+pub fn unpack_snapshot(archive: &Path, into: &Path, expected: Option<&str>) -> Result<()> {
+    let beside =
+        std::fs::read_to_string(PathBuf::from(format!("{}{CHECKSUM_SUFFIX}", archive.display()))).ok();
+    if let Some(want) = expected.map(str::to_string).or(beside) {
+        let got = file_checksum(archive)?;
+        if !got.eq_ignore_ascii_case(want.trim()) {
+            return Err(CollectionError::InvalidInput(format!(
+                "Wrong input: checksum mismatch: the snapshot's SHA-256 is {got}, expected {}",
+                want.trim()
+            )));
+        }
+    }
+    std::fs::create_dir_all(into).map_err(io_err(into))?;
+    let file = std::fs::File::open(archive).map_err(io_err(archive))?;
+    let mut tar = tar::Archive::new(std::io::BufReader::new(file));
+    let entries = tar.entries().map_err(|e| bad_archive(archive, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad_archive(archive, e))?;
+        // `unpack_in` refuses absolute paths and `..`; it returns false for a skipped entry.
+        if !entry.unpack_in(into).map_err(|e| bad_archive(archive, e))? {
+            return Err(CollectionError::InvalidInput(format!(
+                "Wrong input: snapshot entry {} points outside the collection",
+                entry.path().map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    sync_dir(into)
+}
+
+fn bad_archive(path: &Path, e: std::io::Error) -> CollectionError {
+    CollectionError::InvalidInput(format!(
+        "Wrong input: {} is not a snapshot archive: {e}",
+        path.display()
+    ))
+}

@@ -1,0 +1,79 @@
+//! Collection snapshot routes (Qdrant's `/collections/{name}/snapshots...`).
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ok, AppState, Body};
+use crate::error::{ApiError, ApiResult};
+
+pub(crate) async fn create(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
+    let started = Instant::now();
+    let d = s.api.create_snapshot(name).await?;
+    Ok(ok(json!(d), started))
+}
+
+pub(crate) async fn list(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
+    let started = Instant::now();
+    let all = s.api.list_snapshots(name).await?;
+    Ok(ok(json!(all), started))
+}
+
+pub(crate) async fn download(
+    State(s): State<AppState>,
+    Path((name, snapshot)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let path = s.api.snapshot_file(name, snapshot).await?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        std::fs::read(&path).map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", path.display())))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("snapshot read failed: {e}")))??;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Path((name, snapshot)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    s.api.delete_snapshot(name, snapshot).await?;
+    Ok(ok(json!(true), started))
+}
+
+/// `PUT /collections/{name}/snapshots/recover` with `{"location": "file:///...", "checksum": ...}`.
+pub(crate) async fn recover(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let location = body.get("location").and_then(|v| v.as_str()).ok_or_else(|| {
+        ApiError::invalid("Wrong input: location: a snapshot location is required".to_string())
+    })?;
+    let path = match location.strip_prefix("file://") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            return Err(ApiError::invalid(format!(
+                "Wrong input: location: only file:// locations are supported yet, not {location}"
+            )))
+        }
+    };
+    let checksum = match body.get("checksum") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(c)) => Some(c.clone()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Wrong input: checksum: must be a string".to_string(),
+            ))
+        }
+    };
+    s.api.recover_snapshot(name, path, checksum).await?;
+    Ok(ok(json!(true), started))
+}
