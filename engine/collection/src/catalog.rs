@@ -282,6 +282,33 @@ impl Catalog {
         self.dir.join("snapshots").join(name)
     }
 
+    /// Where full-storage snapshots are kept: `<storage>/snapshots/`.
+    pub fn full_snapshots_dir(&self) -> PathBuf {
+        self.dir.join("snapshots")
+    }
+
+    /// A snapshot of every collection and the alias table: `collections/<name>/...` and
+    /// `aliases.json`, as the storage folder holds them.
+    pub fn create_full_snapshot(&self) -> Result<crate::snapshot::SnapshotDescription> {
+        // No collection is created, deleted or recovered meanwhile.
+        let _ddl = self.ddl.lock();
+        let collections: Vec<(String, Arc<Collection>)> = self
+            .collections
+            .read()
+            .iter()
+            .map(|(n, c)| (n.clone(), Arc::clone(c)))
+            .collect();
+        let aliases = serde_json::to_vec_pretty(&*self.aliases.read())
+            .map_err(|e| CollectionError::Corrupt(format!("cannot encode aliases: {e}")))?;
+        let name = crate::snapshot::archive_name("full-snapshot");
+        crate::snapshot::write_archive(&self.full_snapshots_dir(), &name, |add| {
+            for (n, c) in &collections {
+                c.snapshot_into(&Path::new("collections").join(n), add)?;
+            }
+            add(Path::new("aliases.json"), &aliases)
+        })
+    }
+
     /// Makes collection `name` the one in snapshot `archive` (replacing it if it exists): the
     /// archive is checked and unpacked into a fresh folder and opened there; only then is the old
     /// collection moved aside and the new one renamed into its place.

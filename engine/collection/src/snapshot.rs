@@ -75,63 +75,91 @@ fn add(builder: &mut tar::Builder<impl Write>, path: &Path, bytes: &[u8]) -> std
     builder.append_data(&mut header, path, bytes)
 }
 
-impl Collection {
-    /// Writes a snapshot of this collection into `dir` and returns its description.
-    pub fn create_snapshot(&self, dir: &Path) -> Result<SnapshotDescription> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let now = chrono::Utc::now();
-        let name = format!(
-            "{}-{}-{}{SUFFIX}",
-            self.name(),
-            now.format("%Y-%m-%d-%H-%M-%S"),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        let path = dir.join(&name);
-        let tmp = dir.join(format!("{name}.tmp"));
-        let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut builder = tar::Builder::new(Hashing {
-            inner: std::io::BufWriter::new(file),
-            hash: Sha256::new(),
-            written: 0,
-        });
-        let result = (|| -> Result<()> {
-            for (rel, bytes) in self.metadata_files()? {
-                add(&mut builder, &rel, &bytes).map_err(io_err(&tmp))?;
-            }
-            for (i, shard) in self.shards().iter().enumerate() {
-                let prefix = PathBuf::from("shards").join(i.to_string());
-                shard.snapshot_files(|rel, bytes| {
-                    add(&mut builder, &prefix.join(rel), bytes).map_err(|e| {
-                        quiver_shard::error::ShardError::Io {
-                            path: tmp.clone(),
-                            source: e,
-                        }
-                    })
-                })?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+/// Receives one file of an archive: path inside it, bytes.
+pub(crate) type AddFile<'a> = dyn FnMut(&Path, &[u8]) -> Result<()> + 'a;
+
+/// Writes archive `<dir>/<name>` from the files `fill` adds, with its checksum file beside it.
+pub(crate) fn write_archive(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut AddFile<'_>) -> Result<()>,
+) -> Result<SnapshotDescription> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let now = chrono::Utc::now();
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut builder = tar::Builder::new(Hashing {
+        inner: std::io::BufWriter::new(file),
+        hash: Sha256::new(),
+        written: 0,
+    });
+    let filled = fill(&mut |rel: &Path, bytes: &[u8]| add(&mut builder, rel, bytes).map_err(io_err(&tmp)));
+    let finished = filled.and_then(|()| {
         let hashing = builder.into_inner().map_err(io_err(&tmp))?;
-        let checksum = hex(&hashing.hash.finalize());
         let file = hashing
             .inner
             .into_inner()
             .map_err(|e| io_err(&tmp)(e.into_error()))?;
         file.sync_all().map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        let sum = dir.join(format!("{name}{CHECKSUM_SUFFIX}"));
-        std::fs::write(&sum, &checksum).map_err(io_err(&sum))?;
-        sync_dir(dir)?;
-        Ok(SnapshotDescription {
-            name,
-            creation_time: Some(now.format("%Y-%m-%dT%H:%M:%S").to_string()),
-            size: hashing.written,
-            checksum: Some(checksum),
+        Ok((hex(&hashing.hash.finalize()), hashing.written))
+    });
+    let (checksum, size) = match finished {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    let sum = dir.join(format!("{name}{CHECKSUM_SUFFIX}"));
+    std::fs::write(&sum, &checksum).map_err(io_err(&sum))?;
+    sync_dir(dir)?;
+    Ok(SnapshotDescription {
+        name: name.to_string(),
+        creation_time: Some(now.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        size,
+        checksum: Some(checksum),
+    })
+}
+
+/// A fresh archive name: `<what>-<UTC time>-<8 random hex>.snapshot`.
+pub(crate) fn archive_name(what: &str) -> String {
+    let now = chrono::Utc::now();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    format!("{what}-{}-{}{SUFFIX}", now.format("%Y-%m-%d-%H-%M-%S"), &tag[..8])
+}
+
+impl Collection {
+    /// Writes a snapshot of this collection into `dir` and returns its description.
+    pub fn create_snapshot(&self, dir: &Path) -> Result<SnapshotDescription> {
+        write_archive(dir, &archive_name(self.name()), |add| {
+            self.snapshot_into(Path::new(""), add)
         })
+    }
+
+    /// Adds this collection's files under `prefix`: config and schema, then each shard as of
+    /// one checkpoint.
+    pub(crate) fn snapshot_into(&self, prefix: &Path, add: &mut AddFile<'_>) -> Result<()> {
+        for (rel, bytes) in self.metadata_files()? {
+            add(&prefix.join(rel), &bytes)?;
+        }
+        for (i, shard) in self.shards().iter().enumerate() {
+            let shard_prefix = prefix.join("shards").join(i.to_string());
+            let mut failed = None;
+            shard
+                .snapshot_files(|rel, bytes| {
+                    if let Err(e) = add(&shard_prefix.join(rel), bytes) {
+                        failed = Some(e);
+                        return Err(quiver_shard::error::ShardError::InvalidInput(
+                            "snapshot write failed".into(),
+                        ));
+                    }
+                    Ok(())
+                })
+                .map_err(|e| failed.take().unwrap_or_else(|| e.into()))?;
+        }
+        Ok(())
     }
 }
 

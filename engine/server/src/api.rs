@@ -49,40 +49,47 @@ impl Api {
         self.blocking(move |c| c.delete(&name).map_err(Into::into)).await
     }
 
-    /// Snapshots the collection into its snapshot folder.
-    pub async fn create_snapshot(&self, name: String) -> ApiResult<SnapshotDescription> {
-        self.blocking(move |c| {
-            let collection = c.get(&name)?;
-            Ok(collection.create_snapshot(&c.snapshots_dir(collection.name()))?)
+    /// Snapshots collection `collection` (`None`: the whole storage) into its snapshot folder.
+    pub async fn create_snapshot(&self, collection: Option<String>) -> ApiResult<SnapshotDescription> {
+        self.blocking(move |c| match collection {
+            Some(name) => {
+                let col = c.get(&name)?;
+                Ok(col.create_snapshot(&c.snapshots_dir(col.name()))?)
+            }
+            None => Ok(c.create_full_snapshot()?),
         })
         .await
     }
 
-    pub async fn list_snapshots(&self, name: String) -> ApiResult<Vec<SnapshotDescription>> {
+    pub async fn list_snapshots(&self, collection: Option<String>) -> ApiResult<Vec<SnapshotDescription>> {
         self.blocking(move |c| {
-            let collection = c.get(&name)?;
-            Ok(snapshot::list_snapshots(&c.snapshots_dir(collection.name()))?)
+            Ok(snapshot::list_snapshots(&snapshots_dir(
+                c,
+                collection.as_deref(),
+            )?)?)
         })
         .await
     }
 
     /// The archive's path, for a download.
-    pub async fn snapshot_file(&self, name: String, snapshot: String) -> ApiResult<std::path::PathBuf> {
+    pub async fn snapshot_file(
+        &self,
+        collection: Option<String>,
+        snapshot: String,
+    ) -> ApiResult<std::path::PathBuf> {
         self.blocking(move |c| {
-            let collection = c.get(&name)?;
             Ok(snapshot::snapshot_path(
-                &c.snapshots_dir(collection.name()),
+                &snapshots_dir(c, collection.as_deref())?,
                 &snapshot,
             )?)
         })
         .await
     }
 
-    pub async fn delete_snapshot(&self, name: String, snapshot: String) -> ApiResult<()> {
+    pub async fn delete_snapshot(&self, collection: Option<String>, snapshot: String) -> ApiResult<()> {
         self.blocking(move |c| {
-            let collection = c.get(&name)?;
             Ok(snapshot::delete_snapshot(
-                &c.snapshots_dir(collection.name()),
+                &snapshots_dir(c, collection.as_deref())?,
                 &snapshot,
             )?)
         })
@@ -236,4 +243,12 @@ impl Api {
         })
         .await
     }
+}
+
+/// The snapshot folder of `collection` (which must exist), or the full-storage one.
+fn snapshots_dir(c: &Catalog, collection: Option<&str>) -> ApiResult<std::path::PathBuf> {
+    Ok(match collection {
+        Some(name) => c.snapshots_dir(c.get(name)?.name()),
+        None => c.full_snapshots_dir(),
+    })
 }

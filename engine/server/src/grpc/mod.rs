@@ -5,7 +5,7 @@
 //! - [`qdrant`]: health check.
 //! - [`collections`]: collections, aliases, cluster info of the single local node.
 //! - [`points`]: point updates, reads, search and query.
-//! - [`snapshots`]: unimplemented until the cluster work.
+//! - [`snapshots`]: collection and full-storage snapshots.
 //!
 //! Handlers convert with [`crate::convert::grpc`], call [`Api`], and turn errors into statuses with
 //! [`crate::error::ApiError::to_status`] (only "not implemented" statuses are built here). Every
@@ -67,12 +67,12 @@ pub async fn serve_with_api_key(
         .send_compressed(gzip)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    let points = PointsServer::new(points::PointsService::new(api))
+    let points = PointsServer::new(points::PointsService::new(api.clone()))
         .accept_compressed(gzip)
         .send_compressed(gzip)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    let snapshots = SnapshotsServer::new(snapshots::SnapshotsService)
+    let snapshots = SnapshotsServer::new(snapshots::SnapshotsService::new(api))
         .accept_compressed(gzip)
         .send_compressed(gzip)
         .max_decoding_message_size(max_message_bytes)

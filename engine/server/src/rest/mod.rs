@@ -122,6 +122,14 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route(&format!("{c}/aliases"), get(collections::collection_aliases))
         .route(&format!("{c}/cluster"), get(collections::cluster_info))
         .route(
+            "/snapshots",
+            get(snapshots::list_full).post(snapshots::create_full),
+        )
+        .route(
+            "/snapshots/{snapshot}",
+            get(snapshots::download_full).delete(snapshots::delete_full),
+        )
+        .route(
             &format!("{c}/snapshots"),
             get(snapshots::list).post(snapshots::create),
         )

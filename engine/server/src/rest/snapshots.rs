@@ -11,13 +11,13 @@ use crate::error::{ApiError, ApiResult};
 
 pub(crate) async fn create(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
     let started = Instant::now();
-    let d = s.api.create_snapshot(name).await?;
+    let d = s.api.create_snapshot(Some(name)).await?;
     Ok(ok(json!(d), started))
 }
 
 pub(crate) async fn list(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
     let started = Instant::now();
-    let all = s.api.list_snapshots(name).await?;
+    let all = s.api.list_snapshots(Some(name)).await?;
     Ok(ok(json!(all), started))
 }
 
@@ -25,7 +25,49 @@ pub(crate) async fn download(
     State(s): State<AppState>,
     Path((name, snapshot)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let path = s.api.snapshot_file(name, snapshot).await?;
+    send_file(s.api.snapshot_file(Some(name), snapshot).await?).await
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Path((name, snapshot)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    s.api.delete_snapshot(Some(name), snapshot).await?;
+    Ok(ok(json!(true), started))
+}
+
+/// `POST /snapshots`: every collection and the aliases in one archive.
+pub(crate) async fn create_full(State(s): State<AppState>) -> ApiResult<Response> {
+    let started = Instant::now();
+    let d = s.api.create_snapshot(None).await?;
+    Ok(ok(json!(d), started))
+}
+
+pub(crate) async fn list_full(State(s): State<AppState>) -> ApiResult<Response> {
+    let started = Instant::now();
+    let all = s.api.list_snapshots(None).await?;
+    Ok(ok(json!(all), started))
+}
+
+pub(crate) async fn download_full(
+    State(s): State<AppState>,
+    Path(snapshot): Path<String>,
+) -> ApiResult<Response> {
+    send_file(s.api.snapshot_file(None, snapshot).await?).await
+}
+
+pub(crate) async fn delete_full(
+    State(s): State<AppState>,
+    Path(snapshot): Path<String>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    s.api.delete_snapshot(None, snapshot).await?;
+    Ok(ok(json!(true), started))
+}
+
+/// The archive's bytes (read whole: archives are as large as the data, so streaming is next).
+async fn send_file(path: std::path::PathBuf) -> ApiResult<Response> {
     let bytes = tokio::task::spawn_blocking(move || {
         std::fs::read(&path).map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", path.display())))
     })
@@ -36,15 +78,6 @@ pub(crate) async fn download(
         bytes,
     )
         .into_response())
-}
-
-pub(crate) async fn delete(
-    State(s): State<AppState>,
-    Path((name, snapshot)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let started = Instant::now();
-    s.api.delete_snapshot(name, snapshot).await?;
-    Ok(ok(json!(true), started))
 }
 
 /// `PUT /collections/{name}/snapshots/recover` with `{"location": "file:///...", "checksum": ...}`.
