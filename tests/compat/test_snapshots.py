@@ -64,3 +64,28 @@ def test_full_snapshot_lists_and_deletes(client, quiver_server):
         assert made.name not in [s.name for s in client.list_full_snapshots()]
     finally:
         client.delete_collection(name)
+
+
+def test_upload_recovers_into_a_new_collection(rest, quiver_server):
+    """POST /collections/{name}/snapshots/upload (multipart `snapshot`), as Qdrant documents it."""
+    import httpx
+
+    name, copy = unique("up"), unique("upcopy")
+    rest.create_collection(name, vectors_config=models.VectorParams(size=3, distance=models.Distance.DOT))
+    try:
+        _fill(rest, name, range(20), "up")
+        made = rest.create_snapshot(name)
+        data = (quiver_server.storage / "snapshots" / name / made.name).read_bytes()
+        url = f"http://127.0.0.1:{quiver_server.http_port}/collections/{copy}/snapshots/upload"
+        bad = httpx.post(url, params={"checksum": "1" * 64}, files={"snapshot": ("s.snapshot", data)})
+        assert bad.status_code == 400 and "checksum" in bad.text
+        assert not rest.collection_exists(copy)
+        good = httpx.post(url, params={"checksum": made.checksum, "wait": "true"},
+                          files={"snapshot": ("s.snapshot", data)})
+        assert good.status_code == 200, good.text
+        assert rest.count(copy).count == 20
+        assert rest.retrieve(copy, [3])[0].payload == {"tag": "up", "i": 3}
+    finally:
+        rest.delete_collection(name)
+        if rest.collection_exists(copy):
+            rest.delete_collection(copy)

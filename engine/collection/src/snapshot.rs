@@ -263,8 +263,15 @@ pub fn unpack_snapshot(archive: &Path, into: &Path, expected: Option<&str>) -> R
 }
 
 fn bad_archive(path: &Path, e: std::io::Error) -> CollectionError {
+    // The tar reader quotes raw header bytes: keep the printable start of its message.
+    let why: String = e
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(120)
+        .collect();
     CollectionError::InvalidInput(format!(
-        "Wrong input: {} is not a snapshot archive: {e}",
-        path.display()
+        "Wrong input: snapshot: {} is not a snapshot archive ({why})",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
     ))
 }

@@ -107,6 +107,25 @@ fn snapshot_create_download_recover_delete() {
                 .await["count"],
             397
         );
+        // So is a file that is not an archive.
+        let junk = dir.path().join("junk.snapshot");
+        std::fs::write(&junk, vec![7u8; 5000]).unwrap();
+        let junk_location = json!({"location": format!("file://{}", junk.display())});
+        let (status, body) = rest
+            .call("PUT", "/collections/c/snapshots/recover", Some(junk_location))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["status"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a snapshot archive"),
+            "{body}"
+        );
+        let count = rest
+            .ok("POST", "/collections/c/points/count", Some(json!({})))
+            .await;
+        assert_eq!(count["count"], 397);
         // Recover in place: back to the 300 points of the snapshot.
         rest.ok(
             "PUT",
@@ -132,6 +151,12 @@ fn snapshot_create_download_recover_delete() {
         assert_eq!(info["points_count"], 300);
         assert_eq!(info["config"]["hnsw_config"]["m"], 20);
         assert_eq!(info["payload_schema"]["tag"]["data_type"], "keyword");
+        rest.ok(
+            "PUT",
+            "/collections/copy/points?wait=true",
+            Some(points(1000..1005, "extra")),
+        )
+        .await;
 
         // Bad input names the field; a missing snapshot is a 404.
         let (status, body) = rest
@@ -164,11 +189,11 @@ fn snapshot_create_download_recover_delete() {
     let server = Server::start(dir.path());
     let rest = Rest::new(&server);
     rt().block_on(async {
-        for c in ["c", "copy"] {
+        for (c, want) in [("c", 300), ("copy", 305)] {
             let count = rest
                 .ok("POST", &format!("/collections/{c}/points/count"), Some(json!({})))
                 .await;
-            assert_eq!(count["count"], 300, "{c} after restart");
+            assert_eq!(count["count"], want, "{c} after restart");
         }
         let hits = rest
             .ok(
@@ -185,4 +210,34 @@ fn snapshot_create_download_recover_delete() {
         assert_eq!(listed, json!([]));
         assert!(!snapshot_file.exists());
     });
+    // A recovery that stopped after its archive was unpacked (`.ready-<name>` in place) is
+    // finished at the next start: `c` becomes what the ready folder holds (the 305 points of
+    // `copy`).
+    assert!(server.stop());
+    let collections = dir.path().join("collections");
+    copy_dir(&collections.join("copy"), &collections.join(".ready-c"));
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    rt().block_on(async {
+        for c in ["c", "copy"] {
+            let count = rest
+                .ok("POST", &format!("/collections/{c}/points/count"), Some(json!({})))
+                .await;
+            assert_eq!(count["count"], 305, "{c}");
+        }
+    });
+    assert!(!collections.join(".ready-c").exists());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

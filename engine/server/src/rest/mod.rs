@@ -134,6 +134,11 @@ pub fn router(api: Api, settings: &Settings) -> Router {
             get(snapshots::list).post(snapshots::create),
         )
         .route(&format!("{c}/snapshots/recover"), put(snapshots::recover))
+        // Archives are as large as the data: no body limit here.
+        .route(
+            &format!("{c}/snapshots/upload"),
+            post(snapshots::upload).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             &format!("{c}/snapshots/{{snapshot}}"),
             get(snapshots::download).delete(snapshots::delete),
@@ -187,7 +192,9 @@ async fn reject_oversized(limit: usize, req: Request, next: Next) -> Response {
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let Some(len) = announced.filter(|&n| n > limit as u64) else {
+    // Snapshot uploads are as large as the data they restore.
+    let unlimited = req.uri().path().ends_with("/snapshots/upload");
+    let Some(len) = announced.filter(|&n| n > limit as u64 && !unlimited) else {
         return next.run(req).await;
     };
     let drain_cap = limit.saturating_mul(4).min(256 << 20);

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -108,5 +108,63 @@ pub(crate) async fn recover(
         }
     };
     s.api.recover_snapshot(name, path, checksum).await?;
+    Ok(ok(json!(true), started))
+}
+
+/// Query of `POST /collections/{name}/snapshots/upload` (`wait` and `priority` are accepted and
+/// need nothing: recovery is done before the answer, and this node has no replicas to prefer).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct UploadQuery {
+    checksum: Option<String>,
+}
+
+/// `POST /collections/{name}/snapshots/upload` (multipart, field `snapshot`): the archive is
+/// written to a temporary file as it arrives, recovered from, and removed.
+pub(crate) async fn upload(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<UploadQuery>,
+    mut form: Multipart,
+) -> ApiResult<Response> {
+    use std::io::Write;
+    let started = Instant::now();
+    let dir = s.api.catalog().full_snapshots_dir().join(".uploads");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    let tmp = dir.join(format!("{}.snapshot", uuid::Uuid::new_v4()));
+    let received =
+        async {
+            let mut file = None;
+            while let Some(mut field) = form
+                .next_field()
+                .await
+                .map_err(|e| ApiError::invalid(format!("Wrong input: snapshot: bad multipart body: {e}")))?
+            {
+                if field.name() != Some("snapshot") {
+                    continue;
+                }
+                let mut out = std::fs::File::create(&tmp)
+                    .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", tmp.display())))?;
+                while let Some(chunk) = field.chunk().await.map_err(|e| {
+                    ApiError::invalid(format!("Wrong input: snapshot: upload interrupted: {e}"))
+                })? {
+                    out.write_all(&chunk)
+                        .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.display())))?;
+                }
+                out.sync_all()
+                    .map_err(|e| ApiError::Internal(format!("cannot sync {}: {e}", tmp.display())))?;
+                file = Some(());
+            }
+            file.ok_or_else(|| {
+                ApiError::invalid("Wrong input: snapshot: the form has no `snapshot` file".to_string())
+            })
+        }
+        .await;
+    let result = match received {
+        Ok(()) => s.api.recover_snapshot(name, tmp.clone(), q.checksum).await,
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    result?;
     Ok(ok(json!(true), started))
 }
