@@ -87,7 +87,9 @@ class QuiverServer:
     """One `quiver` process. Its stdout/stderr go to files in its own temp directory (a pipe
     nobody reads would block the server once it fills)."""
 
-    def __init__(self, http_port: int | None = None, grpc_port: int | None = None):
+    def __init__(self, http_port: int | None = None, grpc_port: int | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.extra_env = dict(extra_env or {})
         self.http_port = http_port or free_port()
         self.grpc_port = grpc_port or free_port()
         while self.grpc_port == self.http_port:
@@ -117,6 +119,7 @@ class QuiverServer:
             "QUIVER__SERVICE__GRPC_PORT": str(self.grpc_port),
             "QUIVER__SERVICE__HOST": "127.0.0.1",
         })
+        env.update(self.extra_env)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([str(self.binary)], env=env, cwd=self.workdir,
                                      stdin=subprocess.DEVNULL, stdout=self._log,

@@ -14,16 +14,28 @@ use quiver_types::{
 };
 
 use crate::error::{ApiError, ApiResult};
+use crate::snapshot_store::RemoteSnapshots;
 
 /// The engine as the API layer sees it. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Api {
     catalog: Arc<Catalog>,
+    /// Where snapshots go when `snapshots_storage: s3`.
+    remote: Option<Arc<RemoteSnapshots>>,
 }
 
 impl Api {
     pub fn new(catalog: Arc<Catalog>) -> Api {
-        Api { catalog }
+        Api {
+            catalog,
+            remote: None,
+        }
+    }
+
+    /// Keeps snapshots in `remote` instead of the local snapshot folder.
+    pub fn with_remote_snapshots(mut self, remote: RemoteSnapshots) -> Api {
+        self.remote = Some(Arc::new(remote));
+        self
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -49,49 +61,83 @@ impl Api {
         self.blocking(move |c| c.delete(&name).map_err(Into::into)).await
     }
 
-    /// Snapshots collection `collection` (`None`: the whole storage) into its snapshot folder.
+    /// Snapshots collection `collection` (`None`: the whole storage); with S3 storage the
+    /// archive is uploaded and the local copy removed.
     pub async fn create_snapshot(&self, collection: Option<String>) -> ApiResult<SnapshotDescription> {
-        self.blocking(move |c| match collection {
-            Some(name) => {
-                let col = c.get(&name)?;
-                Ok(col.create_snapshot(&c.snapshots_dir(col.name()))?)
-            }
-            None => Ok(c.create_full_snapshot()?),
-        })
-        .await
+        let scope = collection.clone();
+        let (d, dir) = self
+            .blocking(move |c| match scope {
+                Some(name) => {
+                    let col = c.get(&name)?;
+                    let dir = c.snapshots_dir(col.name());
+                    Ok((col.create_snapshot(&dir)?, dir))
+                }
+                None => Ok((c.create_full_snapshot()?, c.full_snapshots_dir())),
+            })
+            .await?;
+        if let Some(remote) = &self.remote {
+            remote.upload(collection.as_deref(), &dir, &d).await?;
+        }
+        Ok(d)
     }
 
     pub async fn list_snapshots(&self, collection: Option<String>) -> ApiResult<Vec<SnapshotDescription>> {
-        self.blocking(move |c| {
-            Ok(snapshot::list_snapshots(&snapshots_dir(
-                c,
-                collection.as_deref(),
-            )?)?)
-        })
-        .await
+        let dir = self.snapshot_dir(collection.clone()).await?;
+        match &self.remote {
+            Some(remote) => remote.list(collection.as_deref()).await,
+            None => self.blocking(move |_| Ok(snapshot::list_snapshots(&dir)?)).await,
+        }
     }
 
-    /// The archive's path, for a download.
-    pub async fn snapshot_file(
-        &self,
-        collection: Option<String>,
-        snapshot: String,
-    ) -> ApiResult<std::path::PathBuf> {
-        self.blocking(move |c| {
-            Ok(snapshot::snapshot_path(
-                &snapshots_dir(c, collection.as_deref())?,
-                &snapshot,
-            )?)
-        })
-        .await
+    /// The archive's bytes, for a download.
+    pub async fn snapshot_bytes(&self, collection: Option<String>, snapshot: String) -> ApiResult<Vec<u8>> {
+        let dir = self.snapshot_dir(collection.clone()).await?;
+        match &self.remote {
+            Some(remote) => remote.fetch(collection.as_deref(), &snapshot).await,
+            None => {
+                self.blocking(move |_| {
+                    let path = snapshot::snapshot_path(&dir, &snapshot)?;
+                    std::fs::read(&path)
+                        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", path.display())))
+                })
+                .await
+            }
+        }
     }
 
     pub async fn delete_snapshot(&self, collection: Option<String>, snapshot: String) -> ApiResult<()> {
+        let dir = self.snapshot_dir(collection.clone()).await?;
+        match &self.remote {
+            Some(remote) => remote.delete(collection.as_deref(), &snapshot).await,
+            None => {
+                self.blocking(move |_| Ok(snapshot::delete_snapshot(&dir, &snapshot)?))
+                    .await
+            }
+        }
+    }
+
+    /// The local snapshot folder of `collection` (which must exist), or the full-storage one.
+    async fn snapshot_dir(&self, collection: Option<String>) -> ApiResult<std::path::PathBuf> {
         self.blocking(move |c| {
-            Ok(snapshot::delete_snapshot(
-                &snapshots_dir(c, collection.as_deref())?,
-                &snapshot,
-            )?)
+            Ok(match collection {
+                Some(name) => c.snapshots_dir(c.get(&name)?.name()),
+                None => c.full_snapshots_dir(),
+            })
+        })
+        .await
+    }
+
+    /// An archive at `s3://bucket/key` in the configured snapshot store, saved to `to`.
+    pub async fn fetch_remote_location(&self, location: &str, to: std::path::PathBuf) -> ApiResult<()> {
+        let Some(remote) = &self.remote else {
+            return Err(ApiError::invalid(format!(
+                "Wrong input: location: {location} needs snapshots_storage: s3"
+            )));
+        };
+        let bytes = remote.fetch_location(location).await?;
+        self.blocking(move |_| {
+            std::fs::write(&to, bytes)
+                .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", to.display())))
         })
         .await
     }
@@ -243,12 +289,4 @@ impl Api {
         })
         .await
     }
-}
-
-/// The snapshot folder of `collection` (which must exist), or the full-storage one.
-fn snapshots_dir(c: &Catalog, collection: Option<&str>) -> ApiResult<std::path::PathBuf> {
-    Ok(match collection {
-        Some(name) => c.snapshots_dir(c.get(name)?.name()),
-        None => c.full_snapshots_dir(),
-    })
 }

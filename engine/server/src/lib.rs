@@ -5,6 +5,7 @@
 //! - [`error`]: the single mapping of errors to gRPC statuses and HTTP codes.
 //! - [`convert`]: wire <-> engine conversions (gRPC messages, REST JSON).
 //! - [`grpc`], [`rest`]: the two surfaces.
+//! - [`snapshot_store`]: snapshots kept on an S3-compatible object store.
 //! - [`node`]: wiring and lifecycle of one server process.
 
 pub mod api;
@@ -14,4 +15,5 @@ pub mod grpc;
 pub mod node;
 pub mod rest;
 pub mod settings;
+pub mod snapshot_store;
 pub mod version;

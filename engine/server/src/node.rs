@@ -28,7 +28,17 @@ pub async fn run(
         .await?
         .with_context(|| format!("opening storage at {}", settings.storage.path.display()))?;
     let catalog = Arc::new(catalog);
-    let api = Api::new(Arc::clone(&catalog));
+    let mut api = Api::new(Arc::clone(&catalog));
+    match settings.storage.snapshots_config.snapshots_storage.as_str() {
+        "local" => {}
+        "s3" => {
+            let remote = crate::snapshot_store::RemoteSnapshots::from_settings(
+                &settings.storage.snapshots_config.s3_config,
+            )?;
+            api = api.with_remote_snapshots(remote);
+        }
+        other => anyhow::bail!("storage.snapshots_config.snapshots_storage: `local` or `s3`, not `{other}`"),
+    }
     let host = settings.service.host.clone();
     let http = TcpListener::bind((host.as_str(), settings.service.http_port))
         .await

@@ -21,6 +21,39 @@ pub struct Settings {
 #[serde(default)]
 pub struct StorageSettings {
     pub path: PathBuf,
+    /// Where snapshots are kept (Qdrant's `storage.snapshots_config`).
+    pub snapshots_config: SnapshotsSettings,
+}
+
+/// `snapshots_storage: local` (under `<storage>/snapshots`) or `s3` (with `s3_config`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SnapshotsSettings {
+    pub snapshots_storage: String,
+    pub s3_config: S3Settings,
+}
+
+impl Default for SnapshotsSettings {
+    fn default() -> Self {
+        SnapshotsSettings {
+            snapshots_storage: "local".into(),
+            s3_config: S3Settings::default(),
+        }
+    }
+}
+
+/// An S3-compatible bucket; unset credentials and region come from the usual `AWS_*` variables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Key prefix inside the bucket (none: the bucket's root).
+    pub prefix: Option<String>,
+    pub region: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    /// For S3-compatible servers (MinIO, moto, ...); plain `http://` is allowed.
+    pub endpoint_url: Option<String>,
 }
 
 /// Network endpoints and limits.
@@ -52,6 +85,7 @@ impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
             path: PathBuf::from("./storage"),
+            snapshots_config: SnapshotsSettings::default(),
         }
     }
 }

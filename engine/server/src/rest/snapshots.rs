@@ -25,7 +25,7 @@ pub(crate) async fn download(
     State(s): State<AppState>,
     Path((name, snapshot)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    send_file(s.api.snapshot_file(Some(name), snapshot).await?).await
+    Ok(octets(s.api.snapshot_bytes(Some(name), snapshot).await?))
 }
 
 pub(crate) async fn delete(
@@ -54,7 +54,7 @@ pub(crate) async fn download_full(
     State(s): State<AppState>,
     Path(snapshot): Path<String>,
 ) -> ApiResult<Response> {
-    send_file(s.api.snapshot_file(None, snapshot).await?).await
+    Ok(octets(s.api.snapshot_bytes(None, snapshot).await?))
 }
 
 pub(crate) async fn delete_full(
@@ -66,18 +66,13 @@ pub(crate) async fn delete_full(
     Ok(ok(json!(true), started))
 }
 
-/// The archive's bytes (read whole: archives are as large as the data, so streaming is next).
-async fn send_file(path: std::path::PathBuf) -> ApiResult<Response> {
-    let bytes = tokio::task::spawn_blocking(move || {
-        std::fs::read(&path).map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", path.display())))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("snapshot read failed: {e}")))??;
-    Ok((
+/// An archive as a download (read whole: archives are as large as the data, so streaming is next).
+fn octets(bytes: Vec<u8>) -> Response {
+    (
         [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// `PUT /collections/{name}/snapshots/recover` with `{"location": "file:///...", "checksum": ...}`.
@@ -90,13 +85,21 @@ pub(crate) async fn recover(
     let location = body.get("location").and_then(|v| v.as_str()).ok_or_else(|| {
         ApiError::invalid("Wrong input: location: a snapshot location is required".to_string())
     })?;
-    let path = match location.strip_prefix("file://") {
-        Some(p) => std::path::PathBuf::from(p),
-        None => {
-            return Err(ApiError::invalid(format!(
-                "Wrong input: location: only file:// locations are supported yet, not {location}"
-            )))
-        }
+    let mut fetched = None;
+    let path = if let Some(p) = location.strip_prefix("file://") {
+        std::path::PathBuf::from(p)
+    } else if location.starts_with("s3://") {
+        let dir = s.api.catalog().full_snapshots_dir().join(".uploads");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        let tmp = dir.join(format!("{}.snapshot", uuid::Uuid::new_v4()));
+        s.api.fetch_remote_location(location, tmp.clone()).await?;
+        fetched = Some(tmp.clone());
+        tmp
+    } else {
+        return Err(ApiError::invalid(format!(
+            "Wrong input: location: file:// and s3:// locations are supported, not {location}"
+        )));
     };
     let checksum = match body.get("checksum") {
         None | Some(serde_json::Value::Null) => None,
@@ -107,7 +110,11 @@ pub(crate) async fn recover(
             ))
         }
     };
-    s.api.recover_snapshot(name, path, checksum).await?;
+    let result = s.api.recover_snapshot(name, path, checksum).await;
+    if let Some(tmp) = fetched {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result?;
     Ok(ok(json!(true), started))
 }
 
