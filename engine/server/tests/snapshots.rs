@@ -151,6 +151,31 @@ fn snapshot_create_download_recover_delete() {
         assert_eq!(info["points_count"], 300);
         assert_eq!(info["config"]["hnsw_config"]["m"], 20);
         assert_eq!(info["payload_schema"]["tag"]["data_type"], "keyword");
+        // From a URL: this server's own download of the snapshot.
+        let url = server.url(&format!("/collections/c/snapshots/{name}"));
+        rest.ok(
+            "PUT",
+            "/collections/viaurl/snapshots/recover",
+            Some(json!({"location": url})),
+        )
+        .await;
+        let count = rest
+            .ok("POST", "/collections/viaurl/points/count", Some(json!({})))
+            .await;
+        assert_eq!(count["count"], 300);
+        let missing = server.url("/collections/c/snapshots/missing.snapshot");
+        let (status, body) = rest
+            .call(
+                "PUT",
+                "/collections/viaurl2/snapshots/recover",
+                Some(json!({"location": missing})),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["status"]["error"].as_str().unwrap().contains("404"),
+            "{body}"
+        );
         rest.ok(
             "PUT",
             "/collections/copy/points?wait=true",

@@ -88,17 +88,25 @@ pub(crate) async fn recover(
     let mut fetched = None;
     let path = if let Some(p) = location.strip_prefix("file://") {
         std::path::PathBuf::from(p)
-    } else if location.starts_with("s3://") {
+    } else if location.starts_with("s3://") || location.starts_with("http://") {
         let dir = s.api.catalog().full_snapshots_dir().join(".uploads");
         std::fs::create_dir_all(&dir)
             .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
         let tmp = dir.join(format!("{}.snapshot", uuid::Uuid::new_v4()));
-        s.api.fetch_remote_location(location, tmp.clone()).await?;
         fetched = Some(tmp.clone());
+        let got = if location.starts_with("s3://") {
+            s.api.fetch_remote_location(location, tmp.clone()).await
+        } else {
+            fetch_url(location, &tmp).await
+        };
+        if let Err(e) = got {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         tmp
     } else {
         return Err(ApiError::invalid(format!(
-            "Wrong input: location: file:// and s3:// locations are supported, not {location}"
+            "Wrong input: location: file://, http:// and s3:// locations are supported, not {location}"
         )));
     };
     let checksum = match body.get("checksum") {
@@ -174,4 +182,22 @@ pub(crate) async fn upload(
     let _ = std::fs::remove_file(&tmp);
     result?;
     Ok(ok(json!(true), started))
+}
+
+/// Streams `url` into `to`; a status other than 200 is a 400 naming the location.
+async fn fetch_url(url: &str, to: &std::path::Path) -> ApiResult<()> {
+    use std::io::Write;
+    let bad = |why: String| ApiError::invalid(format!("Wrong input: location: cannot download {url}: {why}"));
+    let mut resp = reqwest::get(url).await.map_err(|e| bad(e.to_string()))?;
+    if resp.status() != reqwest::StatusCode::OK {
+        return Err(bad(format!("HTTP {}", resp.status())));
+    }
+    let mut out = std::fs::File::create(to)
+        .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", to.display())))?;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| bad(e.to_string()))? {
+        out.write_all(&chunk)
+            .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", to.display())))?;
+    }
+    out.sync_all()
+        .map_err(|e| ApiError::Internal(format!("cannot sync {}: {e}", to.display())))
 }
