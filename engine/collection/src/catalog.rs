@@ -81,6 +81,7 @@ impl Catalog {
         let cdir = dir.join("collections");
         std::fs::create_dir_all(&cdir).map_err(io_err(&cdir))?;
         finish_recoveries(&cdir)?;
+        crate::snapshot::remove_leftovers(&dir.join("snapshots"))?;
         let mut collections = BTreeMap::new();
         for entry in std::fs::read_dir(&cdir).map_err(io_err(&cdir))? {
             let entry = entry.map_err(io_err(&cdir))?;

@@ -163,6 +163,30 @@ impl Collection {
     }
 }
 
+/// Removes what a crash can leave in the snapshot folder `root`: unfinished archives (`*.tmp`, in
+/// it and in each collection's folder) and the temporary files of uploads and downloads
+/// (`.uploads/`).
+pub fn remove_leftovers(root: &Path) -> Result<()> {
+    let uploads = root.join(".uploads");
+    if uploads.exists() {
+        std::fs::remove_dir_all(&uploads).map_err(io_err(&uploads))?;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    let mut dirs = vec![root.to_path_buf()];
+    dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            let path = entry.path();
+            if path.is_file() && path.extension().is_some_and(|e| e == "tmp") {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The snapshots in `dir`, by name.
 pub fn list_snapshots(dir: &Path) -> Result<Vec<SnapshotDescription>> {
     let entries = match std::fs::read_dir(dir) {

@@ -239,6 +239,15 @@ fn snapshot_create_download_recover_delete() {
     // finished at the next start: `c` becomes what the ready folder holds (the 305 points of
     // `copy`).
     assert!(server.stop());
+    // What a crash mid-archive or mid-upload leaves behind is removed at start.
+    let leftovers = [
+        dir.path().join("snapshots/c/c-unfinished.snapshot.tmp"),
+        dir.path().join("snapshots/.uploads/1234.snapshot"),
+    ];
+    for f in &leftovers {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, b"partial").unwrap();
+    }
     let collections = dir.path().join("collections");
     copy_dir(&collections.join("copy"), &collections.join(".ready-c"));
     let server = Server::start(dir.path());
@@ -252,6 +261,10 @@ fn snapshot_create_download_recover_delete() {
         }
     });
     assert!(!collections.join(".ready-c").exists());
+    assert!(
+        leftovers.iter().all(|f| !f.exists()),
+        "leftovers removed at start"
+    );
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
