@@ -100,3 +100,25 @@ def test_snapshots_live_in_the_bucket(server, s3):
     missing = httpx.get(f"{server.http_url}/collections/{name}/snapshots/{made.name}")
     assert missing.status_code == 404
     client.close()
+
+
+def test_large_snapshot_goes_up_in_parts(server, s3):
+    """An archive larger than one 8 MiB upload part arrives whole (multipart upload) and downloads
+    whole (streamed)."""
+    import numpy as np
+
+    _, bucket = s3
+    client = QdrantClient(url=server.http_url, timeout=60)
+    name = "s3big"
+    client.create_collection(name, vectors_config=models.VectorParams(size=256, distance=models.Distance.DOT))
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((12_000, 256)).astype(np.float32)
+    client.upload_collection(name, vectors=vectors, ids=list(range(12_000)), batch_size=1000, wait=True)
+    made = client.create_snapshot(name)
+    assert made.size > 9 << 20, made.size
+    body = bucket.get_object(Bucket=BUCKET, Key=f"backups/{name}/{made.name}")["Body"].read()
+    assert len(body) == made.size and hashlib.sha256(body).hexdigest() == made.checksum
+    downloaded = httpx.get(f"{server.http_url}/collections/{name}/snapshots/{made.name}", timeout=60)
+    assert hashlib.sha256(downloaded.content).hexdigest() == made.checksum
+    client.delete_collection(name)
+    client.close()

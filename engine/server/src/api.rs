@@ -14,7 +14,7 @@ use quiver_types::{
 };
 
 use crate::error::{ApiError, ApiResult};
-use crate::snapshot_store::RemoteSnapshots;
+use crate::snapshot_store::{file_stream, save_stream, ByteStream, RemoteSnapshots};
 
 /// The engine as the API layer sees it. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -89,18 +89,20 @@ impl Api {
         }
     }
 
-    /// The archive's bytes, for a download.
-    pub async fn snapshot_bytes(&self, collection: Option<String>, snapshot: String) -> ApiResult<Vec<u8>> {
+    /// The archive's bytes as a stream, for a download.
+    pub async fn snapshot_stream(
+        &self,
+        collection: Option<String>,
+        snapshot: String,
+    ) -> ApiResult<ByteStream> {
         let dir = self.snapshot_dir(collection.clone()).await?;
         match &self.remote {
-            Some(remote) => remote.fetch(collection.as_deref(), &snapshot).await,
+            Some(remote) => remote.stream(collection.as_deref(), &snapshot).await,
             None => {
-                self.blocking(move |_| {
-                    let path = snapshot::snapshot_path(&dir, &snapshot)?;
-                    std::fs::read(&path)
-                        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", path.display())))
-                })
-                .await
+                let path = self
+                    .blocking(move |_| Ok(snapshot::snapshot_path(&dir, &snapshot)?))
+                    .await?;
+                file_stream(&path).await
             }
         }
     }
@@ -134,12 +136,7 @@ impl Api {
                 "Wrong input: location: {location} needs snapshots_storage: s3"
             )));
         };
-        let bytes = remote.fetch_location(location).await?;
-        self.blocking(move |_| {
-            std::fs::write(&to, bytes)
-                .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", to.display())))
-        })
-        .await
+        save_stream(remote.stream_location(location).await?, &to).await
     }
 
     /// Replaces (or creates) collection `name` from the archive at `path`.

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectStore, PutPayload, WriteMultipart};
 use quiver_collection::snapshot::{check_snapshot_name, SnapshotDescription};
 
 use crate::error::{ApiError, ApiResult};
@@ -80,7 +81,8 @@ impl RemoteSnapshots {
         }
     }
 
-    /// Uploads a local archive and its checksum, then removes both locally.
+    /// Uploads a local archive (in parts, read a part at a time) and its checksum, then removes
+    /// both locally.
     pub async fn upload(
         &self,
         collection: Option<&str>,
@@ -88,11 +90,26 @@ impl RemoteSnapshots {
         d: &SnapshotDescription,
     ) -> ApiResult<()> {
         let local = dir.join(&d.name);
-        let bytes = read(&local).await?;
-        self.store
-            .put(&self.key(collection, &d.name), PutPayload::from(bytes))
+        let parts = self
+            .store
+            .put_multipart(&self.key(collection, &d.name))
             .await
             .map_err(|e| remote_err(&d.name, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(parts, PART);
+        let mut file = Some(open(&local).await?);
+        loop {
+            let (f, chunk) = read_chunk(file.take(), PART).await?;
+            file = f;
+            if chunk.is_empty() {
+                break;
+            }
+            writer
+                .wait_for_capacity(2)
+                .await
+                .map_err(|e| remote_err(&d.name, e))?;
+            writer.write(&chunk);
+        }
+        writer.finish().await.map_err(|e| remote_err(&d.name, e))?;
         if let Some(sum) = &d.checksum {
             let key = self.key(collection, &format!("{}.checksum", d.name));
             self.store
@@ -142,20 +159,19 @@ impl RemoteSnapshots {
         Ok(out)
     }
 
-    /// The archive's bytes.
-    pub async fn fetch(&self, collection: Option<&str>, name: &str) -> ApiResult<Vec<u8>> {
+    /// The archive's bytes as they arrive.
+    pub async fn stream(&self, collection: Option<&str>, name: &str) -> ApiResult<ByteStream> {
         check_snapshot_name(name)?;
         let got = self
             .store
             .get(&self.key(collection, name))
             .await
             .map_err(|e| remote_err(&format!("snapshot {name}"), e))?;
-        let bytes = got.bytes().await.map_err(|e| remote_err(name, e))?;
-        Ok(bytes.to_vec())
+        Ok(got.into_stream().map_err(std::io::Error::other).boxed())
     }
 
-    /// The archive at `s3://<bucket>/<key>` (the bucket must be this store's).
-    pub async fn fetch_location(&self, location: &str) -> ApiResult<Vec<u8>> {
+    /// The archive at `s3://<bucket>/<key>` (the bucket must be this store's), as it arrives.
+    pub async fn stream_location(&self, location: &str) -> ApiResult<ByteStream> {
         let rest = location.strip_prefix("s3://").unwrap_or(location);
         let key = rest.split_once('/').map(|(_, k)| k).unwrap_or("");
         let got = self
@@ -163,7 +179,7 @@ impl RemoteSnapshots {
             .get(&Key::from(key))
             .await
             .map_err(|e| remote_err(&format!("snapshot {location}"), e))?;
-        Ok(got.bytes().await.map_err(|e| remote_err(location, e))?.to_vec())
+        Ok(got.into_stream().map_err(std::io::Error::other).boxed())
     }
 
     pub async fn delete(&self, collection: Option<&str>, name: &str) -> ApiResult<()> {
@@ -182,11 +198,84 @@ impl RemoteSnapshots {
     }
 }
 
-async fn read(path: &std::path::Path) -> ApiResult<Vec<u8>> {
+/// Bytes of an archive, chunk by chunk.
+pub type ByteStream = BoxStream<'static, std::io::Result<axum::body::Bytes>>;
+
+/// Size of an upload part and of a read from disk for it.
+const PART: usize = 8 << 20;
+
+async fn open(path: &std::path::Path) -> ApiResult<std::fs::File> {
     let p = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        std::fs::read(&p).map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", p.display())))
+        std::fs::File::open(&p).map_err(|e| ApiError::Internal(format!("cannot open {}: {e}", p.display())))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("snapshot read failed: {e}")))?
+}
+
+/// Up to `size` bytes from `file` on the blocking pool (empty at the end), and the file back.
+async fn read_chunk(file: Option<std::fs::File>, size: usize) -> ApiResult<(Option<std::fs::File>, Vec<u8>)> {
+    let Some(mut file) = file else {
+        return Ok((None, Vec::new()));
+    };
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = vec![0u8; size];
+        let mut filled = 0;
+        while filled < size {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ApiError::Internal(format!("snapshot read failed: {e}"))),
+            }
+        }
+        buf.truncate(filled);
+        Ok((Some(file), buf))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("snapshot read failed: {e}")))?
+}
+
+/// A local archive as a stream of 1 MiB chunks read on the blocking pool.
+pub async fn file_stream(path: &std::path::Path) -> ApiResult<ByteStream> {
+    let file = open(path).await?;
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        file.as_ref()?;
+        match read_chunk(file, 1 << 20).await {
+            Ok((_, chunk)) if chunk.is_empty() => None,
+            Ok((f, chunk)) => Some((Ok(axum::body::Bytes::from(chunk)), f)),
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    Ok(chunks.boxed())
+}
+
+/// Writes a stream into a new file at `to`, chunk by chunk, and syncs it.
+pub async fn save_stream(mut stream: ByteStream, to: &std::path::Path) -> ApiResult<()> {
+    let path = to.to_path_buf();
+    let mut file = Some(
+        std::fs::File::create(&path)
+            .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", path.display())))?,
+    );
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Internal(format!("snapshot download failed: {e}")))?;
+        let Some(mut f) = file.take() else { break };
+        let p = path.clone();
+        file = Some(
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                f.write_all(&chunk)
+                    .map(|()| f)
+                    .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", p.display())))
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("snapshot write failed: {e}")))??,
+        );
+    }
+    if let Some(f) = file {
+        f.sync_all()
+            .map_err(|e| ApiError::Internal(format!("cannot sync {}: {e}", path.display())))?;
+    }
+    Ok(())
 }

@@ -25,7 +25,7 @@ pub(crate) async fn download(
     State(s): State<AppState>,
     Path((name, snapshot)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    Ok(octets(s.api.snapshot_bytes(Some(name), snapshot).await?))
+    Ok(octets(s.api.snapshot_stream(Some(name), snapshot).await?))
 }
 
 pub(crate) async fn delete(
@@ -54,7 +54,7 @@ pub(crate) async fn download_full(
     State(s): State<AppState>,
     Path(snapshot): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(octets(s.api.snapshot_bytes(None, snapshot).await?))
+    Ok(octets(s.api.snapshot_stream(None, snapshot).await?))
 }
 
 pub(crate) async fn delete_full(
@@ -66,11 +66,11 @@ pub(crate) async fn delete_full(
     Ok(ok(json!(true), started))
 }
 
-/// An archive as a download (read whole: archives are as large as the data, so streaming is next).
-fn octets(bytes: Vec<u8>) -> Response {
+/// An archive as a download, streamed.
+fn octets(stream: crate::snapshot_store::ByteStream) -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
-        bytes,
+        axum::body::Body::from_stream(stream),
     )
         .into_response()
 }
