@@ -81,8 +81,9 @@ impl RemoteSnapshots {
         }
     }
 
-    /// Uploads a local archive (in parts, read a part at a time) and its checksum, then removes
-    /// both locally.
+    /// Uploads a local archive (in parts, read a part at a time) and its checksum. The local
+    /// copy is removed either way: a failed upload leaves nothing behind to pile up (a failed
+    /// multipart upload is aborted).
     pub async fn upload(
         &self,
         collection: Option<&str>,
@@ -90,24 +91,43 @@ impl RemoteSnapshots {
         d: &SnapshotDescription,
     ) -> ApiResult<()> {
         let local = dir.join(&d.name);
+        let sent = self.send(collection, &local, d).await;
+        let _ = std::fs::remove_file(&local);
+        let _ = std::fs::remove_file(dir.join(format!("{}.checksum", d.name)));
+        sent
+    }
+
+    async fn send(
+        &self,
+        collection: Option<&str>,
+        local: &std::path::Path,
+        d: &SnapshotDescription,
+    ) -> ApiResult<()> {
         let parts = self
             .store
             .put_multipart(&self.key(collection, &d.name))
             .await
             .map_err(|e| remote_err(&d.name, e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(parts, PART);
-        let mut file = Some(open(&local).await?);
-        loop {
-            let (f, chunk) = read_chunk(file.take(), PART).await?;
-            file = f;
-            if chunk.is_empty() {
-                break;
+        let copied = async {
+            let mut file = Some(open(local).await?);
+            loop {
+                let (f, chunk) = read_chunk(file.take(), PART).await?;
+                file = f;
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                writer
+                    .wait_for_capacity(2)
+                    .await
+                    .map_err(|e| remote_err(&d.name, e))?;
+                writer.write(&chunk);
             }
-            writer
-                .wait_for_capacity(2)
-                .await
-                .map_err(|e| remote_err(&d.name, e))?;
-            writer.write(&chunk);
+        }
+        .await;
+        if let Err(e) = copied {
+            let _ = writer.abort().await;
+            return Err(e);
         }
         writer.finish().await.map_err(|e| remote_err(&d.name, e))?;
         if let Some(sum) = &d.checksum {
@@ -117,8 +137,6 @@ impl RemoteSnapshots {
                 .await
                 .map_err(|e| remote_err(&d.name, e))?;
         }
-        let _ = std::fs::remove_file(&local);
-        let _ = std::fs::remove_file(dir.join(format!("{}.checksum", d.name)));
         Ok(())
     }
 

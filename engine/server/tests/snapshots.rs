@@ -19,6 +19,13 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// A 400 whose error message mentions `needle`.
+fn refused(status: u16, body: &serde_json::Value, needle: &str) {
+    assert_eq!(status, 400, "{body}");
+    let error = body["status"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains(needle), "{needle:?} not in {body}");
+}
+
 fn points(ids: std::ops::Range<u64>, tag: &str) -> serde_json::Value {
     let points: Vec<_> = ids
         .map(|i| json!({"id": i, "vector": [1.0, i as f32, 0.5], "payload": {"tag": tag, "i": i}}))
@@ -97,11 +104,7 @@ fn snapshot_create_download_recover_delete() {
                 Some(json!({"location": location, "checksum": "00ff"})),
             )
             .await;
-        assert_eq!(status, 400, "{body}");
-        assert!(
-            body["status"]["error"].as_str().unwrap().contains("checksum"),
-            "{body}"
-        );
+        refused(status, &body, "checksum");
         assert_eq!(
             rest.ok("POST", "/collections/c/points/count", Some(json!({})))
                 .await["count"],
@@ -114,14 +117,7 @@ fn snapshot_create_download_recover_delete() {
         let (status, body) = rest
             .call("PUT", "/collections/c/snapshots/recover", Some(junk_location))
             .await;
-        assert_eq!(status, 400, "{body}");
-        assert!(
-            body["status"]["error"]
-                .as_str()
-                .unwrap()
-                .contains("not a snapshot archive"),
-            "{body}"
-        );
+        refused(status, &body, "not a snapshot archive");
         let count = rest
             .ok("POST", "/collections/c/points/count", Some(json!({})))
             .await;
@@ -171,11 +167,7 @@ fn snapshot_create_download_recover_delete() {
                 Some(json!({"location": missing})),
             )
             .await;
-        assert_eq!(status, 400, "{body}");
-        assert!(
-            body["status"]["error"].as_str().unwrap().contains("404"),
-            "{body}"
-        );
+        refused(status, &body, "404");
         rest.ok(
             "PUT",
             "/collections/copy/points?wait=true",
@@ -187,11 +179,7 @@ fn snapshot_create_download_recover_delete() {
         let (status, body) = rest
             .call("PUT", "/collections/c/snapshots/recover", Some(json!({})))
             .await;
-        assert_eq!(status, 400);
-        assert!(
-            body["status"]["error"].as_str().unwrap().contains("location"),
-            "{body}"
-        );
+        refused(status, &body, "location");
         let (status, _) = rest
             .call("GET", "/collections/c/snapshots/nope.snapshot", None)
             .await;
@@ -199,14 +187,7 @@ fn snapshot_create_download_recover_delete() {
         let (status, body) = rest
             .call("DELETE", "/collections/c/snapshots/config.json", None)
             .await;
-        assert_eq!(status, 400, "{body}");
-        assert!(
-            body["status"]["error"]
-                .as_str()
-                .unwrap()
-                .contains("snapshot_name"),
-            "{body}"
-        );
+        refused(status, &body, "snapshot_name");
         file
     });
     // Recovered collections are on disk like any other.
