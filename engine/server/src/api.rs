@@ -136,7 +136,8 @@ impl Api {
                 "Wrong input: location: {location} needs snapshots_storage: s3"
             )));
         };
-        save_stream(remote.stream_location(location).await?, &to).await
+        let failed = |e| ApiError::Internal(format!("Service internal error: snapshot download failed: {e}"));
+        save_stream(remote.stream_location(location).await?, &to, failed).await
     }
 
     /// Replaces (or creates) collection `name` from the archive at `path`.

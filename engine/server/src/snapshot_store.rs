@@ -270,14 +270,19 @@ pub async fn file_stream(path: &std::path::Path) -> ApiResult<ByteStream> {
 }
 
 /// Writes a stream into a new file at `to`, chunk by chunk, and syncs it.
-pub async fn save_stream(mut stream: ByteStream, to: &std::path::Path) -> ApiResult<()> {
+/// A failed chunk of the stream becomes `bad(error)` (the caller knows whose fault it is).
+pub async fn save_stream(
+    mut stream: impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin,
+    to: &std::path::Path,
+    bad: impl Fn(std::io::Error) -> ApiError,
+) -> ApiResult<()> {
     let path = to.to_path_buf();
     let mut file = Some(
         std::fs::File::create(&path)
             .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", path.display())))?,
     );
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Internal(format!("snapshot download failed: {e}")))?;
+        let chunk = chunk.map_err(&bad)?;
         let Some(mut f) = file.take() else { break };
         let p = path.clone();
         file = Some(

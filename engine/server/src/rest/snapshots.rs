@@ -6,8 +6,11 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use futures_util::TryStreamExt;
+
 use super::{ok, AppState, Body};
 use crate::error::{ApiError, ApiResult};
+use crate::snapshot_store::save_stream;
 
 pub(crate) async fn create(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
     let started = Instant::now();
@@ -89,10 +92,7 @@ pub(crate) async fn recover(
     let path = if let Some(p) = location.strip_prefix("file://") {
         std::path::PathBuf::from(p)
     } else if location.starts_with("s3://") || location.starts_with("http://") {
-        let dir = s.api.catalog().full_snapshots_dir().join(".uploads");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
-        let tmp = dir.join(format!("{}.snapshot", uuid::Uuid::new_v4()));
+        let tmp = temp_archive(&s)?;
         fetched = Some(tmp.clone());
         let got = if location.starts_with("s3://") {
             s.api.fetch_remote_location(location, tmp.clone()).await
@@ -141,40 +141,25 @@ pub(crate) async fn upload(
     Query(q): Query<UploadQuery>,
     mut form: Multipart,
 ) -> ApiResult<Response> {
-    use std::io::Write;
     let started = Instant::now();
-    let dir = s.api.catalog().full_snapshots_dir().join(".uploads");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
-    let tmp = dir.join(format!("{}.snapshot", uuid::Uuid::new_v4()));
-    let received =
-        async {
-            let mut file = None;
-            while let Some(mut field) = form
-                .next_field()
-                .await
-                .map_err(|e| ApiError::invalid(format!("Wrong input: snapshot: bad multipart body: {e}")))?
-            {
-                if field.name() != Some("snapshot") {
-                    continue;
-                }
-                let mut out = std::fs::File::create(&tmp)
-                    .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", tmp.display())))?;
-                while let Some(chunk) = field.chunk().await.map_err(|e| {
-                    ApiError::invalid(format!("Wrong input: snapshot: upload interrupted: {e}"))
-                })? {
-                    out.write_all(&chunk)
-                        .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.display())))?;
-                }
-                out.sync_all()
-                    .map_err(|e| ApiError::Internal(format!("cannot sync {}: {e}", tmp.display())))?;
-                file = Some(());
+    let tmp = temp_archive(&s)?;
+    let interrupted = |e| ApiError::invalid(format!("Wrong input: snapshot: upload interrupted: {e}"));
+    let received = async {
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiError::invalid(format!("Wrong input: snapshot: bad multipart body: {e}")))?
+        {
+            if field.name() == Some("snapshot") {
+                let chunks = Box::pin(field.map_err(std::io::Error::other));
+                return save_stream(chunks, &tmp, interrupted).await;
             }
-            file.ok_or_else(|| {
-                ApiError::invalid("Wrong input: snapshot: the form has no `snapshot` file".to_string())
-            })
         }
-        .await;
+        Err(ApiError::invalid(
+            "Wrong input: snapshot: the form has no `snapshot` file".to_string(),
+        ))
+    }
+    .await;
     let result = match received {
         Ok(()) => s.api.recover_snapshot(name, tmp.clone(), q.checksum).await,
         Err(e) => Err(e),
@@ -184,20 +169,26 @@ pub(crate) async fn upload(
     Ok(ok(json!(true), started))
 }
 
-/// Streams `url` into `to`; a status other than 200 is a 400 naming the location.
+/// A fresh path for an archive in transit (upload or download), under `snapshots/.uploads/`,
+/// which the catalog empties at start.
+fn temp_archive(s: &AppState) -> ApiResult<std::path::PathBuf> {
+    let dir = s.api.catalog().full_snapshots_dir().join(".uploads");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir.join(format!("{}.snapshot", uuid::Uuid::new_v4())))
+}
+
+/// Streams `url` into `to`; a status other than 200, or a broken transfer, is a 400 naming the
+/// location.
 async fn fetch_url(url: &str, to: &std::path::Path) -> ApiResult<()> {
-    use std::io::Write;
     let bad = |why: String| ApiError::invalid(format!("Wrong input: location: cannot download {url}: {why}"));
-    let mut resp = reqwest::get(url).await.map_err(|e| bad(e.to_string()))?;
+    let resp = reqwest::get(url).await.map_err(|e| bad(e.to_string()))?;
     if resp.status() != reqwest::StatusCode::OK {
         return Err(bad(format!("HTTP {}", resp.status())));
     }
-    let mut out = std::fs::File::create(to)
-        .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", to.display())))?;
-    while let Some(chunk) = resp.chunk().await.map_err(|e| bad(e.to_string()))? {
-        out.write_all(&chunk)
-            .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", to.display())))?;
-    }
-    out.sync_all()
-        .map_err(|e| ApiError::Internal(format!("cannot sync {}: {e}", to.display())))
+    let chunks = futures_util::stream::try_unfold(resp, |mut resp| async move {
+        let chunk = resp.chunk().await.map_err(std::io::Error::other)?;
+        Ok(chunk.map(|c| (c, resp)))
+    });
+    save_stream(Box::pin(chunks), to, |e| bad(e.to_string())).await
 }
