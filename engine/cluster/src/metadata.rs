@@ -1,0 +1,206 @@
+//! The cluster metadata raft replicates: collections, their configs and where each shard's
+//! replicas live. [`Metadata::apply`] is a pure function of the state and the command, so every
+//! member that applies the same log holds the same metadata; a command that does not fit the
+//! state is rejected the same way everywhere (and changes nothing).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::NodeId;
+
+/// Everything raft holds besides membership.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub collections: BTreeMap<String, CollectionMeta>,
+}
+
+/// One collection as the cluster knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionMeta {
+    /// The collection's config as the API accepted it (JSON, owned by the collection layer).
+    pub config: serde_json::Value,
+    /// The raft log index that created it: tells a recreated collection from the old one.
+    pub generation: u64,
+    /// Replicas of each shard, by shard id.
+    pub shards: Vec<ShardMeta>,
+}
+
+/// The replicas of one shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardMeta {
+    pub replicas: BTreeMap<NodeId, ReplicaMeta>,
+}
+
+/// One replica's state and the epoch that state was set in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaMeta {
+    pub state: ReplicaState,
+    pub epoch: u64,
+}
+
+/// Replica states, as Qdrant names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicaState {
+    Active,
+    Dead,
+    Partial,
+    Initializing,
+}
+
+/// A metadata change, committed through raft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Creates `name` with `placement[shard]` = the nodes holding that shard's replicas.
+    CreateCollection {
+        name: String,
+        config: serde_json::Value,
+        placement: Vec<Vec<NodeId>>,
+    },
+    DeleteCollection {
+        name: String,
+    },
+}
+
+/// What applying a command did; the same on every member.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Applied (also the answer to raft's own blank and membership entries).
+    #[default]
+    Done,
+    /// Nothing to do: the state already says so (a delete of a missing collection).
+    Unchanged,
+    /// Not applied, and why (the name of the offending field or value).
+    Rejected(String),
+}
+
+impl Metadata {
+    /// Applies `cmd`, committed at raft log `index`.
+    pub fn apply(&mut self, index: u64, cmd: &Command) -> Outcome {
+        match cmd {
+            Command::CreateCollection {
+                name,
+                config,
+                placement,
+            } => {
+                if self.collections.contains_key(name) {
+                    return Outcome::Rejected(format!("collection `{name}` already exists"));
+                }
+                if placement.is_empty() || placement.iter().any(|r| r.is_empty()) {
+                    return Outcome::Rejected("placement: every shard needs at least one replica".into());
+                }
+                let shards = placement
+                    .iter()
+                    .map(|nodes| ShardMeta {
+                        replicas: nodes
+                            .iter()
+                            .map(|&n| {
+                                (
+                                    n,
+                                    ReplicaMeta {
+                                        state: ReplicaState::Active,
+                                        epoch: index,
+                                    },
+                                )
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                self.collections.insert(
+                    name.clone(),
+                    CollectionMeta {
+                        config: config.clone(),
+                        generation: index,
+                        shards,
+                    },
+                );
+                Outcome::Done
+            }
+            Command::DeleteCollection { name } => match self.collections.remove(name) {
+                Some(_) => Outcome::Done,
+                None => Outcome::Unchanged,
+            },
+        }
+    }
+}
+
+/// Spreads `shards` shards with `replication` replicas each over `nodes` (sorted, deduplicated):
+/// replica `r` of shard `s` goes to node `(s + r) % n`, so each shard's replicas are on distinct
+/// nodes and every node holds about the same number. `replication` is capped at the node count.
+pub fn place(shards: u32, replication: u32, nodes: &[NodeId]) -> Vec<Vec<NodeId>> {
+    let mut nodes = nodes.to_vec();
+    nodes.sort_unstable();
+    nodes.dedup();
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let n = nodes.len();
+    let rf = (replication.max(1) as usize).min(n);
+    (0..shards.max(1) as usize)
+        .map(|s| (0..rf).map(|r| nodes[(s + r) % n]).collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(name: &str, placement: Vec<Vec<NodeId>>) -> Command {
+        Command::CreateCollection {
+            name: name.into(),
+            config: serde_json::json!({"params": {"shard_number": placement.len()}}),
+            placement,
+        }
+    }
+
+    #[test]
+    fn create_and_delete_are_checked_against_the_state() {
+        let mut m = Metadata::default();
+        assert_eq!(m.apply(5, &create("a", vec![vec![1, 2]])), Outcome::Done);
+        assert_eq!(m.collections["a"].generation, 5);
+        assert_eq!(
+            m.collections["a"].shards[0].replicas[&2].state,
+            ReplicaState::Active
+        );
+        let before = m.clone();
+        assert!(matches!(
+            m.apply(6, &create("a", vec![vec![3]])),
+            Outcome::Rejected(_)
+        ));
+        assert!(matches!(
+            m.apply(7, &create("b", vec![vec![]])),
+            Outcome::Rejected(_)
+        ));
+        assert_eq!(m, before, "rejected commands change nothing");
+        assert_eq!(
+            m.apply(8, &Command::DeleteCollection { name: "a".into() }),
+            Outcome::Done
+        );
+        assert_eq!(
+            m.apply(9, &Command::DeleteCollection { name: "a".into() }),
+            Outcome::Unchanged
+        );
+        assert!(m.collections.is_empty());
+    }
+
+    #[test]
+    fn placement_spreads_replicas_over_distinct_nodes() {
+        let p = place(6, 2, &[30, 10, 20]);
+        assert_eq!(p.len(), 6);
+        let mut per_node = BTreeMap::new();
+        for replicas in &p {
+            assert_eq!(replicas.len(), 2);
+            assert_ne!(replicas[0], replicas[1]);
+            for n in replicas {
+                *per_node.entry(*n).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![4, 4, 4]);
+        assert_eq!(
+            place(2, 5, &[1, 2]),
+            vec![vec![1, 2], vec![2, 1]],
+            "capped at the node count"
+        );
+        assert!(place(3, 1, &[]).is_empty());
+    }
+}
