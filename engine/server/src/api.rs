@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use quiver_cluster::ClusterNode;
 use quiver_collection::snapshot::{self, SnapshotDescription};
 use quiver_collection::{
     AliasOperation, Catalog, CollectionConfig, CollectionInfo, ConfigDiff, PayloadFieldSchema, ScrollRequest,
@@ -22,6 +23,8 @@ pub struct Api {
     catalog: Arc<Catalog>,
     /// Where snapshots go when `snapshots_storage: s3`.
     remote: Option<Arc<RemoteSnapshots>>,
+    /// This node's cluster member, in cluster mode.
+    cluster: Option<Arc<ClusterNode>>,
 }
 
 impl Api {
@@ -29,7 +32,18 @@ impl Api {
         Api {
             catalog,
             remote: None,
+            cluster: None,
         }
+    }
+
+    /// Runs in cluster mode as `node`.
+    pub fn with_cluster(mut self, node: Arc<ClusterNode>) -> Api {
+        self.cluster = Some(node);
+        self
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<ClusterNode>> {
+        self.cluster.as_ref()
     }
 
     /// Keeps snapshots in `remote` instead of the local snapshot folder.

@@ -5,9 +5,13 @@ use std::path::PathBuf;
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut config: Option<PathBuf> = std::env::var_os("QUIVER_CONFIG").map(PathBuf::from);
+    let (mut uri, mut bootstrap) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => config = args.next().map(PathBuf::from),
+            // Qdrant's cluster flags: this node's p2p address, and a member to join.
+            "--uri" => uri = args.next(),
+            "--bootstrap" => bootstrap = args.next(),
             "--version" => {
                 println!(
                     "quiver {} (Qdrant API {})",
@@ -16,10 +20,17 @@ fn main() -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            other => anyhow::bail!("unknown argument `{other}` (usage: quiver [--config FILE] [--version])"),
+            other => anyhow::bail!(
+                "unknown argument `{other}` (usage: quiver [--config FILE] [--uri P2P_URI] [--bootstrap PEER_URI] [--version])"
+            ),
         }
     }
-    let settings = quiver_server::settings::Settings::load(config.as_deref(), std::env::vars())?;
+    let mut settings = quiver_server::settings::Settings::load(config.as_deref(), std::env::vars())?;
+    if uri.is_some() || bootstrap.is_some() {
+        settings.cluster.enabled = true;
+        settings.cluster.uri = uri.or(settings.cluster.uri);
+        settings.cluster.bootstrap = bootstrap.or(settings.cluster.bootstrap);
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUIVER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
     tracing_subscriber::fmt()

@@ -1,9 +1,10 @@
 //! One server process: open the storage, bind both ports, serve until shutdown, then checkpoint.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::Context;
+use quiver_cluster::{ClusterNode, ClusterOptions};
 use quiver_collection::{Catalog, CatalogOptions};
 use tokio::net::TcpListener;
 
@@ -15,6 +16,58 @@ use crate::settings::Settings;
 pub struct BoundAddrs {
     pub http: SocketAddr,
     pub grpc: SocketAddr,
+}
+
+/// Starts this node's cluster member (its internal services on the p2p port), then forms a
+/// cluster or joins the one at `cluster.bootstrap`. Returns once the node is a member.
+async fn start_cluster(
+    settings: &Settings,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(Arc<ClusterNode>, SocketAddr, tokio::task::JoinHandle<()>)> {
+    let host = settings.service.host.as_str();
+    let p2p = TcpListener::bind((host, settings.cluster.p2p.port))
+        .await
+        .with_context(|| format!("binding the p2p port on {host}:{}", settings.cluster.p2p.port))?;
+    let p2p_addr = p2p.local_addr()?;
+    let own_ip: Option<IpAddr> = host.parse().ok().filter(|ip: &IpAddr| !ip.is_unspecified());
+    let uri = match (&settings.cluster.uri, own_ip) {
+        (Some(u), _) => u.clone(),
+        (None, Some(ip)) => format!("http://{}", SocketAddr::new(ip, p2p_addr.port())),
+        (None, None) => anyhow::bail!(
+            "cluster.uri (--uri): this node's address for other members is required when service.host is `{host}`"
+        ),
+    };
+    let node = ClusterNode::start(ClusterOptions {
+        dir: settings.storage.path.join("raft"),
+        node_id: settings.cluster.node_id,
+        uri,
+        local_ip: own_ip,
+        heartbeat_ms: settings.cluster.consensus.tick_period_ms,
+    })
+    .await
+    .context("starting the cluster member")?;
+    let mut stop = stop;
+    let served = tokio::spawn(quiver_cluster::service::serve(
+        Arc::clone(&node),
+        p2p,
+        async move {
+            let _ = stop.wait_for(|v| *v).await;
+        },
+    ));
+    let served = tokio::spawn(async move {
+        if let Ok(Err(e)) = served.await {
+            tracing::error!("p2p service stopped: {e}");
+        }
+    });
+    match &settings.cluster.bootstrap {
+        Some(peer) => node
+            .join_via(peer)
+            .await
+            .with_context(|| format!("joining the cluster via {peer}"))?,
+        None => node.bootstrap().await.context("forming the cluster")?,
+    }
+    tracing::info!("cluster member {} ready", node.id());
+    Ok((node, p2p_addr, served))
 }
 
 /// Runs a node until `shutdown` resolves. The chosen addresses are logged as
@@ -39,6 +92,14 @@ pub async fn run(
         }
         other => anyhow::bail!("storage.snapshots_config.snapshots_storage: `local` or `s3`, not `{other}`"),
     }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let cluster = match settings.cluster.enabled {
+        true => Some(start_cluster(&settings, stop_rx.clone()).await?),
+        false => None,
+    };
+    if let Some((node, _, _)) = &cluster {
+        api = api.with_cluster(Arc::clone(node));
+    }
     let host = settings.service.host.clone();
     let http = TcpListener::bind((host.as_str(), settings.service.http_port))
         .await
@@ -50,11 +111,14 @@ pub async fn run(
         http: http.local_addr()?,
         grpc: grpc.local_addr()?,
     };
-    tracing::info!("listening rest={} grpc={}", addrs.http, addrs.grpc);
-    eprintln!("listening rest={} grpc={}", addrs.http, addrs.grpc);
+    let p2p = cluster
+        .as_ref()
+        .map(|(node, addr, _)| format!(" p2p={addr} peer_id={}", node.id()))
+        .unwrap_or_default();
+    tracing::info!("listening rest={} grpc={}{p2p}", addrs.http, addrs.grpc);
+    eprintln!("listening rest={} grpc={}{p2p}", addrs.http, addrs.grpc);
 
     let max_bytes = settings.service.max_request_size_mb.max(1) << 20;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
@@ -76,6 +140,10 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = rest_task.await;
     let _ = grpc_task.await;
+    if let Some((node, _, served)) = cluster {
+        node.shutdown().await;
+        let _ = served.await;
+    }
     tokio::task::spawn_blocking(move || catalog.close())
         .await?
         .context("checkpoint at shutdown")?;

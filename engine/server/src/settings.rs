@@ -13,7 +13,64 @@ use serde_json::Value;
 pub struct Settings {
     pub storage: StorageSettings,
     pub service: ServiceSettings,
+    pub cluster: ClusterSettings,
     pub log_level: String,
+}
+
+/// Cluster mode (Qdrant's `cluster` section): off by default, a single node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ClusterSettings {
+    pub enabled: bool,
+    /// The id a node with no stored id takes (else a random one); must match a stored id.
+    pub node_id: Option<u64>,
+    /// This node's address for other members (`--uri`); default `http://<service.host>:<p2p.port>`.
+    pub uri: Option<String>,
+    /// A member of the cluster to join (`--bootstrap`); none: form a new cluster (or resume).
+    pub bootstrap: Option<String>,
+    pub p2p: P2pSettings,
+    pub consensus: ConsensusSettings,
+}
+
+/// The internal (node to node) gRPC port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct P2pSettings {
+    /// 0 picks a free one (logged as `p2p=`).
+    pub port: u16,
+}
+
+/// Raft timing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConsensusSettings {
+    /// Leader heartbeat period in ms; an election starts after 5 to 10 missed heartbeats.
+    pub tick_period_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            enabled: false,
+            node_id: None,
+            uri: None,
+            bootstrap: None,
+            p2p: P2pSettings { port: 6335 },
+            consensus: ConsensusSettings::default(),
+        }
+    }
+}
+
+impl Default for P2pSettings {
+    fn default() -> Self {
+        P2pSettings { port: 6335 }
+    }
+}
+
+impl Default for ConsensusSettings {
+    fn default() -> Self {
+        ConsensusSettings { tick_period_ms: 200 }
+    }
 }
 
 /// Where data lives.
@@ -76,6 +133,7 @@ impl Default for Settings {
         Settings {
             storage: StorageSettings::default(),
             service: ServiceSettings::default(),
+            cluster: ClusterSettings::default(),
             log_level: "info".into(),
         }
     }

@@ -25,8 +25,37 @@ pub(crate) async fn readyz() -> &'static str {
     "all shards are ready"
 }
 
-pub(crate) async fn cluster() -> Response {
-    ok(json!({"status": "disabled"}), Instant::now())
+/// Qdrant's `GET /cluster`: this node's raft view, or `disabled` on a single node.
+pub(crate) async fn cluster(State(s): State<AppState>) -> Response {
+    let started = Instant::now();
+    let Some(node) = s.api.cluster() else {
+        return ok(json!({"status": "disabled"}), started);
+    };
+    let st = node.status();
+    let peers: serde_json::Map<String, serde_json::Value> = st
+        .peers
+        .iter()
+        .map(|(id, p)| (id.to_string(), json!({"uri": p.uri})))
+        .collect();
+    ok(
+        json!({
+            "status": "enabled",
+            "peer_id": st.peer_id,
+            "peers": peers,
+            "raft_info": {
+                "term": st.term,
+                "commit": st.last_applied.unwrap_or(0),
+                "pending_operations": st.last_log_index.unwrap_or(0).saturating_sub(st.last_applied.unwrap_or(0)),
+                "leader": st.leader,
+                "role": st.role,
+                "is_voter": st.voters.contains(&st.peer_id),
+            },
+            "consensus_thread_status": {"consensus_thread_status": if st.role == "Shutdown" { "stopped" } else { "working" },
+                                        "last_update": chrono::Utc::now().to_rfc3339()},
+            "message_send_failures": {},
+        }),
+        started,
+    )
 }
 
 pub(crate) async fn telemetry(State(s): State<AppState>) -> Response {
