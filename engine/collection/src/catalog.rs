@@ -219,6 +219,17 @@ impl Catalog {
 
     /// Creates a collection; fails with "already exists" if the name is taken.
     pub fn create(&self, name: &str, config: CollectionConfig) -> Result<Arc<Collection>> {
+        self.create_with_shards(name, config, None)
+    }
+
+    /// [`Catalog::create`] storing only the shards `ids` here (`None`: all of them), as a cluster
+    /// node stores its share.
+    pub fn create_with_shards(
+        &self,
+        name: &str,
+        config: CollectionConfig,
+        ids: Option<&[quiver_types::ShardId]>,
+    ) -> Result<Arc<Collection>> {
         check_name("collection_name", name)?;
         config.validate()?;
         let _ddl = self.ddl.lock();
@@ -234,7 +245,11 @@ impl Catalog {
         }
         let cdir = self.dir.join("collections");
         let tmp = cdir.join(format!(".creating-{}", uuid::Uuid::new_v4()));
-        let collection = Collection::create(&tmp, name, config).inspect_err(|_| {
+        let created = match ids {
+            Some(ids) => Collection::create_with_shards(&tmp, name, config, ids),
+            None => Collection::create(&tmp, name, config),
+        };
+        let collection = created.inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&tmp);
         })?;
         drop(collection);

@@ -67,7 +67,7 @@ pub struct UpdateResult {
 }
 
 /// A page of points in id order (or ordered by a payload field).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScrollRequest {
     pub offset: Option<PointId>,
     pub limit: usize,
@@ -77,13 +77,25 @@ pub struct ScrollRequest {
     pub order_by: Option<OrderBy>,
 }
 
-/// A collection stored on this node.
+/// The shards a read covers: every local one, or a subset (a cluster coordinator asks each node
+/// for the shards it picked on that node).
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Scope<'a> {
+    #[default]
+    All,
+    Only(&'a [ShardId]),
+}
+
+/// A collection stored on this node: every shard on a single node, the replicas this node holds
+/// in a cluster (`shard_ids`, a subset of `0..shard_number`).
 pub struct Collection {
     name: String,
     dir: PathBuf,
     config: RwLock<CollectionConfig>,
     segment_config: SegmentConfig,
     shards: Vec<LocalShard>,
+    /// The shard id of each of `shards`.
+    shard_ids: Vec<ShardId>,
     payload_schema: RwLock<BTreeMap<String, PayloadFieldSchema>>,
 }
 
@@ -196,9 +208,21 @@ fn storage_layout(schema: &BTreeMap<String, PayloadFieldSchema>) -> Vec<JsonPath
 }
 
 impl Collection {
-    /// Creates the collection's files in `dir` (which must not exist).
+    /// Creates the collection's files in `dir` (which must not exist), with every shard.
     pub fn create(dir: &Path, name: &str, config: CollectionConfig) -> Result<Collection> {
+        let all: Vec<ShardId> = (0..config.params.shard_number).collect();
+        Self::create_with_shards(dir, name, config, &all)
+    }
+
+    /// Creates the collection with only the shards `ids` stored here (a cluster node's share).
+    pub fn create_with_shards(dir: &Path, name: &str, config: CollectionConfig, ids: &[ShardId]) -> Result<Collection> {
         config.validate()?;
+        if let Some(bad) = ids.iter().find(|&&i| i >= config.params.shard_number) {
+            return Err(CollectionError::InvalidInput(format!(
+                "shard {bad} is outside shard_number {}",
+                config.params.shard_number
+            )));
+        }
         std::fs::create_dir_all(dir.join("shards")).map_err(io_err(dir))?;
         write_json_atomic(&dir.join("config.json"), &config)?;
         write_json_atomic(
@@ -207,7 +231,7 @@ impl Collection {
         )?;
         let segment_config = config.segment_config();
         let mut shards = Vec::new();
-        for i in 0..config.params.shard_number {
+        for &i in ids {
             let shard_dir = dir.join("shards").join(i.to_string());
             shards.push(LocalShard::create(
                 &shard_dir,
@@ -221,6 +245,7 @@ impl Collection {
             config: RwLock::new(config),
             segment_config,
             shards,
+            shard_ids: ids.to_vec(),
             payload_schema: RwLock::new(BTreeMap::new()),
         })
     }
@@ -232,7 +257,12 @@ impl Collection {
         let payload_schema: BTreeMap<String, PayloadFieldSchema> =
             read_json(&dir.join("payload_index.json"))?.unwrap_or_default();
         let segment_config = config.segment_config();
-        let shards = (0..config.params.shard_number)
+        // The shards stored here: every one on a single node, this node's share in a cluster.
+        let shard_ids: Vec<ShardId> = (0..config.params.shard_number)
+            .filter(|i| dir.join("shards").join(i.to_string()).is_dir())
+            .collect();
+        let shards = shard_ids
+            .iter()
             .map(|i| {
                 let shard_dir = dir.join("shards").join(i.to_string());
                 LocalShard::open(
@@ -248,6 +278,7 @@ impl Collection {
             config: RwLock::new(config),
             segment_config,
             shards,
+            shard_ids,
             payload_schema: RwLock::new(payload_schema),
         })
     }
@@ -285,35 +316,67 @@ impl Collection {
         &self.segment_config
     }
 
-    fn shard_of(&self, id: &PointId) -> ShardId {
-        (id.route_hash() % self.shards.len() as u64) as ShardId
+    /// The shard a point belongs to (of all `shard_number`, wherever they are stored).
+    pub fn shard_of(&self, id: &PointId) -> ShardId {
+        route(id, self.config.read().params.shard_number)
+    }
+
+    /// The shard ids stored on this node.
+    pub fn local_shard_ids(&self) -> &[ShardId] {
+        &self.shard_ids
+    }
+
+    /// The local shard with global id `id`.
+    fn local(&self, id: ShardId) -> Option<&LocalShard> {
+        self.shard_ids.iter().position(|&s| s == id).map(|i| &self.shards[i])
+    }
+
+    /// The local shards `scope` selects.
+    fn scoped(&self, scope: Scope<'_>) -> Vec<&LocalShard> {
+        match scope {
+            Scope::All => self.shards.iter().collect(),
+            Scope::Only(ids) => ids.iter().filter_map(|&i| self.local(i)).collect(),
+        }
+    }
+
+    /// Points of `id`'s shard, when it is stored here.
+    fn owner(&self, id: &PointId) -> Option<&LocalShard> {
+        self.local(self.shard_of(id))
     }
 
     /// Validates, routes and applies an update. `wait` makes it durable (fsync) before returning.
+    /// Points of shards not stored here are refused (a cluster routes each part to its shard).
     pub fn update(&self, op: &UpdateOperation, wait: bool) -> Result<UpdateResult> {
         validate::check_operation(&self.segment_config, op)?;
         // The op is logged with its text rules resolved: a replay means what was acknowledged.
         let resolved = text_rules::resolve_operation(op, &self.text_rules());
         let op = resolved.as_ref().unwrap_or(op);
         let mut op_id = 0;
-        if self.shards.len() == 1 {
+        let number = self.config.read().params.shard_number;
+        if self.shards.len() == 1 && number == 1 {
             if !op.is_noop() {
                 op_id = self.shards[0].update(op, wait)?.0;
             }
         } else {
+            let foreign = op.restrict(|id| self.owner(id).is_none());
+            if foreign.explicit_ids().is_some_and(|ids| !ids.is_empty()) {
+                return Err(CollectionError::InvalidInput(
+                    "the update names points of shards not stored on this node".into(),
+                ));
+            }
             // Check existence across shards first so a multi-shard update fails before any shard logs.
             if let UpdateOperation::UpdateVectors(points) = op {
                 for (id, _) in points {
-                    if self.shards[self.shard_of(id) as usize]
-                        .retrieve(&[*id], &WithPayload::None, &WithVector::None)
-                        .is_empty()
-                    {
+                    let found = self
+                        .owner(id)
+                        .is_some_and(|s| !s.retrieve(&[*id], &WithPayload::None, &WithVector::None).is_empty());
+                    if !found {
                         return Err(CollectionError::NotFound(format!("No point with id {id} found")));
                     }
                 }
             }
-            for (i, shard) in self.shards.iter().enumerate() {
-                let part = op.restrict(|id| self.shard_of(id) as usize == i);
+            for (shard, &sid) in self.shards.iter().zip(&self.shard_ids) {
+                let part = op.restrict(|id| route(id, number) == sid);
                 if part.is_noop() {
                     continue;
                 }
@@ -347,6 +410,11 @@ impl Collection {
 
     /// Exact nearest neighbours over every shard, `offset` skipped, at most `limit` returned.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
+        self.search_in(req, Scope::All)
+    }
+
+    /// [`Collection::search`] over the shards `scope` selects.
+    pub fn search_in(&self, req: &SearchRequest, scope: Scope<'_>) -> Result<Vec<ScoredPoint>> {
         self.check_search(req)?;
         let resolved = self
             .resolve_filter(req.filter.as_ref())
@@ -356,7 +424,7 @@ impl Collection {
             });
         let req = resolved.as_ref().unwrap_or(req);
         let parts = self
-            .shards
+            .scoped(scope)
             .par_iter()
             .map(|s| s.search(req))
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -375,25 +443,31 @@ impl Collection {
         let mut seen = std::collections::HashSet::new();
         ids.iter()
             .filter(|id| seen.insert(**id))
-            .flat_map(|id| {
-                self.shards[self.shard_of(id) as usize].retrieve(&[*id], with_payload, with_vector)
+            .flat_map(|id| match self.owner(id) {
+                Some(shard) => shard.retrieve(&[*id], with_payload, with_vector),
+                None => Vec::new(),
             })
             .collect()
     }
 
     /// A page of points and the id the next page starts at (`None` at the end, or when ordered).
     pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
+        self.scroll_in(req, Scope::All)
+    }
+
+    /// [`Collection::scroll`] over the shards `scope` selects.
+    pub fn scroll_in(&self, req: &ScrollRequest, scope: Scope<'_>) -> Result<(Vec<Record>, Option<PointId>)> {
         let resolved = self.resolve_filter(req.filter.as_ref());
         let filter = resolved
             .as_ref()
             .or(req.filter.as_ref())
             .filter(|f| !f.is_empty());
         if let Some(order) = &req.order_by {
-            return Ok((self.scroll_ordered(order, req, filter), None));
+            return Ok((self.scroll_ordered(order, req, filter, scope), None));
         }
         let want = req.limit.saturating_add(1);
         let mut ids: Vec<PointId> = self
-            .shards
+            .scoped(scope)
             .par_iter()
             .flat_map_iter(|s| s.scroll_ids(req.offset, want, filter))
             .collect();
@@ -407,9 +481,15 @@ impl Collection {
         Ok((self.retrieve(&ids, &req.with_payload, &req.with_vector), next))
     }
 
-    fn scroll_ordered(&self, order: &OrderBy, req: &ScrollRequest, filter: Option<&Filter>) -> Vec<Record> {
+    fn scroll_ordered(
+        &self,
+        order: &OrderBy,
+        req: &ScrollRequest,
+        filter: Option<&Filter>,
+        scope: Scope<'_>,
+    ) -> Vec<Record> {
         let mut values: Vec<(f64, PointId)> = self
-            .shards
+            .scoped(scope)
             .par_iter()
             .flat_map_iter(|s| s.order_values(order, filter))
             .collect();
@@ -443,9 +523,14 @@ impl Collection {
 
     /// Exact number of points passing the filter.
     pub fn count(&self, filter: Option<&Filter>) -> usize {
+        self.count_in(filter, Scope::All)
+    }
+
+    /// [`Collection::count`] over the shards `scope` selects.
+    pub fn count_in(&self, filter: Option<&Filter>, scope: Scope<'_>) -> usize {
         let resolved = self.resolve_filter(filter);
         let filter = resolved.as_ref().or(filter).filter(|f| !f.is_empty());
-        self.shards.par_iter().map(|s| s.count(filter)).sum()
+        self.scoped(scope).par_iter().map(|s| s.count(filter)).sum()
     }
 
     pub fn info(&self) -> CollectionInfo {
@@ -654,4 +739,9 @@ impl ConfigDiff {
         }
         Ok(())
     }
+}
+
+/// The shard of `id` among `shard_number` shards (the same on every node).
+pub fn route(id: &PointId, shard_number: u32) -> ShardId {
+    (id.route_hash() % u64::from(shard_number.max(1))) as ShardId
 }

@@ -26,7 +26,7 @@ pub mod validate;
 
 pub use catalog::{AliasOperation, Catalog, CatalogOptions};
 pub use collection::{
-    Collection, CollectionInfo, CollectionStatus, ConfigDiff, PayloadFieldSchema, ScrollRequest,
+    route, Collection, CollectionInfo, CollectionStatus, ConfigDiff, PayloadFieldSchema, Scope, ScrollRequest,
     UpdateResult, UpdateStatus, VectorParamsDiff,
 };
 pub use config::CollectionConfig;

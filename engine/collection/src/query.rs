@@ -8,7 +8,7 @@ use quiver_types::{
     SearchRequest, VectorData, VectorInput, WithPayload, WithVector,
 };
 
-use crate::collection::{Collection, ScrollRequest};
+use crate::collection::{Collection, Scope, ScrollRequest};
 use crate::error::{CollectionError, Result};
 
 /// Qdrant's RRF constant: score = sum over lists of 1 / (K + rank), rank from 0.
@@ -42,6 +42,11 @@ pub(crate) fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
 impl Collection {
     /// Runs a universal query and returns the requested page with payloads and vectors filled in.
     pub fn query(&self, req: &QueryRequest) -> Result<Vec<ScoredPoint>> {
+        self.query_in(req, Scope::All)
+    }
+
+    /// [`Collection::query`] over the shards `scope` selects.
+    pub fn query_in(&self, req: &QueryRequest, scope: Scope<'_>) -> Result<Vec<ScoredPoint>> {
         let stage = Stage {
             prefetch: &req.prefetch,
             query: req.query.as_ref(),
@@ -51,7 +56,7 @@ impl Collection {
             score_threshold: req.score_threshold,
             params: req.params,
         };
-        let hits = self.run_stage(&stage, req.filter.as_ref())?;
+        let hits = self.run_stage(&stage, req.filter.as_ref(), scope)?;
         let page: Vec<ScoredPoint> = hits.into_iter().skip(req.offset).collect();
         if matches!(req.with_payload, WithPayload::None) && matches!(req.with_vector, WithVector::None) {
             return Ok(page);
@@ -74,9 +79,9 @@ impl Collection {
             .collect())
     }
 
-    fn run_stage(&self, stage: &Stage<'_>, outer: Option<&Filter>) -> Result<Vec<ScoredPoint>> {
+    fn run_stage(&self, stage: &Stage<'_>, outer: Option<&Filter>, scope: Scope<'_>) -> Result<Vec<ScoredPoint>> {
         if stage.prefetch.is_empty() {
-            return self.leaf(stage, stage.filter.as_ref());
+            return self.leaf(stage, stage.filter.as_ref(), scope);
         }
         let mut lists = Vec::with_capacity(stage.prefetch.len());
         for p in stage.prefetch {
@@ -89,7 +94,7 @@ impl Collection {
                 score_threshold: p.score_threshold,
                 params: stage.params,
             };
-            lists.push(self.run_stage(&sub, sub.filter.as_ref())?);
+            lists.push(self.run_stage(&sub, sub.filter.as_ref(), scope)?);
         }
         match stage.query {
             Some(Query::Fusion(kind)) => {
@@ -112,12 +117,12 @@ impl Collection {
                     must: vec![Condition::HasId(ids)],
                     ..Filter::default()
                 };
-                self.leaf(stage, and(stage.filter.as_ref(), Some(&only)).as_ref())
+                self.leaf(stage, and(stage.filter.as_ref(), Some(&only)).as_ref(), scope)
             }
         }
     }
 
-    fn leaf(&self, stage: &Stage<'_>, filter: Option<&Filter>) -> Result<Vec<ScoredPoint>> {
+    fn leaf(&self, stage: &Stage<'_>, filter: Option<&Filter>, scope: Scope<'_>) -> Result<Vec<ScoredPoint>> {
         match stage.query {
             None => {
                 let req = ScrollRequest {
@@ -125,7 +130,7 @@ impl Collection {
                     filter: filter.cloned(),
                     ..ScrollRequest::default()
                 };
-                let (records, _) = self.scroll(&req)?;
+                let (records, _) = self.scroll_in(&req, scope)?;
                 Ok(records.into_iter().map(|r| scored(r.id, 0.0)).collect())
             }
             Some(Query::Nearest(input)) => {
@@ -141,7 +146,7 @@ impl Collection {
                     with_vector: WithVector::None,
                     params: stage.params,
                 };
-                self.search(&req)
+                self.search_in(&req, scope)
             }
             Some(Query::OrderBy(order)) => {
                 let req = ScrollRequest {
@@ -150,7 +155,7 @@ impl Collection {
                     order_by: Some(order.clone()),
                     ..ScrollRequest::default()
                 };
-                let (records, _) = self.scroll(&req)?;
+                let (records, _) = self.scroll_in(&req, scope)?;
                 Ok(records
                     .into_iter()
                     .map(|r| scored(r.id, r.order_value.unwrap_or(0.0) as f32))

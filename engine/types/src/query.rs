@@ -4,7 +4,7 @@
 use crate::{Filter, OrderBy, PointId, SearchParams, SparseVector, WithPayload, WithVector};
 
 /// The vector to search near.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum VectorInput {
     Dense(Vec<f32>),
     Sparse(SparseVector),
@@ -13,7 +13,7 @@ pub enum VectorInput {
 }
 
 /// How prefetched candidate lists are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Fusion {
     /// Reciprocal rank fusion.
     Rrf,
@@ -22,7 +22,7 @@ pub enum Fusion {
 }
 
 /// What a query ranks by.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Query {
     Nearest(VectorInput),
     Fusion(Fusion),
@@ -30,7 +30,7 @@ pub enum Query {
 }
 
 /// A candidate-producing sub-query of a query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Prefetch {
     pub prefetch: Vec<Prefetch>,
     pub query: Option<Query>,
@@ -41,7 +41,7 @@ pub struct Prefetch {
 }
 
 /// A whole `query_points` request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueryRequest {
     pub prefetch: Vec<Prefetch>,
     pub query: Option<Query>,

@@ -3,7 +3,7 @@
 use crate::{Filter, JsonPath, NamedVectors, Payload, PointId, VectorData};
 
 /// Which parts of the payload to return.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum WithPayload {
     #[default]
     None,
@@ -13,7 +13,7 @@ pub enum WithPayload {
 }
 
 /// Which vectors to return.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum WithVector {
     #[default]
     None,
@@ -22,7 +22,7 @@ pub enum WithVector {
 }
 
 /// How a query uses quantized vectors (Qdrant's `params.quantization`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct QuantizationParams {
     /// Traverse with the original vectors even where quantized ones exist.
     pub ignore: bool,
@@ -33,7 +33,7 @@ pub struct QuantizationParams {
 }
 
 /// Per-query search settings (Qdrant's `params`).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SearchParams {
     /// Beam width of graph search; `None` means the segment's `ef_construct`.
     pub hnsw_ef: Option<usize>,
@@ -45,7 +45,7 @@ pub struct SearchParams {
 }
 
 /// A nearest-neighbour query against one named vector.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SearchRequest {
     pub vector_name: String,
     pub query: VectorData,
@@ -59,7 +59,7 @@ pub struct SearchRequest {
 }
 
 /// Order a scroll by a payload field instead of by id.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderBy {
     pub key: JsonPath,
     pub descending: bool,
@@ -68,7 +68,7 @@ pub struct OrderBy {
 }
 
 /// A search hit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoredPoint {
     pub id: PointId,
     pub version: u64,
@@ -80,7 +80,7 @@ pub struct ScoredPoint {
 }
 
 /// A point as returned by retrieve and scroll.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub id: PointId,
     pub payload: Option<Payload>,
