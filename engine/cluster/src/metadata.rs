@@ -60,6 +60,15 @@ pub enum Command {
     DeleteCollection {
         name: String,
     },
+    /// Sets one replica's state, if the collection is still generation `generation` (a command
+    /// about a deleted and recreated collection changes nothing). The epoch becomes the index.
+    SetReplicaState {
+        collection: String,
+        generation: u64,
+        shard: u32,
+        node: NodeId,
+        state: ReplicaState,
+    },
 }
 
 /// What applying a command did; the same on every member.
@@ -120,6 +129,38 @@ impl Metadata {
                 Some(_) => Outcome::Done,
                 None => Outcome::Unchanged,
             },
+            Command::SetReplicaState {
+                collection,
+                generation,
+                shard,
+                node,
+                state,
+            } => {
+                let Some(c) = self
+                    .collections
+                    .get_mut(collection)
+                    .filter(|c| c.generation == *generation)
+                else {
+                    return Outcome::Rejected(format!(
+                        "collection `{collection}` (generation {generation}) is gone"
+                    ));
+                };
+                let Some(r) = c
+                    .shards
+                    .get_mut(*shard as usize)
+                    .and_then(|s| s.replicas.get_mut(node))
+                else {
+                    return Outcome::Rejected(format!("shard {shard} has no replica on node {node}"));
+                };
+                if r.state == *state {
+                    return Outcome::Unchanged;
+                }
+                *r = ReplicaMeta {
+                    state: *state,
+                    epoch: index,
+                };
+                Outcome::Done
+            }
         }
     }
 }
@@ -181,6 +222,40 @@ mod tests {
             Outcome::Unchanged
         );
         assert!(m.collections.is_empty());
+    }
+
+    #[test]
+    fn replica_states_change_only_for_the_same_generation() {
+        let mut m = Metadata::default();
+        m.apply(3, &create("a", vec![vec![1, 2]]));
+        let set = |generation, node, state| Command::SetReplicaState {
+            collection: "a".into(),
+            generation,
+            shard: 0,
+            node,
+            state,
+        };
+        assert_eq!(m.apply(4, &set(3, 2, ReplicaState::Dead)), Outcome::Done);
+        assert_eq!(
+            m.collections["a"].shards[0].replicas[&2],
+            ReplicaMeta {
+                state: ReplicaState::Dead,
+                epoch: 4
+            }
+        );
+        assert_eq!(m.apply(5, &set(3, 2, ReplicaState::Dead)), Outcome::Unchanged);
+        assert!(
+            matches!(m.apply(6, &set(1, 1, ReplicaState::Dead)), Outcome::Rejected(_)),
+            "stale generation"
+        );
+        assert!(
+            matches!(m.apply(7, &set(3, 9, ReplicaState::Dead)), Outcome::Rejected(_)),
+            "no such replica"
+        );
+        assert_eq!(
+            m.collections["a"].shards[0].replicas[&1].state,
+            ReplicaState::Active
+        );
     }
 
     #[test]

@@ -321,6 +321,11 @@ impl ClusterNode {
     /// Commits `cmd` through raft (sent to the leader from any member) and returns its outcome
     /// once it is applied on this node too.
     pub async fn propose(&self, cmd: Command) -> Result<Outcome> {
+        self.propose_at(cmd).await.map(|(outcome, _)| outcome)
+    }
+
+    /// [`ClusterNode::propose`], also returning the raft log index the command was committed at.
+    pub async fn propose_at(&self, cmd: Command) -> Result<(Outcome, u64)> {
         self.on_leader(|leader| {
             let cmd = cmd.clone();
             async move {
@@ -334,7 +339,6 @@ impl ClusterNode {
             }
         })
         .await
-        .map(|(outcome, _)| outcome)
     }
 
     async fn remote_propose(&self, uri: &str, cmd: &Command) -> Attempt<(Outcome, u64)> {
@@ -415,7 +419,13 @@ impl ClusterNode {
         Err(ClusterError::Unavailable(last))
     }
 
-    fn peer_uri(&self, id: NodeId) -> Option<String> {
+    /// The shared channels to other members (for services beside raft).
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// Where member `id` serves the internal services.
+    pub fn peer_uri(&self, id: NodeId) -> Option<String> {
         let m = self.raft.metrics().borrow().membership_config.clone();
         m.membership().get_node(&id).map(|p| p.uri.clone())
     }

@@ -209,6 +209,11 @@ impl Catalog {
             .ok_or_else(|| Self::not_found(name_or_alias))
     }
 
+    /// The storage folder this catalog lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn exists(&self, name_or_alias: &str) -> bool {
         self.get(name_or_alias).is_ok()
     }

@@ -215,7 +215,12 @@ impl Collection {
     }
 
     /// Creates the collection with only the shards `ids` stored here (a cluster node's share).
-    pub fn create_with_shards(dir: &Path, name: &str, config: CollectionConfig, ids: &[ShardId]) -> Result<Collection> {
+    pub fn create_with_shards(
+        dir: &Path,
+        name: &str,
+        config: CollectionConfig,
+        ids: &[ShardId],
+    ) -> Result<Collection> {
         config.validate()?;
         if let Some(bad) = ids.iter().find(|&&i| i >= config.params.shard_number) {
             return Err(CollectionError::InvalidInput(format!(
@@ -328,7 +333,10 @@ impl Collection {
 
     /// The local shard with global id `id`.
     fn local(&self, id: ShardId) -> Option<&LocalShard> {
-        self.shard_ids.iter().position(|&s| s == id).map(|i| &self.shards[i])
+        self.shard_ids
+            .iter()
+            .position(|&s| s == id)
+            .map(|i| &self.shards[i])
     }
 
     /// The local shards `scope` selects.
@@ -367,9 +375,10 @@ impl Collection {
             // Check existence across shards first so a multi-shard update fails before any shard logs.
             if let UpdateOperation::UpdateVectors(points) = op {
                 for (id, _) in points {
-                    let found = self
-                        .owner(id)
-                        .is_some_and(|s| !s.retrieve(&[*id], &WithPayload::None, &WithVector::None).is_empty());
+                    let found = self.owner(id).is_some_and(|s| {
+                        !s.retrieve(&[*id], &WithPayload::None, &WithVector::None)
+                            .is_empty()
+                    });
                     if !found {
                         return Err(CollectionError::NotFound(format!("No point with id {id} found")));
                     }

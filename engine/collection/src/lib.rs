@@ -26,8 +26,8 @@ pub mod validate;
 
 pub use catalog::{AliasOperation, Catalog, CatalogOptions};
 pub use collection::{
-    route, Collection, CollectionInfo, CollectionStatus, ConfigDiff, PayloadFieldSchema, Scope, ScrollRequest,
-    UpdateResult, UpdateStatus, VectorParamsDiff,
+    route, Collection, CollectionInfo, CollectionStatus, ConfigDiff, PayloadFieldSchema, Scope,
+    ScrollRequest, UpdateResult, UpdateStatus, VectorParamsDiff,
 };
 pub use config::CollectionConfig;
 pub use error::CollectionError;

@@ -79,7 +79,12 @@ impl Collection {
             .collect())
     }
 
-    fn run_stage(&self, stage: &Stage<'_>, outer: Option<&Filter>, scope: Scope<'_>) -> Result<Vec<ScoredPoint>> {
+    fn run_stage(
+        &self,
+        stage: &Stage<'_>,
+        outer: Option<&Filter>,
+        scope: Scope<'_>,
+    ) -> Result<Vec<ScoredPoint>> {
         if stage.prefetch.is_empty() {
             return self.leaf(stage, stage.filter.as_ref(), scope);
         }

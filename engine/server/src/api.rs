@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use quiver_cluster::ClusterNode;
+
+use crate::cluster::Distributed;
 use quiver_collection::snapshot::{self, SnapshotDescription};
 use quiver_collection::{
     AliasOperation, Catalog, CollectionConfig, CollectionInfo, ConfigDiff, PayloadFieldSchema, ScrollRequest,
@@ -23,8 +25,8 @@ pub struct Api {
     catalog: Arc<Catalog>,
     /// Where snapshots go when `snapshots_storage: s3`.
     remote: Option<Arc<RemoteSnapshots>>,
-    /// This node's cluster member, in cluster mode.
-    cluster: Option<Arc<ClusterNode>>,
+    /// This node's part of the cluster, in cluster mode.
+    cluster: Option<Distributed>,
 }
 
 impl Api {
@@ -36,14 +38,31 @@ impl Api {
         }
     }
 
-    /// Runs in cluster mode as `node`.
-    pub fn with_cluster(mut self, node: Arc<ClusterNode>) -> Api {
-        self.cluster = Some(node);
+    /// Runs in cluster mode as a member of `d`.
+    pub fn with_cluster(mut self, d: Distributed) -> Api {
+        self.cluster = Some(d);
         self
     }
 
+    /// This node's cluster member, in cluster mode.
     pub fn cluster(&self) -> Option<&Arc<ClusterNode>> {
+        self.cluster.as_ref().map(Distributed::node)
+    }
+
+    /// The cluster side, in cluster mode.
+    pub fn distributed(&self) -> Option<&Distributed> {
         self.cluster.as_ref()
+    }
+
+    /// Refuses what cluster mode does not coordinate across nodes yet (rather than changing one
+    /// node's copy and letting the replicas disagree).
+    fn single_node_only(&self, what: &str) -> ApiResult<()> {
+        match self.cluster {
+            Some(_) => Err(ApiError::invalid(format!(
+                "{what} is not supported in cluster mode yet"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Keeps snapshots in `remote` instead of the local snapshot folder.
@@ -67,17 +86,25 @@ impl Api {
     }
 
     pub async fn create_collection(&self, name: String, config: CollectionConfig) -> ApiResult<()> {
+        if let Some(d) = &self.cluster {
+            quiver_collection::catalog::check_name("collection_name", &name)?;
+            return d.create_collection(name, config).await;
+        }
         self.blocking(move |c| c.create(&name, config).map(|_| ()).map_err(Into::into))
             .await
     }
 
     pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
+        if let Some(d) = &self.cluster {
+            return d.delete_collection(name).await;
+        }
         self.blocking(move |c| c.delete(&name).map_err(Into::into)).await
     }
 
     /// Snapshots collection `collection` (`None`: the whole storage); with S3 storage the
     /// archive is uploaded and the local copy removed.
     pub async fn create_snapshot(&self, collection: Option<String>) -> ApiResult<SnapshotDescription> {
+        self.single_node_only("a snapshot")?;
         let scope = collection.clone();
         let (d, dir) = self
             .blocking(move |c| match scope {
@@ -161,12 +188,41 @@ impl Api {
         path: std::path::PathBuf,
         checksum: Option<String>,
     ) -> ApiResult<()> {
+        self.single_node_only("recovering a snapshot")?;
         self.blocking(move |c| Ok(c.recover_snapshot(&name, &path, checksum.as_deref())?))
             .await
     }
 
     pub async fn collection_info(&self, name: String) -> ApiResult<CollectionInfo> {
+        if let Some(d) = &self.cluster {
+            return d.collection_info(name).await;
+        }
         self.blocking(move |c| Ok(c.get(&name)?.info())).await
+    }
+
+    /// Where the shard replicas of `name` are, seen from this node (a single node holds all).
+    pub async fn shard_layout(&self, name: String) -> ApiResult<crate::cluster::coordinator::ShardLayout> {
+        if let Some(d) = &self.cluster {
+            return d.layout(name).await;
+        }
+        self.blocking(move |c| {
+            let col = c.get(&name)?;
+            let local = col
+                .local_shard_ids()
+                .iter()
+                .map(|&id| {
+                    let points = col.count_in(None, quiver_collection::Scope::Only(&[id]));
+                    (id, points, quiver_cluster::metadata::ReplicaState::Active)
+                })
+                .collect();
+            Ok(crate::cluster::coordinator::ShardLayout {
+                peer_id: 0,
+                shard_count: col.config().params.shard_number,
+                local,
+                remote: Vec::new(),
+            })
+        })
+        .await
     }
 
     pub async fn list_collections(&self) -> Vec<String> {
@@ -178,11 +234,13 @@ impl Api {
     }
 
     pub async fn update_collection(&self, name: String, diff: ConfigDiff) -> ApiResult<()> {
+        self.single_node_only("changing a collection's config")?;
         self.blocking(move |c| c.get(&name)?.update_config(&diff).map_err(Into::into))
             .await
     }
 
     pub async fn update_aliases(&self, ops: Vec<AliasOperation>) -> ApiResult<()> {
+        self.single_node_only("an alias")?;
         self.blocking(move |c| c.update_aliases(&ops).map_err(Into::into))
             .await
     }
@@ -196,6 +254,9 @@ impl Api {
     }
 
     pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
+        if let Some(d) = &self.cluster {
+            return d.update(name, op, wait).await;
+        }
         self.blocking(move |c| c.get(&name)?.update(&op, wait).map_err(Into::into))
             .await
     }
@@ -208,6 +269,13 @@ impl Api {
         ops: Vec<UpdateOperation>,
         wait: bool,
     ) -> ApiResult<Vec<UpdateResult>> {
+        if let Some(d) = &self.cluster {
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                out.push(d.update(name.clone(), op, wait).await?);
+            }
+            return Ok(out);
+        }
         self.blocking(move |c| {
             let collection = c.get(&name)?;
             ops.iter()
@@ -218,6 +286,9 @@ impl Api {
     }
 
     pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
+        if let Some(d) = &self.cluster {
+            return d.query(name, req).await;
+        }
         self.blocking(move |c| c.get(&name)?.query(&req).map_err(Into::into))
             .await
     }
@@ -241,6 +312,13 @@ impl Api {
         name: String,
         reqs: Vec<QueryRequest>,
     ) -> ApiResult<Vec<Vec<ScoredPoint>>> {
+        if let Some(d) = &self.cluster {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(d.query(name.clone(), r).await?);
+            }
+            return Ok(out);
+        }
         self.blocking(move |c| {
             let collection = c.get(&name)?;
             reqs.iter()
@@ -257,6 +335,9 @@ impl Api {
         with_payload: WithPayload,
         with_vector: WithVector,
     ) -> ApiResult<Vec<Record>> {
+        if let Some(d) = &self.cluster {
+            return d.retrieve(name, ids, with_payload, with_vector).await;
+        }
         self.blocking(move |c| Ok(c.get(&name)?.retrieve(&ids, &with_payload, &with_vector)))
             .await
     }
@@ -266,11 +347,17 @@ impl Api {
         name: String,
         req: ScrollRequest,
     ) -> ApiResult<(Vec<Record>, Option<PointId>)> {
+        if let Some(d) = &self.cluster {
+            return d.scroll(name, req).await;
+        }
         self.blocking(move |c| c.get(&name)?.scroll(&req).map_err(Into::into))
             .await
     }
 
     pub async fn count(&self, name: String, filter: Option<Filter>) -> ApiResult<usize> {
+        if let Some(d) = &self.cluster {
+            return d.count(name, filter).await;
+        }
         self.blocking(move |c| Ok(c.get(&name)?.count(filter.as_ref())))
             .await
     }
@@ -281,6 +368,7 @@ impl Api {
         field: String,
         schema: PayloadFieldSchema,
     ) -> ApiResult<UpdateResult> {
+        self.single_node_only("a payload index")?;
         self.blocking(move |c| {
             c.get(&name)?.create_payload_index(&field, schema)?;
             Ok(UpdateResult {
@@ -292,6 +380,7 @@ impl Api {
     }
 
     pub async fn delete_payload_index(&self, name: String, field: String) -> ApiResult<UpdateResult> {
+        self.single_node_only("a payload index")?;
         self.blocking(move |c| {
             c.get(&name)?.delete_payload_index(&field)?;
             Ok(UpdateResult {

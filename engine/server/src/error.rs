@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use quiver_collection::CollectionError;
 
 /// An error as the API reports it.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ApiError {
     /// The request is malformed or violates the collection's schema (400 / INVALID_ARGUMENT).
     #[error("{0}")]

@@ -9,6 +9,7 @@
 //! - [`node`]: wiring and lifecycle of one server process.
 
 pub mod api;
+pub mod cluster;
 pub mod convert;
 pub mod error;
 pub mod grpc;

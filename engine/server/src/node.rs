@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use quiver_cluster::{ClusterNode, ClusterOptions};
+
+use crate::cluster::Distributed;
 use quiver_collection::{Catalog, CatalogOptions};
 use tokio::net::TcpListener;
 
@@ -22,8 +24,10 @@ pub struct BoundAddrs {
 /// cluster or joins the one at `cluster.bootstrap`. Returns once the node is a member.
 async fn start_cluster(
     settings: &Settings,
+    catalog: Arc<Catalog>,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<(Arc<ClusterNode>, SocketAddr, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(Distributed, SocketAddr, tokio::task::JoinHandle<()>)> {
+    let slot = Arc::new(std::sync::OnceLock::new());
     let host = settings.service.host.as_str();
     let p2p = TcpListener::bind((host, settings.cluster.p2p.port))
         .await
@@ -47,13 +51,15 @@ async fn start_cluster(
     .await
     .context("starting the cluster member")?;
     let mut stop = stop;
-    let served = tokio::spawn(quiver_cluster::service::serve(
-        Arc::clone(&node),
-        p2p,
-        async move {
-            let _ = stop.wait_for(|v| *v).await;
-        },
-    ));
+    let (raft, membership) = quiver_cluster::service::services(Arc::clone(&node));
+    let incoming = tonic::transport::server::TcpIncoming::from(p2p).with_nodelay(Some(true));
+    let router = tonic::transport::Server::builder()
+        .add_service(raft)
+        .add_service(membership)
+        .add_service(crate::cluster::service::server(Arc::clone(&slot)));
+    let served = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+        let _ = stop.wait_for(|v| *v).await;
+    }));
     let served = tokio::spawn(async move {
         if let Ok(Err(e)) = served.await {
             tracing::error!("p2p service stopped: {e}");
@@ -66,8 +72,10 @@ async fn start_cluster(
             .with_context(|| format!("joining the cluster via {peer}"))?,
         None => node.bootstrap().await.context("forming the cluster")?,
     }
+    let distributed = Distributed::start(Arc::clone(&node), catalog).await?;
+    let _ = slot.set(distributed.clone());
     tracing::info!("cluster member {} ready", node.id());
-    Ok((node, p2p_addr, served))
+    Ok((distributed, p2p_addr, served))
 }
 
 /// Runs a node until `shutdown` resolves. The chosen addresses are logged as
@@ -94,11 +102,11 @@ pub async fn run(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let cluster = match settings.cluster.enabled {
-        true => Some(start_cluster(&settings, stop_rx.clone()).await?),
+        true => Some(start_cluster(&settings, Arc::clone(&catalog), stop_rx.clone()).await?),
         false => None,
     };
-    if let Some((node, _, _)) = &cluster {
-        api = api.with_cluster(Arc::clone(node));
+    if let Some((d, _, _)) = &cluster {
+        api = api.with_cluster(d.clone());
     }
     let host = settings.service.host.clone();
     let http = TcpListener::bind((host.as_str(), settings.service.http_port))
@@ -113,7 +121,7 @@ pub async fn run(
     };
     let p2p = cluster
         .as_ref()
-        .map(|(node, addr, _)| format!(" p2p={addr} peer_id={}", node.id()))
+        .map(|(d, addr, _)| format!(" p2p={addr} peer_id={}", d.node().id()))
         .unwrap_or_default();
     tracing::info!("listening rest={} grpc={}{p2p}", addrs.http, addrs.grpc);
     eprintln!("listening rest={} grpc={}{p2p}", addrs.http, addrs.grpc);
@@ -140,8 +148,8 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = rest_task.await;
     let _ = grpc_task.await;
-    if let Some((node, _, served)) = cluster {
-        node.shutdown().await;
+    if let Some((d, _, served)) = cluster {
+        d.node().shutdown().await;
         let _ = served.await;
     }
     tokio::task::spawn_blocking(move || catalog.close())

@@ -20,8 +20,6 @@ use super::{elapsed, unimplemented};
 use crate::api::Api;
 use crate::convert::grpc::collections as conv;
 
-/// The peer id this node reports (as the REST surface does) until it is part of a cluster.
-const PEER_ID: u64 = 0;
 const CLUSTER: &str = "shard keys and cluster changes arrive with the cluster work";
 
 pub struct CollectionsService {
@@ -149,26 +147,45 @@ impl Collections for CollectionsService {
         request: Request<CollectionClusterInfoRequest>,
     ) -> Result<Response<CollectionClusterInfoResponse>, Status> {
         let started = Instant::now();
-        let info = self
+        let layout = self
             .api
-            .collection_info(request.into_inner().collection_name)
+            .shard_layout(request.into_inner().collection_name)
             .await?;
-        let shards = info.config.params.shard_number;
-        // Per-shard counts are not exposed by the engine; a single shard holds every point.
-        let points_count = if shards == 1 { info.points_count as u64 } else { 0 };
-        let local_shards = (0..shards)
-            .map(|shard_id| LocalShardInfo {
+        let state = |r: quiver_cluster::metadata::ReplicaState| {
+            use quiver_cluster::metadata::ReplicaState as R;
+            let wire = match r {
+                R::Active => ReplicaState::Active,
+                R::Dead => ReplicaState::Dead,
+                R::Partial => ReplicaState::Partial,
+                R::Initializing => ReplicaState::Initializing,
+            };
+            wire as i32
+        };
+        let local_shards = layout
+            .local
+            .iter()
+            .map(|&(shard_id, points, r)| LocalShardInfo {
                 shard_id,
-                points_count,
-                state: ReplicaState::Active as i32,
+                points_count: points as u64,
+                state: state(r),
+                shard_key: None,
+            })
+            .collect();
+        let remote_shards = layout
+            .remote
+            .iter()
+            .map(|&(shard_id, peer_id, r)| qdrant_client::qdrant::RemoteShardInfo {
+                shard_id,
+                peer_id,
+                state: state(r),
                 shard_key: None,
             })
             .collect();
         Ok(Response::new(CollectionClusterInfoResponse {
-            peer_id: PEER_ID,
-            shard_count: u64::from(shards),
+            peer_id: layout.peer_id,
+            shard_count: u64::from(layout.shard_count),
             local_shards,
-            remote_shards: Vec::new(),
+            remote_shards,
             shard_transfers: Vec::new(),
             resharding_operations: Vec::new(),
             time: elapsed(started),

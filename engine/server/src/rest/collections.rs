@@ -85,12 +85,21 @@ pub(crate) async fn collection_aliases(
 
 pub(crate) async fn cluster_info(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult<Response> {
     let started = Instant::now();
-    let info = s.api.collection_info(name).await?;
-    let shards: Vec<_> = (0..info.config.params.shard_number)
-        .map(|i| json!({"shard_id": i, "points_count": null, "state": "Active"}))
+    let layout = s.api.shard_layout(name).await?;
+    let state = |r: quiver_cluster::metadata::ReplicaState| format!("{r:?}");
+    let local: Vec<_> = layout
+        .local
+        .iter()
+        .map(|(id, points, r)| json!({"shard_id": id, "points_count": points, "state": state(*r)}))
+        .collect();
+    let remote: Vec<_> = layout
+        .remote
+        .iter()
+        .map(|(id, peer, r)| json!({"shard_id": id, "peer_id": peer, "state": state(*r)}))
         .collect();
     Ok(ok(
-        json!({"peer_id": 0, "shard_count": shards.len(), "local_shards": shards, "remote_shards": [], "shard_transfers": []}),
+        json!({"peer_id": layout.peer_id, "shard_count": layout.shard_count, "local_shards": local,
+               "remote_shards": remote, "shard_transfers": []}),
         started,
     ))
 }

@@ -1,0 +1,348 @@
+//! API requests in cluster mode, on whichever node received them: collection lifecycle through
+//! raft, updates split by shard and sent to each shard's primary, reads fanned out to one Active
+//! replica per shard and merged.
+
+use std::collections::BTreeMap;
+
+use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState};
+use quiver_cluster::{Command, NodeId, Outcome};
+use quiver_collection::{route, CollectionConfig, CollectionInfo, ScrollRequest, UpdateResult, UpdateStatus};
+use quiver_types::{
+    Filter, PointId, Query, QueryRequest, Record, ScoredPoint, ShardId, UpdateOperation, WithPayload,
+    WithVector,
+};
+
+use super::wire::{ShardReply, ShardRequest, Target};
+use super::{active_replicas, blocking, Distributed};
+use crate::error::{ApiError, ApiResult};
+
+/// One shard's replicas as `GET /collections/{c}/cluster` reports them.
+#[derive(Debug, Clone)]
+pub struct ShardLayout {
+    pub peer_id: NodeId,
+    pub shard_count: u32,
+    /// (shard, points stored here, state) of the replicas on this node.
+    pub local: Vec<(ShardId, usize, ReplicaState)>,
+    /// (shard, node, state) of the replicas elsewhere.
+    pub remote: Vec<(ShardId, NodeId, ReplicaState)>,
+}
+
+impl Distributed {
+    /// Creates `name` on every node: placement over the current voters, committed through raft.
+    pub async fn create_collection(&self, name: String, config: CollectionConfig) -> ApiResult<()> {
+        config.validate()?;
+        if self.node.metadata().collections.contains_key(&name) {
+            return Err(already_exists(&name));
+        }
+        let voters = self.node.status().voters;
+        let placement = place(
+            config.params.shard_number,
+            config.params.replication_factor,
+            &voters,
+        );
+        let config = serde_json::to_value(&config)
+            .map_err(|e| ApiError::Internal(format!("cannot encode the collection config: {e}")))?;
+        let cmd = Command::CreateCollection {
+            name: name.clone(),
+            config,
+            placement,
+        };
+        let (outcome, index) = self.propose(cmd).await?;
+        if let Outcome::Rejected(why) = outcome {
+            return Err(if why.contains("already exists") {
+                already_exists(&name)
+            } else {
+                ApiError::InvalidInput(why)
+            });
+        }
+        self.caught_up(index).await
+    }
+
+    /// Deletes `name` on every node; false when there was none.
+    pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
+        let (outcome, index) = self.propose(Command::DeleteCollection { name }).await?;
+        self.caught_up(index).await?;
+        Ok(outcome == Outcome::Done)
+    }
+
+    async fn propose(&self, cmd: Command) -> ApiResult<(Outcome, u64)> {
+        self.node
+            .propose_at(cmd)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cluster metadata: {e}")))
+    }
+
+    /// The metadata of `name` and the local collection, once this node caught up with it.
+    async fn target(&self, name: &str) -> ApiResult<(CollectionMeta, Target)> {
+        let meta = self.meta(name)?;
+        let target = Target {
+            collection: name.to_string(),
+            generation: meta.generation,
+        };
+        self.caught_up(meta.generation).await?;
+        Ok((meta, target))
+    }
+
+    /// Splits `op` by shard and applies each part through the shard's primary.
+    pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
+        let (meta, target) = self.target(&name).await?;
+        let local = self.catalog.get(&name)?;
+        quiver_collection::validate::check_operation(local.segment_config(), &op)?;
+        let n = meta.shards.len() as u32;
+        let parts: Vec<(ShardId, UpdateOperation)> = match op.explicit_ids() {
+            Some(_) => (0..n)
+                .map(|s| (s, op.restrict(|id| route(id, n) == s)))
+                .filter(|(_, part)| !part.is_noop())
+                .collect(),
+            // Filter-selected: every shard applies it to its own points.
+            None => (0..n).map(|s| (s, op.clone())).collect(),
+        };
+        let sends = parts.into_iter().map(|(shard, part)| {
+            let target = target.clone();
+            let primary = active_replicas(&meta, shard).first().copied();
+            async move {
+                let primary = primary
+                    .ok_or_else(|| ApiError::Unavailable(format!("shard {shard} has no Active replica")))?;
+                let req = ShardRequest::Write {
+                    target,
+                    shard,
+                    op: part,
+                    wait,
+                };
+                match self.call(primary, req).await? {
+                    ShardReply::Written { operation_id } => Ok(operation_id),
+                    other => Err(unexpected(&other)),
+                }
+            }
+        });
+        let mut operation_id = 0;
+        for r in futures_util::future::join_all(sends).await {
+            operation_id = operation_id.max(r?);
+        }
+        Ok(UpdateResult {
+            operation_id,
+            status: if wait {
+                UpdateStatus::Completed
+            } else {
+                UpdateStatus::Acknowledged
+            },
+        })
+    }
+
+    /// For each shard, the node to read it from: this node when it holds an Active replica,
+    /// else the first Active one.
+    fn read_plan(&self, meta: &CollectionMeta) -> ApiResult<BTreeMap<NodeId, Vec<ShardId>>> {
+        let me = self.node.id();
+        let mut plan: BTreeMap<NodeId, Vec<ShardId>> = BTreeMap::new();
+        for shard in 0..meta.shards.len() as ShardId {
+            let active = active_replicas(meta, shard);
+            let node = if active.contains(&me) {
+                me
+            } else {
+                *active
+                    .first()
+                    .ok_or_else(|| ApiError::Unavailable(format!("shard {shard} has no Active replica")))?
+            };
+            plan.entry(node).or_default().push(shard);
+        }
+        Ok(plan)
+    }
+
+    /// Sends one request per node of the read plan and collects the replies.
+    async fn fan_out(
+        &self,
+        meta: &CollectionMeta,
+        request: impl Fn(Vec<ShardId>) -> ShardRequest,
+    ) -> ApiResult<Vec<ShardReply>> {
+        let plan = self.read_plan(meta)?;
+        let calls = plan.into_iter().map(|(node, shards)| {
+            let req = request(shards);
+            async move { self.call(node, req).await }
+        });
+        futures_util::future::join_all(calls).await.into_iter().collect()
+    }
+
+    pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
+        let (meta, target) = self.target(&name).await?;
+        let local = self.catalog.get(&name)?;
+        let higher = match &req.query {
+            Some(Query::Nearest(_)) => {
+                quiver_shard::shard::higher_is_better(local.segment_config(), &req.using)
+            }
+            Some(Query::OrderBy(o)) => o.descending,
+            _ => true,
+        };
+        let k = req.limit.saturating_add(req.offset);
+        let sub = QueryRequest {
+            limit: k,
+            offset: 0,
+            ..req.clone()
+        };
+        let replies = self
+            .fan_out(&meta, |shards| ShardRequest::Query {
+                target: target.clone(),
+                shards,
+                req: sub.clone(),
+            })
+            .await?;
+        let mut parts = Vec::with_capacity(replies.len());
+        for r in replies {
+            match r {
+                ShardReply::Points(p) => parts.push(p),
+                other => return Err(unexpected(&other)),
+            }
+        }
+        let merged = quiver_shard::shard::merge_scored(parts, k, higher);
+        Ok(merged.into_iter().skip(req.offset).take(req.limit).collect())
+    }
+
+    pub async fn count(&self, name: String, filter: Option<Filter>) -> ApiResult<usize> {
+        let (meta, target) = self.target(&name).await?;
+        let replies = self
+            .fan_out(&meta, |shards| ShardRequest::Count {
+                target: target.clone(),
+                shards,
+                filter: filter.clone(),
+            })
+            .await?;
+        replies.into_iter().try_fold(0usize, |sum, r| match r {
+            ShardReply::Count(n) => Ok(sum + n),
+            other => Err(unexpected(&other)),
+        })
+    }
+
+    pub async fn scroll(
+        &self,
+        name: String,
+        req: ScrollRequest,
+    ) -> ApiResult<(Vec<Record>, Option<PointId>)> {
+        let (meta, target) = self.target(&name).await?;
+        let replies = self
+            .fan_out(&meta, |shards| ShardRequest::Scroll {
+                target: target.clone(),
+                shards,
+                req: req.clone(),
+            })
+            .await?;
+        let mut records = Vec::new();
+        let mut nexts = Vec::new();
+        for r in replies {
+            match r {
+                ShardReply::Page(page, next) => {
+                    records.extend(page);
+                    nexts.extend(next);
+                }
+                other => return Err(unexpected(&other)),
+            }
+        }
+        if let Some(order) = &req.order_by {
+            let value = |r: &Record| r.order_value.unwrap_or(0.0);
+            records.sort_by(|a, b| {
+                let by = if order.descending {
+                    value(b).total_cmp(&value(a))
+                } else {
+                    value(a).total_cmp(&value(b))
+                };
+                by.then_with(|| a.id.cmp(&b.id))
+            });
+            records.truncate(req.limit);
+            return Ok((records, None));
+        }
+        // Each node returned its lowest ids from the offset and where it would go on: the page is
+        // the lowest `limit` of all, and the next page starts at the lowest id not on it.
+        records.sort_by_key(|r| r.id);
+        let next = match records.get(req.limit) {
+            Some(r) => Some(r.id),
+            None => nexts.into_iter().min(),
+        };
+        records.truncate(req.limit);
+        Ok((records, next))
+    }
+
+    pub async fn retrieve(
+        &self,
+        name: String,
+        ids: Vec<PointId>,
+        with_payload: WithPayload,
+        with_vector: WithVector,
+    ) -> ApiResult<Vec<Record>> {
+        let (meta, target) = self.target(&name).await?;
+        let n = meta.shards.len() as u32;
+        let plan = self.read_plan(&meta)?;
+        let calls = plan.into_iter().filter_map(|(node, shards)| {
+            let mine: Vec<PointId> = ids
+                .iter()
+                .copied()
+                .filter(|id| shards.contains(&route(id, n)))
+                .collect();
+            (!mine.is_empty()).then(|| {
+                let req = ShardRequest::Retrieve {
+                    target: target.clone(),
+                    ids: mine,
+                    with_payload: with_payload.clone(),
+                    with_vector: with_vector.clone(),
+                };
+                async move { self.call(node, req).await }
+            })
+        });
+        let mut found: BTreeMap<PointId, Record> = BTreeMap::new();
+        for r in futures_util::future::join_all(calls).await {
+            match r? {
+                ShardReply::Records(records) => found.extend(records.into_iter().map(|r| (r.id, r))),
+                other => return Err(unexpected(&other)),
+            }
+        }
+        // In the order asked, each once.
+        let mut out = Vec::with_capacity(found.len());
+        for id in &ids {
+            if let Some(r) = found.remove(id) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The local view (config, segments, indexes) with the point count of the whole cluster.
+    pub async fn collection_info(&self, name: String) -> ApiResult<CollectionInfo> {
+        let (_, _) = self.target(&name).await?;
+        let local = self.catalog.get(&name)?;
+        let mut info = blocking(move || Ok(local.info())).await?;
+        info.points_count = self.count(name, None).await?;
+        Ok(info)
+    }
+
+    /// Where the replicas of `name` are, seen from this node.
+    pub async fn layout(&self, name: String) -> ApiResult<ShardLayout> {
+        let (meta, _) = self.target(&name).await?;
+        let me = self.node.id();
+        let local = self.catalog.get(&name)?;
+        let mut out = ShardLayout {
+            peer_id: me,
+            shard_count: meta.shards.len() as u32,
+            local: Vec::new(),
+            remote: Vec::new(),
+        };
+        for (i, shard) in meta.shards.iter().enumerate() {
+            let id = i as ShardId;
+            for (&node, r) in &shard.replicas {
+                if node == me {
+                    let c = std::sync::Arc::clone(&local);
+                    let points =
+                        blocking(move || Ok(c.count_in(None, quiver_collection::Scope::Only(&[id])))).await?;
+                    out.local.push((id, points, r.state));
+                } else {
+                    out.remote.push((id, node, r.state));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn already_exists(name: &str) -> ApiError {
+    ApiError::AlreadyExists(format!("Wrong input: Collection `{name}` already exists!"))
+}
+
+fn unexpected(reply: &ShardReply) -> ApiError {
+    ApiError::Internal(format!("unexpected reply from a node: {reply:?}"))
+}

@@ -1,0 +1,100 @@
+//! Keeps the local catalog in line with the cluster metadata: every collection in the metadata
+//! exists here with the shards placed on this node; a collection deleted (or recreated) in the
+//! metadata is deleted (or recreated) here. What this node materialized, and from which
+//! generation, is kept in `<storage>/raft/materialized` so a collection that existed before the
+//! node joined a cluster is never mistaken for a cluster one and removed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use quiver_cluster::fsio;
+use quiver_cluster::{ClusterNode, Metadata};
+use quiver_collection::{Catalog, CollectionConfig};
+use quiver_types::ShardId;
+
+/// Reconciles once now, then after every applied raft batch; the receiver carries the raft
+/// index the catalog reflects.
+pub async fn spawn(
+    node: Arc<ClusterNode>,
+    catalog: Arc<Catalog>,
+) -> anyhow::Result<tokio::sync::watch::Receiver<u64>> {
+    let path = catalog.dir().join("raft").join("materialized");
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    let mut changes = node.changes();
+    let applied = changes.borrow_and_update().unwrap_or(0);
+    let first = once(&node, &catalog, &path, applied).await?;
+    tx.send_replace(first);
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let applied = changes.borrow_and_update().unwrap_or(0);
+            match once(&node, &catalog, &path, applied).await {
+                Ok(index) => {
+                    tx.send_replace(index);
+                }
+                Err(e) => tracing::error!("reconciling collections with the cluster metadata: {e:#}"),
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// One pass over the metadata as of (at least) applied index `index`; returns `index`.
+async fn once(
+    node: &Arc<ClusterNode>,
+    catalog: &Arc<Catalog>,
+    path: &Path,
+    index: u64,
+) -> anyhow::Result<u64> {
+    // Read after the index: the metadata is at least that new.
+    let meta = node.metadata();
+    let (id, catalog, path) = (node.id(), Arc::clone(catalog), path.to_path_buf());
+    tokio::task::spawn_blocking(move || apply(id, &meta, &catalog, &path)).await??;
+    Ok(index)
+}
+
+fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Result<()> {
+    let mut done: BTreeMap<String, u64> = match fsio::read_optional(path)? {
+        Some(b) => serde_json::from_slice(&b)?,
+        None => BTreeMap::new(),
+    };
+    let before = done.clone();
+    // Gone or recreated in the metadata: drop the local copy.
+    for (name, generation) in before.iter() {
+        if meta.collections.get(name).map(|c| c.generation) != Some(*generation) {
+            catalog.delete(name)?;
+            done.remove(name);
+        }
+    }
+    for (name, c) in &meta.collections {
+        if done.contains_key(name) && catalog.exists(name) {
+            continue;
+        }
+        if catalog.exists(name) && !done.contains_key(name) {
+            tracing::error!(
+                "collection `{name}` exists on this node from before it joined the cluster; the cluster's \
+                 collection of that name is not materialized here until the local one is removed"
+            );
+            continue;
+        }
+        let config: CollectionConfig = serde_json::from_value(c.config.clone())?;
+        let mine: Vec<ShardId> = c
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.replicas.contains_key(&me))
+            .map(|(i, _)| i as ShardId)
+            .collect();
+        // Recorded before it is created: a crash in between leaves a record whose collection is
+        // created on the next pass, never a cluster collection taken for a local one.
+        if !done.contains_key(name) {
+            done.insert(name.clone(), c.generation);
+            fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
+        }
+        catalog.create_with_shards(name, config, Some(&mine))?;
+    }
+    if done != before {
+        fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! What one node asks another about the shard replicas it holds (the `quiver.cluster.Shards`
+//! service), as MessagePack. Every request names the collection's generation (the raft index that
+//! created it): the receiver first catches up to it, and a request about a deleted and recreated
+//! collection is refused instead of touching the new one.
+
+use quiver_collection::ScrollRequest;
+use quiver_types::{
+    Filter, PointId, QueryRequest, Record, ScoredPoint, ShardId, UpdateOperation, WithPayload, WithVector,
+};
+use serde::{Deserialize, Serialize};
+
+/// The collection a request is about, as of the metadata the sender acted on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Target {
+    pub collection: String,
+    pub generation: u64,
+}
+
+/// A request to a node about its shard replicas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardRequest {
+    /// To a shard's primary: apply, then replicate to the other Active replicas in this order.
+    Write {
+        target: Target,
+        shard: ShardId,
+        op: UpdateOperation,
+        wait: bool,
+    },
+    /// From a primary to another replica of the shard.
+    Replicate {
+        target: Target,
+        shard: ShardId,
+        op: UpdateOperation,
+        wait: bool,
+    },
+    Query {
+        target: Target,
+        shards: Vec<ShardId>,
+        req: QueryRequest,
+    },
+    Count {
+        target: Target,
+        shards: Vec<ShardId>,
+        filter: Option<Filter>,
+    },
+    Scroll {
+        target: Target,
+        shards: Vec<ShardId>,
+        req: ScrollRequest,
+    },
+    Retrieve {
+        target: Target,
+        ids: Vec<PointId>,
+        with_payload: WithPayload,
+        with_vector: WithVector,
+    },
+}
+
+/// The answer to a [`ShardRequest`] (sent as `Result<ShardReply, ApiError>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardReply {
+    Written { operation_id: u64 },
+    Points(Vec<ScoredPoint>),
+    Count(usize),
+    Page(Vec<Record>, Option<PointId>),
+    Records(Vec<Record>),
+}
