@@ -61,13 +61,17 @@ pub enum Command {
         name: String,
     },
     /// Sets one replica's state, if the collection is still generation `generation` (a command
-    /// about a deleted and recreated collection changes nothing). The epoch becomes the index.
+    /// about a deleted and recreated collection changes nothing) and, when `if_primary` names a
+    /// node, only while that node is still the shard's primary (its first Active replica): a
+    /// primary that was itself demoted meanwhile cannot demote the others. The epoch becomes
+    /// the index.
     SetReplicaState {
         collection: String,
         generation: u64,
         shard: u32,
         node: NodeId,
         state: ReplicaState,
+        if_primary: Option<NodeId>,
     },
 }
 
@@ -135,6 +139,7 @@ impl Metadata {
                 shard,
                 node,
                 state,
+                if_primary,
             } => {
                 let Some(c) = self
                     .collections
@@ -145,6 +150,19 @@ impl Metadata {
                         "collection `{collection}` (generation {generation}) is gone"
                     ));
                 };
+                if let Some(p) = if_primary {
+                    let primary = c.shards.get(*shard as usize).and_then(|s| {
+                        s.replicas
+                            .iter()
+                            .find(|(_, r)| r.state == ReplicaState::Active)
+                            .map(|(n, _)| *n)
+                    });
+                    if primary != Some(*p) {
+                        return Outcome::Rejected(format!(
+                            "node {p} is no longer the primary of shard {shard}"
+                        ));
+                    }
+                }
                 let Some(r) = c
                     .shards
                     .get_mut(*shard as usize)
@@ -234,6 +252,7 @@ mod tests {
             shard: 0,
             node,
             state,
+            if_primary: None,
         };
         assert_eq!(m.apply(4, &set(3, 2, ReplicaState::Dead)), Outcome::Done);
         assert_eq!(
@@ -252,6 +271,24 @@ mod tests {
             matches!(m.apply(7, &set(3, 9, ReplicaState::Dead)), Outcome::Rejected(_)),
             "no such replica"
         );
+        assert_eq!(
+            m.collections["a"].shards[0].replicas[&1].state,
+            ReplicaState::Active
+        );
+        // Node 1 is the primary now (2 is Dead): node 2 cannot demote it, node 1 can revive 2.
+        let by = |primary, node, state| Command::SetReplicaState {
+            collection: "a".into(),
+            generation: 3,
+            shard: 0,
+            node,
+            state,
+            if_primary: Some(primary),
+        };
+        assert!(matches!(
+            m.apply(8, &by(2, 1, ReplicaState::Dead)),
+            Outcome::Rejected(_)
+        ));
+        assert_eq!(m.apply(9, &by(1, 2, ReplicaState::Active)), Outcome::Done);
         assert_eq!(
             m.collections["a"].shards[0].replicas[&1].state,
             ReplicaState::Active

@@ -12,6 +12,7 @@ use quiver_types::{
     WithVector,
 };
 
+use super::service::CallError;
 use super::wire::{ShardReply, ShardRequest, Target};
 use super::{active_replicas, blocking, Distributed};
 use crate::error::{ApiError, ApiResult};
@@ -99,21 +100,7 @@ impl Distributed {
         };
         let sends = parts.into_iter().map(|(shard, part)| {
             let target = target.clone();
-            let primary = active_replicas(&meta, shard).first().copied();
-            async move {
-                let primary = primary
-                    .ok_or_else(|| ApiError::Unavailable(format!("shard {shard} has no Active replica")))?;
-                let req = ShardRequest::Write {
-                    target,
-                    shard,
-                    op: part,
-                    wait,
-                };
-                match self.call(primary, req).await? {
-                    ShardReply::Written { operation_id } => Ok(operation_id),
-                    other => Err(unexpected(&other)),
-                }
-            }
+            async move { self.write_shard(target, shard, part, wait).await }
         });
         let mut operation_id = 0;
         for r in futures_util::future::join_all(sends).await {
@@ -127,6 +114,43 @@ impl Distributed {
                 UpdateStatus::Acknowledged
             },
         })
+    }
+
+    /// Sends one shard's part of an update to the shard's primary. A primary that cannot be
+    /// reached is demoted to Dead through raft and the next Active replica takes over (the part
+    /// may then be applied twice on replicas that had it, which updates tolerate: they set
+    /// values, they do not add to them).
+    async fn write_shard(
+        &self,
+        target: Target,
+        shard: ShardId,
+        op: UpdateOperation,
+        wait: bool,
+    ) -> ApiResult<u64> {
+        loop {
+            let active = active_replicas(&self.meta(&target.collection)?, shard);
+            let primary = *active
+                .first()
+                .ok_or_else(|| ApiError::Unavailable(format!("shard {shard} has no Active replica")))?;
+            let req = ShardRequest::Write {
+                target: target.clone(),
+                shard,
+                op: op.clone(),
+                wait,
+            };
+            match self.try_call(primary, req).await {
+                Ok(ShardReply::Written { operation_id }) => return Ok(operation_id),
+                Ok(other) => return Err(unexpected(&other)),
+                Err(CallError::Unreachable(why)) if active.len() > 1 => {
+                    tracing::warn!("primary of shard {shard} on node {primary}: {why}; handing the shard to the next replica");
+                    // Only if it still is the primary: coordinators racing demote it once.
+                    let _ = self
+                        .set_state(&target, shard, primary, ReplicaState::Dead, primary)
+                        .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// For each shard, the node to read it from: this node when it holds an Active replica,

@@ -115,8 +115,19 @@ impl Distributed {
                 shard,
                 op,
                 wait,
+                from,
+                as_of,
             } => {
                 let c = self.local(&target).await?;
+                self.caught_up(as_of).await?;
+                let primary = active_replicas(&self.meta(&target.collection)?, shard)
+                    .first()
+                    .copied();
+                if primary != Some(from) {
+                    return Err(ApiError::Unavailable(format!(
+                        "node {from} is not the primary of shard {shard} (the primary is {primary:?})"
+                    )));
+                }
                 if !c.local_shard_ids().contains(&shard) {
                     return Err(ApiError::NotFound(format!(
                         "shard {shard} is not stored on node {}",
@@ -174,6 +185,8 @@ impl Distributed {
             Arc::clone(locks.entry((target.collection.clone(), shard)).or_default())
         };
         let _ordered = lock.lock().await;
+        // The index first: the metadata read after it is at least that new.
+        let as_of = *self.reconciled.borrow();
         let meta = self.meta(&target.collection)?;
         let replicas = active_replicas(&meta, shard);
         if replicas.first() != Some(&self.node.id()) {
@@ -192,6 +205,8 @@ impl Distributed {
                 shard,
                 op: op.clone(),
                 wait,
+                from: self.node.id(),
+                as_of,
             };
             async move { (peer, self.call(peer, req).await) }
         });
@@ -206,7 +221,8 @@ impl Distributed {
                     tracing::warn!(
                         "replica of shard {shard} on node {peer} missed a write: {e}; marking it Dead"
                     );
-                    self.set_state(&target, shard, peer, ReplicaState::Dead).await?;
+                    self.set_state(&target, shard, peer, ReplicaState::Dead, self.node.id())
+                        .await?;
                 }
             }
         }
@@ -221,13 +237,15 @@ impl Distributed {
         })
     }
 
-    /// Commits a replica state change through raft.
-    async fn set_state(
+    /// Commits a replica state change through raft, only while `if_primary` is still the
+    /// shard's primary.
+    pub(crate) async fn set_state(
         &self,
         target: &Target,
         shard: ShardId,
         node: NodeId,
         state: ReplicaState,
+        if_primary: NodeId,
     ) -> ApiResult<()> {
         let cmd = quiver_cluster::Command::SetReplicaState {
             collection: target.collection.clone(),
@@ -235,6 +253,7 @@ impl Distributed {
             shard,
             node,
             state,
+            if_primary: Some(if_primary),
         };
         match self.node.propose(cmd).await {
             Ok(quiver_cluster::Outcome::Rejected(why)) => Err(ApiError::Unavailable(why)),
@@ -247,8 +266,13 @@ impl Distributed {
 
     /// Sends `req` to node `peer` (or serves it here when `peer` is this node).
     async fn call(&self, peer: NodeId, req: ShardRequest) -> ApiResult<ShardReply> {
+        Ok(self.try_call(peer, req).await?)
+    }
+
+    /// [`Distributed::call`], telling an unreachable node from an error answer.
+    async fn try_call(&self, peer: NodeId, req: ShardRequest) -> Result<ShardReply, service::CallError> {
         if peer == self.node.id() {
-            return Box::pin(self.serve(req)).await;
+            return Ok(Box::pin(self.serve(req)).await?);
         }
         service::call(&self.node, peer, &req).await
     }

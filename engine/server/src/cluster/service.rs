@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::wire::{ShardReply, ShardRequest};
 use super::Distributed;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 
 /// Deadline of one request to another node.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,8 +48,31 @@ impl Shards for ShardRpcs {
     }
 }
 
-/// Sends `req` to node `peer`; a node that cannot be reached is `Unavailable`.
-pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> ApiResult<ShardReply> {
+/// Why a request to another node failed: it could not be reached (or did not answer in time),
+/// or it answered with an error.
+#[derive(Debug)]
+pub enum CallError {
+    Unreachable(String),
+    Api(ApiError),
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> ApiError {
+        match e {
+            CallError::Unreachable(why) => ApiError::Unavailable(why),
+            CallError::Api(e) => e,
+        }
+    }
+}
+
+impl From<ApiError> for CallError {
+    fn from(e: ApiError) -> CallError {
+        CallError::Api(e)
+    }
+}
+
+/// Sends `req` to node `peer`.
+pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> Result<ShardReply, CallError> {
     let uri = node
         .peer_uri(peer)
         .ok_or_else(|| ApiError::Unavailable(format!("node {peer} is not a cluster member")))?;
@@ -62,8 +85,8 @@ pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> ApiRe
         .max_encoding_message_size(MAX_MESSAGE)
         .call(request)
         .await
-        .map_err(|s| ApiError::Unavailable(format!("node {peer}: {}", s.message())))?;
+        .map_err(|s| CallError::Unreachable(format!("node {peer} unreachable: {}", s.message())))?;
     let result: Result<ShardReply, ApiError> = decode(&reply.into_inner().data)
         .map_err(|e| ApiError::Internal(format!("reply of node {peer}: {e}")))?;
-    result
+    Ok(result?)
 }

@@ -26,12 +26,17 @@ pub enum ShardRequest {
         op: UpdateOperation,
         wait: bool,
     },
-    /// From a primary to another replica of the shard.
+    /// From a primary to another replica of the shard. `from` is the primary and `as_of` the
+    /// raft index of the metadata that made it primary: the replica catches up to it, then
+    /// refuses the write unless `from` is still the shard's primary (a demoted primary's late
+    /// writes never land).
     Replicate {
         target: Target,
         shard: ShardId,
         op: UpdateOperation,
         wait: bool,
+        from: u64,
+        as_of: u64,
     },
     Query {
         target: Target,

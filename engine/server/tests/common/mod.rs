@@ -15,6 +15,8 @@ pub struct Server {
     child: Option<Child>,
     pub rest: SocketAddr,
     pub grpc: SocketAddr,
+    /// The internal (node to node) address, in cluster mode.
+    pub p2p: Option<SocketAddr>,
     pub storage: PathBuf,
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -59,7 +61,11 @@ impl Server {
         };
         let mut rest = None;
         let mut grpc = None;
+        let mut p2p = None;
         for part in line.split_whitespace() {
+            if let Some(a) = part.strip_prefix("p2p=") {
+                p2p = a.parse().ok();
+            }
             if let Some(a) = part.strip_prefix("rest=") {
                 rest = a.parse().ok();
             }
@@ -71,6 +77,7 @@ impl Server {
             child: Some(child),
             rest: rest.expect("rest addr"),
             grpc: grpc.expect("grpc addr"),
+            p2p,
             storage: storage.to_path_buf(),
             log,
         }
@@ -78,6 +85,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.rest, path)
+    }
+
+    /// The internal address as a URI (`--bootstrap` of another node), in cluster mode.
+    pub fn p2p_uri(&self) -> String {
+        format!("http://{}", self.p2p.expect("started in cluster mode"))
     }
 
     pub fn grpc_url(&self) -> String {

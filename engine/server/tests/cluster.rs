@@ -1,0 +1,170 @@
+//! Three `quiver` processes on 127.0.0.1 forming a cluster: a collection with 3 shards and 2
+//! replicas each, written through one node while another is killed with SIGKILL. Every
+//! acknowledged write must stay readable through every surviving node, replicas that missed
+//! writes must be reported Dead (never Active with holes), and the killed node must come back.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Rest, Server};
+use serde_json::json;
+
+fn node(storage: &Path, bootstrap: Option<&str>) -> Server {
+    let mut env = vec![
+        ("QUIVER__CLUSTER__ENABLED", "true".to_string()),
+        ("QUIVER__CLUSTER__P2P__PORT", "0".to_string()),
+        ("QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS", "50".to_string()),
+    ];
+    if let Some(b) = bootstrap {
+        env.push(("QUIVER__CLUSTER__BOOTSTRAP", b.to_string()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start_with(storage, &env)
+}
+
+fn point(id: u64) -> serde_json::Value {
+    let f = id as f32;
+    json!({"id": id, "vector": [f.sin(), f.cos(), 1.0, (f * 0.1).sin()], "payload": {"tag": format!("w{id}")}})
+}
+
+/// Ids present, read through `rest` (which routes each shard to an Active replica).
+async fn present(rest: &Rest, ids: &[u64]) -> BTreeSet<u64> {
+    let mut found = BTreeSet::new();
+    for chunk in ids.chunks(200) {
+        let r = rest
+            .ok(
+                "POST",
+                "/collections/c/points",
+                Some(json!({"ids": chunk, "with_payload": true})),
+            )
+            .await;
+        for rec in r.as_array().unwrap() {
+            let id = rec["id"].as_u64().unwrap();
+            assert_eq!(rec["payload"]["tag"], format!("w{id}"), "payload of {id}");
+            found.insert(id);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_killed_node_and_lagging_replicas_are_marked_dead() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let (ra, rb, rc) = (Rest::new(&a), Rest::new(&b), Rest::new(&c));
+    let cluster = ra.ok("GET", "/cluster", None).await;
+    assert_eq!(cluster["status"], "enabled");
+    assert_eq!(cluster["peers"].as_object().unwrap().len(), 3, "{cluster}");
+
+    let created = ra
+        .ok(
+            "PUT",
+            "/collections/c",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 3, "replication_factor": 2})),
+        )
+        .await;
+    assert_eq!(created, json!(true));
+    // Every node knows it at once (each caught up before answering), with 6 replicas in all.
+    let mut replicas = 0;
+    for r in [&ra, &rb, &rc] {
+        let info = r.ok("GET", "/collections/c/cluster", None).await;
+        assert_eq!(info["shard_count"], 3);
+        replicas += info["local_shards"].as_array().unwrap().len();
+    }
+    assert_eq!(replicas, 6);
+
+    // Writes through A; C is killed after the first 20 batches.
+    let mut acked: Vec<u64> = Vec::new();
+    let mut next = 0u64;
+    let mut c = Some(c);
+    let mut killed_at = None;
+    let mut recovered_after = None;
+    let started = Instant::now();
+    while acked.len() < 600 && started.elapsed() < Duration::from_secs(60) {
+        if next == 200 {
+            c.take().unwrap().kill9();
+            killed_at = Some(Instant::now());
+        }
+        let batch: Vec<u64> = (next..next + 10).collect();
+        next += 10;
+        let body = json!({"points": batch.iter().map(|&i| point(i)).collect::<Vec<_>>()});
+        let (status, reply) = ra
+            .call("PUT", "/collections/c/points?wait=true", Some(body))
+            .await;
+        if status == 200 {
+            acked.extend(&batch);
+            if let (Some(k), None) = (killed_at, recovered_after) {
+                recovered_after = Some(k.elapsed());
+            }
+        } else {
+            eprintln!("write of {batch:?} failed ({status}): {reply}");
+        }
+    }
+    assert!(
+        acked.len() >= 600,
+        "only {} writes were acknowledged",
+        acked.len()
+    );
+    eprintln!(
+        "first acknowledged write {:?} after the kill; {} acknowledged",
+        recovered_after.unwrap(),
+        acked.len()
+    );
+
+    // Every acknowledged write is readable through both survivors, with its payload.
+    for r in [&ra, &rb] {
+        let found = present(r, &acked).await;
+        let missing: Vec<_> = acked.iter().filter(|i| !found.contains(i)).collect();
+        assert!(missing.is_empty(), "acknowledged but missing: {missing:?}");
+        let count = r
+            .ok(
+                "POST",
+                "/collections/c/points/count",
+                Some(json!({"exact": true})),
+            )
+            .await;
+        assert!(count["count"].as_u64().unwrap() >= acked.len() as u64);
+    }
+
+    // C missed writes: each of its replicas is Dead now, not Active.
+    let info = ra.ok("GET", "/collections/c/cluster", None).await;
+    let a_id = ra.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap();
+    let b_id = rb.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap();
+    let dead_id: u64 = cluster["peers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.parse().unwrap())
+        .find(|p| *p != a_id && *p != b_id)
+        .unwrap();
+    let on_dead: Vec<_> = info["remote_shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["peer_id"].as_u64() == Some(dead_id))
+        .collect();
+    assert_eq!(
+        on_dead.len(),
+        2,
+        "two of the six replicas were on the killed node: {info}"
+    );
+    for r in on_dead {
+        assert_eq!(r["state"], "Dead", "replica on the killed node: {info}");
+    }
+
+    // The killed node restarts on its data and serves reads again (from Active replicas).
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let rc = Rest::new(&c);
+    let back = rc.ok("GET", "/cluster", None).await;
+    assert_eq!(back["peer_id"].as_u64(), Some(dead_id), "same id after restart");
+    let found = present(&rc, &acked).await;
+    assert_eq!(found.len(), acked.len(), "reads through the restarted node");
+    drop((a, b, c));
+}
