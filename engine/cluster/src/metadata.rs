@@ -63,8 +63,9 @@ pub enum Command {
     /// Sets one replica's state, if the collection is still generation `generation` (a command
     /// about a deleted and recreated collection changes nothing) and, when `if_primary` names a
     /// node, only while that node is still the shard's primary (its first Active replica): a
-    /// primary that was itself demoted meanwhile cannot demote the others. The epoch becomes
-    /// the index.
+    /// primary that was itself demoted meanwhile cannot demote the others; when `expect` is set,
+    /// only from that state (a compare-and-set: a transfer's promotion cannot revive a replica
+    /// demoted meanwhile). The epoch becomes the index.
     SetReplicaState {
         collection: String,
         generation: u64,
@@ -72,6 +73,7 @@ pub enum Command {
         node: NodeId,
         state: ReplicaState,
         if_primary: Option<NodeId>,
+        expect: Option<ReplicaState>,
     },
 }
 
@@ -140,6 +142,7 @@ impl Metadata {
                 node,
                 state,
                 if_primary,
+                expect,
             } => {
                 let Some(c) = self
                     .collections
@@ -172,6 +175,12 @@ impl Metadata {
                 };
                 if r.state == *state {
                     return Outcome::Unchanged;
+                }
+                if let Some(e) = expect.filter(|e| *e != r.state) {
+                    return Outcome::Rejected(format!(
+                        "the replica of shard {shard} on node {node} is {:?}, not {e:?}",
+                        r.state
+                    ));
                 }
                 *r = ReplicaMeta {
                     state: *state,
@@ -253,6 +262,7 @@ mod tests {
             node,
             state,
             if_primary: None,
+            expect: None,
         };
         assert_eq!(m.apply(4, &set(3, 2, ReplicaState::Dead)), Outcome::Done);
         assert_eq!(
@@ -283,12 +293,30 @@ mod tests {
             node,
             state,
             if_primary: Some(primary),
+            expect: None,
         };
         assert!(matches!(
             m.apply(8, &by(2, 1, ReplicaState::Dead)),
             Outcome::Rejected(_)
         ));
-        assert_eq!(m.apply(9, &by(1, 2, ReplicaState::Active)), Outcome::Done);
+        let cas = |state, expect| Command::SetReplicaState {
+            collection: "a".into(),
+            generation: 3,
+            shard: 0,
+            node: 2,
+            state,
+            if_primary: None,
+            expect: Some(expect),
+        };
+        assert!(matches!(
+            m.apply(9, &cas(ReplicaState::Active, ReplicaState::Partial)),
+            Outcome::Rejected(_)
+        ));
+        assert_eq!(
+            m.apply(10, &cas(ReplicaState::Partial, ReplicaState::Dead)),
+            Outcome::Done
+        );
+        assert_eq!(m.apply(11, &by(1, 2, ReplicaState::Active)), Outcome::Done);
         assert_eq!(
             m.collections["a"].shards[0].replicas[&1].state,
             ReplicaState::Active

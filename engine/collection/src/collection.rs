@@ -403,6 +403,74 @@ impl Collection {
         })
     }
 
+    /// Applies `op` to local shard `shard` only (a cluster replica's share of an update; points
+    /// of other shards in it are ignored).
+    pub fn update_shard(&self, shard: ShardId, op: &UpdateOperation, wait: bool) -> Result<UpdateResult> {
+        validate::check_operation(&self.segment_config, op)?;
+        let local = self
+            .local(shard)
+            .ok_or_else(|| CollectionError::NotFound(format!("shard {shard} is not stored on this node")))?;
+        let resolved = text_rules::resolve_operation(op, &self.text_rules());
+        let op = resolved.as_ref().unwrap_or(op);
+        let number = self.config.read().params.shard_number;
+        let part = op.restrict(|id| route(id, number) == shard);
+        let operation_id = if part.is_noop() {
+            0
+        } else {
+            local.update(&part, wait)?.0
+        };
+        Ok(UpdateResult {
+            operation_id,
+            status: if wait {
+                UpdateStatus::Completed
+            } else {
+                UpdateStatus::Acknowledged
+            },
+        })
+    }
+
+    /// Deletes every point of local shard `shard` (a replica about to be copied afresh).
+    pub fn clear_shard(&self, shard: ShardId) -> Result<()> {
+        let local = self
+            .local(shard)
+            .ok_or_else(|| CollectionError::NotFound(format!("shard {shard} is not stored on this node")))?;
+        let ids = local.scroll_ids(None, usize::MAX, None);
+        if !ids.is_empty() {
+            local.update(
+                &UpdateOperation::Delete(quiver_types::PointSelector::Ids(ids)),
+                true,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The ids of local shard `shard` that `filter` selects now.
+    pub fn matching_ids(&self, shard: ShardId, filter: &Filter) -> Result<Vec<PointId>> {
+        let local = self
+            .local(shard)
+            .ok_or_else(|| CollectionError::NotFound(format!("shard {shard} is not stored on this node")))?;
+        let resolved = self.resolve_filter(Some(filter));
+        let filter = resolved.as_ref().unwrap_or(filter);
+        Ok(local.scroll_ids(None, usize::MAX, Some(filter)))
+    }
+
+    /// Up to `limit` whole points (every vector, the full payload) of local shard `shard` from id
+    /// `from` on, and the id the next page starts at.
+    pub fn shard_page(
+        &self,
+        shard: ShardId,
+        from: Option<PointId>,
+        limit: usize,
+    ) -> Result<(Vec<Record>, Option<PointId>)> {
+        let local = self
+            .local(shard)
+            .ok_or_else(|| CollectionError::NotFound(format!("shard {shard} is not stored on this node")))?;
+        let mut ids = local.scroll_ids(from, limit.saturating_add(1), None);
+        let next = (ids.len() > limit).then(|| ids[limit]);
+        ids.truncate(limit);
+        Ok((local.retrieve(&ids, &WithPayload::All, &WithVector::All), next))
+    }
+
     /// The declared full-text rules (see [`text_rules`]).
     fn text_rules(&self) -> Vec<(JsonPath, quiver_types::TextRules)> {
         text_rules::declared_rules(&self.payload_schema.read())

@@ -99,9 +99,12 @@ pub fn prefetch_bytes<T>(v: &[T]) {
 }
 
 /// Scales `v` to unit length in place (a zero vector stays zero).
+/// Scales `v` to unit length. A vector already within 2e-6 of unit length is left as it is:
+/// normalizing is then idempotent, so a stored vector copied to another replica (and stored
+/// again) keeps its exact bits, and replicas stay bit-identical.
 pub fn normalize(v: &mut [f32]) {
     let norm = portable::dot(v, v).sqrt();
-    if norm > f32::EPSILON {
+    if norm > f32::EPSILON && (norm - 1.0).abs() > 2e-6 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
 }
@@ -320,5 +323,11 @@ mod tests {
         let mut z = vec![0.0; 3];
         normalize(&mut z);
         assert_eq!(z, vec![0.0; 3]);
+        // Idempotent to the bit: a normalized vector normalized again is unchanged.
+        let mut w: Vec<f32> = (0..384).map(|i| ((i * 7919) % 101) as f32 - 50.0).collect();
+        normalize(&mut w);
+        let once = w.clone();
+        normalize(&mut w);
+        assert_eq!(w, once);
     }
 }

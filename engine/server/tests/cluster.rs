@@ -1,7 +1,8 @@
 //! Three `quiver` processes on 127.0.0.1 forming a cluster: a collection with 3 shards and 2
 //! replicas each, written through one node while another is killed with SIGKILL. Every
 //! acknowledged write must stay readable through every surviving node, replicas that missed
-//! writes must be reported Dead (never Active with holes), and the killed node must come back.
+//! writes must be reported Dead (never Active with holes), and when the killed node comes back its
+//! replicas must copy themselves back to Active while writes go on, ending identical to the others.
 
 #![allow(clippy::unwrap_used)]
 
@@ -166,5 +167,50 @@ async fn acknowledged_writes_survive_a_killed_node_and_lagging_replicas_are_mark
     assert_eq!(back["peer_id"].as_u64(), Some(dead_id), "same id after restart");
     let found = present(&rc, &acked).await;
     assert_eq!(found.len(), acked.len(), "reads through the restarted node");
+
+    // Its replicas recover by themselves (copied from the primaries) while writes go on through B.
+    let started = Instant::now();
+    let mut extra = 0u64;
+    let reports = loop {
+        let batch: Vec<u64> = (10_000 + extra..10_000 + extra + 10).collect();
+        extra += 10;
+        let body = json!({"points": batch.iter().map(|&i| point(i)).collect::<Vec<_>>()});
+        let (status, reply) = rb
+            .call("PUT", "/collections/c/points?wait=true", Some(body))
+            .await;
+        assert_eq!(status, 200, "writes during the recovery: {reply}");
+        acked.extend(&batch);
+        let reports = ra.ok("GET", "/quiver/collections/c/replicas", None).await;
+        let all_active = reports.as_array().unwrap().iter().all(|r| r["state"] == "Active");
+        if all_active {
+            break reports;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "replicas did not recover: {reports}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("replicas Active again {:?} after the restart", started.elapsed());
+    // Every shard's two replicas hold the same points, payloads and vectors.
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 6);
+    for shard in 0..3 {
+        let r: Vec<_> = reports.iter().filter(|r| r["shard_id"] == shard).collect();
+        assert_eq!(r.len(), 2);
+        assert!(r[0]["error"].is_null() && r[1]["error"].is_null(), "{r:?}");
+        assert_eq!(r[0]["points"], r[1]["points"], "shard {shard}: {r:?}");
+        assert_eq!(r[0]["hash"], r[1]["hash"], "shard {shard}: {r:?}");
+    }
+    let total: u64 = reports.iter().map(|r| r["points"].as_u64().unwrap()).sum::<u64>() / 2;
+    assert!(total >= acked.len() as u64);
+    for r in [&ra, &rb, &rc] {
+        let found = present(r, &acked).await;
+        assert_eq!(
+            found.len(),
+            acked.len(),
+            "every acknowledged write, through every node"
+        );
+    }
     drop((a, b, c));
 }

@@ -98,6 +98,23 @@ impl UpdateOperation {
         }
     }
 
+    /// A filter-selected operation turned into the same operation on `ids` (what the filter
+    /// selected at one replica, so every other replica applies exactly that); others unchanged.
+    pub fn with_ids(&self, ids: Vec<PointId>) -> UpdateOperation {
+        let mut out = self.clone();
+        let sel = match &mut out {
+            UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => return out,
+            UpdateOperation::Delete(s)
+            | UpdateOperation::SetPayload { selector: s, .. }
+            | UpdateOperation::OverwritePayload { selector: s, .. }
+            | UpdateOperation::DeletePayload { selector: s, .. }
+            | UpdateOperation::ClearPayload(s)
+            | UpdateOperation::DeleteVectors { selector: s, .. } => s,
+        };
+        *sel = PointSelector::Ids(ids);
+        out
+    }
+
     /// The same operation restricted to the ids accepted by `keep` (for splitting across shards).
     /// Filter-selected operations are returned unchanged: every shard applies them.
     pub fn restrict(&self, keep: impl Fn(&PointId) -> bool) -> UpdateOperation {

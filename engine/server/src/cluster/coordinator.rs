@@ -14,7 +14,7 @@ use quiver_types::{
 
 use super::service::CallError;
 use super::wire::{ShardReply, ShardRequest, Target};
-use super::{active_replicas, blocking, Distributed};
+use super::{active_replicas, blocking, Distributed, StateChange};
 use crate::error::{ApiError, ApiResult};
 
 /// One shard's replicas as `GET /collections/{c}/cluster` reports them.
@@ -144,9 +144,12 @@ impl Distributed {
                 Err(CallError::Unreachable(why)) if active.len() > 1 => {
                     tracing::warn!("primary of shard {shard} on node {primary}: {why}; handing the shard to the next replica");
                     // Only if it still is the primary: coordinators racing demote it once.
-                    let _ = self
-                        .set_state(&target, shard, primary, ReplicaState::Dead, primary)
-                        .await;
+                    let change = StateChange {
+                        to: ReplicaState::Dead,
+                        if_primary: Some(primary),
+                        expect: Some(ReplicaState::Active),
+                    };
+                    let _ = self.set_state(&target, shard, primary, change).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -360,6 +363,54 @@ impl Distributed {
             }
         }
         Ok(out)
+    }
+}
+
+/// One replica as the admin surface reports it: where, in which state, and its fingerprint
+/// (or why it could not be read).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaReport {
+    pub shard_id: ShardId,
+    pub peer_id: NodeId,
+    pub state: ReplicaState,
+    pub points: Option<usize>,
+    pub hash: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Distributed {
+    /// Every replica of `name` with its fingerprint, read from the node holding it: replicas of
+    /// one shard that agree have equal `points` and `hash`.
+    pub async fn replica_reports(&self, name: String) -> ApiResult<Vec<ReplicaReport>> {
+        let (meta, target) = self.target(&name).await?;
+        let mut calls = Vec::new();
+        for (i, shard) in meta.shards.iter().enumerate() {
+            for (&peer, r) in &shard.replicas {
+                let req = ShardRequest::Digest {
+                    target: target.clone(),
+                    shard: i as ShardId,
+                };
+                let state = r.state;
+                calls.push(async move {
+                    let (points, hash, error) = match self.call(peer, req).await {
+                        Ok(ShardReply::Digest { points, hash }) => {
+                            (Some(points), Some(format!("{hash:016x}")), None)
+                        }
+                        Ok(other) => (None, None, Some(format!("unexpected reply {other:?}"))),
+                        Err(e) => (None, None, Some(e.to_string())),
+                    };
+                    ReplicaReport {
+                        shard_id: i as ShardId,
+                        peer_id: peer,
+                        state,
+                        points,
+                        hash,
+                        error,
+                    }
+                });
+            }
+        }
+        Ok(futures_util::future::join_all(calls).await)
     }
 }
 

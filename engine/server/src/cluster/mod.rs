@@ -11,6 +11,8 @@
 
 pub mod coordinator;
 pub mod reconcile;
+pub mod recovery;
+pub mod replica;
 pub mod service;
 pub mod wire;
 
@@ -27,6 +29,9 @@ use quiver_types::ShardId;
 use crate::error::{ApiError, ApiResult};
 use wire::{ShardReply, ShardRequest, Target};
 
+/// A shard of a collection, by name.
+type ShardKey = (String, ShardId);
+
 /// Held by a primary while it applies and replicates one write of a shard.
 type WriteLock = Arc<tokio::sync::Mutex<()>>;
 
@@ -41,19 +46,27 @@ pub struct Distributed {
     /// The raft index the local catalog has been reconciled with.
     reconciled: tokio::sync::watch::Receiver<u64>,
     /// One write lock per (collection, shard) this node is primary of.
-    write_locks: Arc<Mutex<HashMap<(String, ShardId), WriteLock>>>,
+    write_locks: Arc<Mutex<HashMap<ShardKey, WriteLock>>>,
+    /// Local replicas catching up (Partial), by (collection, shard).
+    transfers: Arc<Mutex<HashMap<ShardKey, Arc<recovery::Incoming>>>>,
+    /// Recoveries running on this node, by (collection, generation, shard).
+    recovering: Arc<Mutex<std::collections::HashSet<(String, u64, ShardId)>>>,
 }
 
 impl Distributed {
     /// Reconciles the catalog with the current metadata, then keeps doing so on every change.
     pub async fn start(node: Arc<ClusterNode>, catalog: Arc<Catalog>) -> anyhow::Result<Distributed> {
         let reconciled = reconcile::spawn(Arc::clone(&node), Arc::clone(&catalog)).await?;
-        Ok(Distributed {
+        let d = Distributed {
             node,
             catalog,
             reconciled,
             write_locks: Arc::default(),
-        })
+            transfers: Arc::default(),
+            recovering: Arc::default(),
+        };
+        d.spawn_healer();
+        Ok(d)
     }
 
     pub fn node(&self) -> &Arc<ClusterNode> {
@@ -117,28 +130,7 @@ impl Distributed {
                 wait,
                 from,
                 as_of,
-            } => {
-                let c = self.local(&target).await?;
-                self.caught_up(as_of).await?;
-                let primary = active_replicas(&self.meta(&target.collection)?, shard)
-                    .first()
-                    .copied();
-                if primary != Some(from) {
-                    return Err(ApiError::Unavailable(format!(
-                        "node {from} is not the primary of shard {shard} (the primary is {primary:?})"
-                    )));
-                }
-                if !c.local_shard_ids().contains(&shard) {
-                    return Err(ApiError::NotFound(format!(
-                        "shard {shard} is not stored on node {}",
-                        self.node.id()
-                    )));
-                }
-                let r = blocking(move || Ok(c.update(&op, wait)?)).await?;
-                Ok(ShardReply::Written {
-                    operation_id: r.operation_id,
-                })
-            }
+            } => self.replicate(target, shard, op, wait, from, as_of).await,
             ShardRequest::Query { target, shards, req } => {
                 let c = self.local(&target).await?;
                 let points = blocking(move || Ok(c.query_in(&req, Scope::Only(&shards))?)).await?;
@@ -168,100 +160,49 @@ impl Distributed {
                 let records = blocking(move || Ok(c.retrieve(&ids, &with_payload, &with_vector))).await?;
                 Ok(ShardReply::Records(records))
             }
-        }
-    }
-
-    /// The primary's side of a write: apply here, then on every other Active replica, in order.
-    async fn write_as_primary(
-        &self,
-        target: Target,
-        shard: ShardId,
-        op: quiver_types::UpdateOperation,
-        wait: bool,
-    ) -> ApiResult<ShardReply> {
-        let c = self.local(&target).await?;
-        let lock = {
-            let mut locks = self.write_locks.lock();
-            Arc::clone(locks.entry((target.collection.clone(), shard)).or_default())
-        };
-        let _ordered = lock.lock().await;
-        // The index first: the metadata read after it is at least that new.
-        let as_of = *self.reconciled.borrow();
-        let meta = self.meta(&target.collection)?;
-        let replicas = active_replicas(&meta, shard);
-        if replicas.first() != Some(&self.node.id()) {
-            return Err(ApiError::Unavailable(format!(
-                "node {} is no longer the primary of shard {shard}",
-                self.node.id()
-            )));
-        }
-        let config: CollectionConfig = config_of(&meta)?;
-        let local_op = op.clone();
-        let r = blocking(move || Ok(c.update(&local_op, wait)?)).await?;
-        let others: Vec<NodeId> = replicas[1..].to_vec();
-        let sends = others.iter().map(|&peer| {
-            let req = ShardRequest::Replicate {
-                target: target.clone(),
+            ShardRequest::Page {
+                target,
                 shard,
-                op: op.clone(),
-                wait,
-                from: self.node.id(),
                 as_of,
-            };
-            async move { (peer, self.call(peer, req).await) }
-        });
-        let results = futures_util::future::join_all(sends).await;
-        let mut acks = 1u32;
-        for (peer, result) in results {
-            match result {
-                Ok(_) => acks += 1,
-                Err(e) => {
-                    // No acknowledged write may be missing from a replica that still claims to be
-                    // Active: demote it through raft before answering.
-                    tracing::warn!(
-                        "replica of shard {shard} on node {peer} missed a write: {e}; marking it Dead"
-                    );
-                    self.set_state(&target, shard, peer, ReplicaState::Dead, self.node.id())
-                        .await?;
-                }
-            }
+                from,
+                limit,
+            } => self.page(target, shard, as_of, from, limit).await,
+            ShardRequest::Digest { target, shard } => self.digest(target, shard).await,
         }
-        let needed = config.params.write_consistency_factor.max(1);
-        if acks < needed {
-            return Err(ApiError::Unavailable(format!(
-                "shard {shard}: {acks} of the {needed} replicas write_consistency_factor requires took the write"
-            )));
-        }
-        Ok(ShardReply::Written {
-            operation_id: r.operation_id,
-        })
     }
 
-    /// Commits a replica state change through raft, only while `if_primary` is still the
-    /// shard's primary.
+    /// Commits a replica state change through raft: only while `if_primary` (when given) is
+    /// still the shard's primary, and only from state `expect` (when given).
     pub(crate) async fn set_state(
         &self,
         target: &Target,
         shard: ShardId,
         node: NodeId,
-        state: ReplicaState,
-        if_primary: NodeId,
-    ) -> ApiResult<()> {
+        change: StateChange,
+    ) -> ApiResult<u64> {
         let cmd = quiver_cluster::Command::SetReplicaState {
             collection: target.collection.clone(),
             generation: target.generation,
             shard,
             node,
-            state,
-            if_primary: Some(if_primary),
+            state: change.to,
+            if_primary: change.if_primary,
+            expect: change.expect,
         };
-        match self.node.propose(cmd).await {
-            Ok(quiver_cluster::Outcome::Rejected(why)) => Err(ApiError::Unavailable(why)),
-            Ok(_) => Ok(()),
+        match self.node.propose_at(cmd).await {
+            Ok((quiver_cluster::Outcome::Rejected(why), _)) => Err(ApiError::Unavailable(why)),
+            Ok((_, index)) => Ok(index),
             Err(e) => Err(ApiError::Unavailable(format!(
-                "cannot demote replica on node {node}: {e}"
+                "cannot set the replica of shard {shard} on node {node} to {:?}: {e}",
+                change.to
             ))),
         }
+    }
+
+    /// The write lock of `shard` of `collection` on this node.
+    fn write_lock(&self, collection: &str, shard: ShardId) -> WriteLock {
+        let mut locks = self.write_locks.lock();
+        Arc::clone(locks.entry((collection.to_string(), shard)).or_default())
     }
 
     /// Sends `req` to node `peer` (or serves it here when `peer` is this node).
@@ -278,14 +219,27 @@ impl Distributed {
     }
 }
 
+/// A replica state change and its conditions (see [`Distributed::set_state`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StateChange {
+    pub to: ReplicaState,
+    pub if_primary: Option<NodeId>,
+    pub expect: Option<ReplicaState>,
+}
+
 /// The Active replicas of `shard`, in placement (node id) order: the first is the primary.
 pub fn active_replicas(meta: &CollectionMeta, shard: ShardId) -> Vec<NodeId> {
+    replicas_in(meta, shard, ReplicaState::Active)
+}
+
+/// The replicas of `shard` in `state`, in node id order.
+pub fn replicas_in(meta: &CollectionMeta, shard: ShardId, state: ReplicaState) -> Vec<NodeId> {
     meta.shards
         .get(shard as usize)
         .map(|s| {
             s.replicas
                 .iter()
-                .filter(|(_, r)| r.state == ReplicaState::Active)
+                .filter(|(_, r)| r.state == state)
                 .map(|(n, _)| *n)
                 .collect()
         })

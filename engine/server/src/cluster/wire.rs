@@ -59,14 +59,34 @@ pub enum ShardRequest {
         with_payload: WithPayload,
         with_vector: WithVector,
     },
+    /// To a shard's primary, from a Partial replica catching up: whole points from id `from` on.
+    /// `as_of` is the raft index that made the asker Partial; the first page waits until every
+    /// write that started before the primary knew of it has finished, so each later write is
+    /// forwarded to the asker.
+    Page {
+        target: Target,
+        shard: ShardId,
+        as_of: u64,
+        from: Option<PointId>,
+        limit: usize,
+    },
+    /// A fingerprint of one local replica (to compare replicas).
+    Digest { target: Target, shard: ShardId },
 }
 
 /// The answer to a [`ShardRequest`] (sent as `Result<ShardReply, ApiError>`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ShardReply {
-    Written { operation_id: u64 },
+    Written {
+        operation_id: u64,
+    },
     Points(Vec<ScoredPoint>),
     Count(usize),
     Page(Vec<Record>, Option<PointId>),
     Records(Vec<Record>),
+    /// Points in the replica, and an order-independent hash of their ids, payloads and vectors.
+    Digest {
+        points: usize,
+        hash: u64,
+    },
 }

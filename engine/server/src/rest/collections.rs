@@ -104,6 +104,21 @@ pub(crate) async fn cluster_info(State(s): State<AppState>, Path(name): Path<Str
     ))
 }
 
+/// Quiver's own: every replica of the collection with its state and fingerprint (cluster mode).
+pub(crate) async fn replica_reports(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let Some(d) = s.api.distributed() else {
+        return Err(crate::error::ApiError::invalid(
+            "replica reports exist in cluster mode only",
+        ));
+    };
+    let reports = d.replica_reports(name).await?;
+    Ok(ok(json!(reports), started))
+}
+
 pub(crate) async fn create_index(
     State(s): State<AppState>,
     Path(name): Path<String>,

@@ -122,6 +122,10 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route(&format!("{c}/aliases"), get(collections::collection_aliases))
         .route(&format!("{c}/cluster"), get(collections::cluster_info))
         .route(
+            "/quiver/collections/{name}/replicas",
+            get(collections::replica_reports),
+        )
+        .route(
             "/snapshots",
             get(snapshots::list_full).post(snapshots::create_full),
         )

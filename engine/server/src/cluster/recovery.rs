@@ -1,0 +1,194 @@
+//! Dead replicas recover by themselves: the node holding one clears it, becomes Partial through
+//! raft (only from Dead), copies every point from the shard's primary page by page while the
+//! primary forwards each new write's effect, then becomes Active through raft (only from
+//! Partial). A forwarded write always wins over the copy for the ids it touched. Any failure
+//! (the primary changed or is unreachable, a forwarded write was missed and the replica demoted)
+//! ends the attempt; the replica goes back to Dead and the next attempt starts from scratch, so
+//! an abort at any step is safe.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quiver_cluster::metadata::ReplicaState;
+use quiver_types::{PointId, PointRecord, ShardId, UpdateOperation};
+
+use super::wire::{ShardReply, ShardRequest, Target};
+use super::{active_replicas, blocking, Distributed, StateChange};
+use crate::error::{ApiError, ApiResult};
+
+/// Points per page of a copy.
+const PAGE: usize = 512;
+/// How often Dead local replicas are looked for besides metadata changes (a failed attempt is
+/// retried this often).
+const RETRY: Duration = Duration::from_secs(2);
+
+/// A local replica being copied: the ids forwarded writes touched since it began.
+#[derive(Debug, Default)]
+pub struct Incoming {
+    pub(super) touched: parking_lot::Mutex<HashSet<PointId>>,
+    /// Held while a forwarded write or a copied page is applied, so they never interleave.
+    pub(super) lock: tokio::sync::Mutex<()>,
+}
+
+impl Distributed {
+    /// Starts the task that recovers this node's Dead replicas.
+    pub(super) fn spawn_healer(&self) {
+        let d = self.clone();
+        tokio::spawn(async move {
+            let mut changes = d.reconciled.clone();
+            loop {
+                d.heal();
+                let _ = tokio::time::timeout(RETRY, changes.changed()).await;
+            }
+        });
+    }
+
+    /// One recovery task per Dead local replica that has none running.
+    fn heal(&self) {
+        let me = self.node.id();
+        for (name, c) in self.node.metadata().collections {
+            for (i, s) in c.shards.iter().enumerate() {
+                if s.replicas.get(&me).map(|r| r.state) != Some(ReplicaState::Dead) {
+                    continue;
+                }
+                let key = (name.clone(), c.generation, i as ShardId);
+                if !self.recovering.lock().insert(key.clone()) {
+                    continue;
+                }
+                let d = self.clone();
+                let target = Target {
+                    collection: name.clone(),
+                    generation: c.generation,
+                };
+                tokio::spawn(async move {
+                    let shard = key.2;
+                    match d.recover(&target, shard).await {
+                        Ok(points) => tracing::info!(
+                            "replica of shard {shard} of `{}` recovered ({points} points copied)",
+                            target.collection
+                        ),
+                        Err(e) => tracing::warn!(
+                            "recovering the replica of shard {shard} of `{}`: {e}; will retry",
+                            target.collection
+                        ),
+                    }
+                    d.transfers.lock().remove(&(target.collection.clone(), shard));
+                    d.recovering.lock().remove(&key);
+                });
+            }
+        }
+    }
+
+    /// Copies the replica of `shard` afresh from its primary; returns the points copied.
+    async fn recover(&self, target: &Target, shard: ShardId) -> ApiResult<usize> {
+        let me = self.node.id();
+        let c = self.local(target).await?;
+        let incoming = Arc::new(Incoming::default());
+        self.transfers
+            .lock()
+            .insert((target.collection.clone(), shard), Arc::clone(&incoming));
+        {
+            let _g = incoming.lock.lock().await;
+            let c = Arc::clone(&c);
+            blocking(move || Ok(c.clear_shard(shard)?)).await?;
+        }
+        let partial = StateChange {
+            to: ReplicaState::Partial,
+            if_primary: None,
+            expect: Some(ReplicaState::Dead),
+        };
+        let as_of = self.set_state(target, shard, me, partial).await?;
+        let copied = self.copy_from_primary(target, shard, as_of, &c, &incoming).await;
+        match copied {
+            Ok(points) => {
+                let c2 = Arc::clone(&c);
+                blocking(move || Ok(c2.sync_wal()?)).await?;
+                let active = StateChange {
+                    to: ReplicaState::Active,
+                    if_primary: None,
+                    expect: Some(ReplicaState::Partial),
+                };
+                self.set_state(target, shard, me, active).await?;
+                Ok(points)
+            }
+            Err(e) => {
+                let dead = StateChange {
+                    to: ReplicaState::Dead,
+                    if_primary: None,
+                    expect: Some(ReplicaState::Partial),
+                };
+                let _ = self.set_state(target, shard, me, dead).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn copy_from_primary(
+        &self,
+        target: &Target,
+        shard: ShardId,
+        as_of: u64,
+        c: &Arc<quiver_collection::Collection>,
+        incoming: &Incoming,
+    ) -> ApiResult<usize> {
+        self.caught_up(as_of).await?;
+        let primary = *active_replicas(&self.meta(&target.collection)?, shard)
+            .first()
+            .ok_or_else(|| {
+                ApiError::Unavailable(format!("shard {shard} has no Active replica to copy from"))
+            })?;
+        let (mut from, mut copied) = (None, 0usize);
+        loop {
+            let now = active_replicas(&self.meta(&target.collection)?, shard)
+                .first()
+                .copied();
+            if now != Some(primary) {
+                return Err(ApiError::Unavailable(format!(
+                    "the primary of shard {shard} changed during the copy"
+                )));
+            }
+            let req = ShardRequest::Page {
+                target: target.clone(),
+                shard,
+                as_of,
+                from,
+                limit: PAGE,
+            };
+            let (records, next) = match self.call(primary, req).await? {
+                ShardReply::Page(records, next) => (records, next),
+                other => {
+                    return Err(ApiError::Internal(format!(
+                        "unexpected reply to a page request: {other:?}"
+                    )))
+                }
+            };
+            {
+                let _g = incoming.lock.lock().await;
+                let fresh: Vec<PointRecord> = {
+                    let touched = incoming.touched.lock();
+                    records
+                        .into_iter()
+                        .filter(|r| !touched.contains(&r.id))
+                        .map(|r| PointRecord {
+                            id: r.id,
+                            vectors: r.vectors.unwrap_or_default(),
+                            payload: r.payload.unwrap_or_default(),
+                        })
+                        .collect()
+                };
+                copied += fresh.len();
+                if !fresh.is_empty() {
+                    let c = Arc::clone(c);
+                    blocking(move || Ok(c.update_shard(shard, &UpdateOperation::Upsert(fresh), false)?))
+                        .await?;
+                }
+            }
+            match next {
+                Some(n) => from = Some(n),
+                None => return Ok(copied),
+            }
+        }
+    }
+}
