@@ -30,6 +30,11 @@ pub struct CollectionMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardMeta {
     pub replicas: BTreeMap<NodeId, ReplicaMeta>,
+    /// The replica that orders this shard's writes: set at creation, moved only when it stops
+    /// being Active (to the first other Active replica), so a replica that recovers never
+    /// takes over from a working primary.
+    #[serde(default)]
+    pub primary: Option<NodeId>,
 }
 
 /// One replica's state and the epoch that state was set in.
@@ -37,6 +42,10 @@ pub struct ShardMeta {
 pub struct ReplicaMeta {
     pub state: ReplicaState,
     pub epoch: u64,
+    /// The index at which this replica last started receiving writes (created, or went from
+    /// Dead to Partial): a write forwarded to an earlier incarnation is refused.
+    #[serde(default)]
+    pub incarnation: u64,
 }
 
 /// Replica states, as Qdrant names them.
@@ -115,10 +124,12 @@ impl Metadata {
                                     ReplicaMeta {
                                         state: ReplicaState::Active,
                                         epoch: index,
+                                        incarnation: index,
                                     },
                                 )
                             })
                             .collect(),
+                        primary: nodes.first().copied(),
                     })
                     .collect();
                 self.collections.insert(
@@ -154,23 +165,17 @@ impl Metadata {
                     ));
                 };
                 if let Some(p) = if_primary {
-                    let primary = c.shards.get(*shard as usize).and_then(|s| {
-                        s.replicas
-                            .iter()
-                            .find(|(_, r)| r.state == ReplicaState::Active)
-                            .map(|(n, _)| *n)
-                    });
+                    let primary = c.shards.get(*shard as usize).and_then(|s| s.primary);
                     if primary != Some(*p) {
                         return Outcome::Rejected(format!(
                             "node {p} is no longer the primary of shard {shard}"
                         ));
                     }
                 }
-                let Some(r) = c
-                    .shards
-                    .get_mut(*shard as usize)
-                    .and_then(|s| s.replicas.get_mut(node))
-                else {
+                let Some(s) = c.shards.get_mut(*shard as usize) else {
+                    return Outcome::Rejected(format!("shard {shard} does not exist"));
+                };
+                let Some(r) = s.replicas.get_mut(node) else {
                     return Outcome::Rejected(format!("shard {shard} has no replica on node {node}"));
                 };
                 if r.state == *state {
@@ -182,13 +187,56 @@ impl Metadata {
                         r.state
                     ));
                 }
+                let incarnation = match (r.state, *state) {
+                    (ReplicaState::Dead, ReplicaState::Partial) => index,
+                    _ => r.incarnation,
+                };
                 *r = ReplicaMeta {
                     state: *state,
                     epoch: index,
+                    incarnation,
                 };
+                s.move_primary();
                 Outcome::Done
             }
         }
+    }
+}
+
+impl ShardMeta {
+    /// Keeps `primary` on an Active replica: when it stopped being Active, the first other Active
+    /// replica (by node id) takes over; with none left, the next replica to become Active does.
+    fn move_primary(&mut self) {
+        let active = |n: &NodeId| {
+            self.replicas
+                .get(n)
+                .is_some_and(|r| r.state == ReplicaState::Active)
+        };
+        if self.primary.as_ref().is_some_and(active) {
+            return;
+        }
+        self.primary = self
+            .replicas
+            .iter()
+            .find(|(_, r)| r.state == ReplicaState::Active)
+            .map(|(n, _)| *n);
+    }
+
+    /// The Active replicas, the primary first.
+    pub fn active(&self) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self.primary.into_iter().collect();
+        out.extend(
+            self.replicas
+                .iter()
+                .filter(|(n, r)| r.state == ReplicaState::Active && Some(**n) != self.primary)
+                .map(|(n, _)| *n),
+        );
+        out.retain(|n| {
+            self.replicas
+                .get(n)
+                .is_some_and(|r| r.state == ReplicaState::Active)
+        });
+        out
     }
 }
 
@@ -269,7 +317,8 @@ mod tests {
             m.collections["a"].shards[0].replicas[&2],
             ReplicaMeta {
                 state: ReplicaState::Dead,
-                epoch: 4
+                epoch: 4,
+                incarnation: 3
             }
         );
         assert_eq!(m.apply(5, &set(3, 2, ReplicaState::Dead)), Outcome::Unchanged);
@@ -321,6 +370,48 @@ mod tests {
             m.collections["a"].shards[0].replicas[&1].state,
             ReplicaState::Active
         );
+    }
+
+    #[test]
+    fn the_primary_moves_only_when_it_stops_being_active() {
+        let mut m = Metadata::default();
+        m.apply(1, &create("a", vec![vec![1, 2, 3]]));
+        let set = |index: u64, node, state, m: &mut Metadata| {
+            let cmd = Command::SetReplicaState {
+                collection: "a".into(),
+                generation: 1,
+                shard: 0,
+                node,
+                state,
+                if_primary: None,
+                expect: None,
+            };
+            assert_eq!(m.apply(index, &cmd), Outcome::Done);
+        };
+        let shard = |m: &Metadata| m.collections["a"].shards[0].clone();
+        assert_eq!(shard(&m).primary, Some(1));
+        set(2, 1, ReplicaState::Dead, &mut m);
+        assert_eq!(shard(&m).primary, Some(2));
+        set(3, 1, ReplicaState::Partial, &mut m);
+        assert_eq!(
+            shard(&m).replicas[&1].incarnation,
+            3,
+            "a new incarnation from Dead to Partial"
+        );
+        set(4, 1, ReplicaState::Active, &mut m);
+        assert_eq!(
+            shard(&m).primary,
+            Some(2),
+            "a recovered replica does not take over"
+        );
+        assert_eq!(shard(&m).active(), vec![2, 1, 3]);
+        assert_eq!(shard(&m).replicas[&1].incarnation, 3);
+        set(5, 2, ReplicaState::Dead, &mut m);
+        set(6, 1, ReplicaState::Dead, &mut m);
+        set(7, 3, ReplicaState::Dead, &mut m);
+        assert_eq!(shard(&m).primary, None);
+        set(8, 3, ReplicaState::Active, &mut m);
+        assert_eq!(shard(&m).primary, Some(3));
     }
 
     #[test]

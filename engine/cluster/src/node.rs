@@ -178,6 +178,28 @@ impl ClusterNode {
     /// Forms a one-node cluster of this node if it has none yet, and waits until it leads it
     /// (the membership entry committed, so others can be added).
     pub async fn bootstrap(&self) -> Result<()> {
+        if self.is_member() && self.stored_uri().as_deref() != Some(self.uri.as_str()) {
+            // Restarted on another address: tell the cluster through any member it knew.
+            let peers: Vec<String> = {
+                let g = self.applied.read();
+                g.membership
+                    .membership()
+                    .nodes()
+                    .filter(|(id, _)| **id != self.id)
+                    .map(|(_, p)| p.uri.clone())
+                    .collect()
+            };
+            let mut last = None;
+            for uri in peers {
+                match self.join_via(&uri).await {
+                    Ok(()) => return self.wait_for_leader().await,
+                    Err(e) => last = Some(e),
+                }
+            }
+            if let Some(e) = last {
+                return Err(e);
+            }
+        }
         if self.fresh && !self.is_member() {
             let members = BTreeMap::from([(
                 self.id,
@@ -191,6 +213,11 @@ impl ClusterNode {
                 Err(e) => return Err(ClusterError::Stopped(e.to_string())),
             }
         }
+        self.wait_for_leader().await
+    }
+
+    /// Waits until a leader is known and a membership committed.
+    async fn wait_for_leader(&self) -> Result<()> {
         let id = self.id;
         self.raft
             .wait(Some(LEADER_WAIT))
@@ -493,6 +520,11 @@ fn status_attempt<T>(s: tonic::Status) -> Attempt<T> {
         tonic::Code::FailedPrecondition => Attempt::Done(Err(ClusterError::Refused(msg))),
         tonic::Code::InvalidArgument => Attempt::Done(Err(ClusterError::Invalid(msg))),
         tonic::Code::Aborted => Attempt::Done(Err(ClusterError::Stopped(msg))),
+        // Sent, but no answer in time: the leader may have applied it, so it is not resent
+        // (a second copy of a create or delete would apply twice).
+        tonic::Code::DeadlineExceeded => Attempt::Done(Err(ClusterError::Unavailable(format!(
+            "the leader did not answer in time; the change may or may not have been applied: {msg}"
+        )))),
         _ => Attempt::Retry(format!("{}: {msg}", s.code())),
     }
 }

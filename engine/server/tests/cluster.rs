@@ -214,3 +214,103 @@ async fn acknowledged_writes_survive_a_killed_node_and_lagging_replicas_are_mark
     }
     drop((a, b, c));
 }
+
+/// Waits until `GET /readyz` answers 200 on `rest`.
+async fn ready(rest: &Rest, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (status, body) = rest.call("GET", "/readyz", None).await;
+        if status == 200 {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "not ready after {within:?}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_continue_when_the_raft_leader_is_killed_and_it_comes_back_ready() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let (ra, rb) = (Rest::new(&a), Rest::new(&b));
+    let leader = ra.ok("GET", "/cluster", None).await["raft_info"]["leader"].as_u64();
+    let a_id = ra.ok("GET", "/cluster", None).await["peer_id"].as_u64();
+    assert_eq!(leader, a_id, "the first node leads");
+    // Every node holds every shard: each write needs the leader's replica or its demotion.
+    rb.ok(
+        "PUT",
+        "/collections/c",
+        Some(
+            json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 2, "replication_factor": 3}),
+        ),
+    )
+    .await;
+    for r in [&ra, &rb, &Rest::new(&c)] {
+        ready(r, Duration::from_secs(10)).await;
+    }
+
+    let mut acked = Vec::new();
+    let mut a = Some(a);
+    let mut killed_at = None;
+    let mut gap = None;
+    let started = Instant::now();
+    let mut next = 0u64;
+    while acked.len() < 400 && started.elapsed() < Duration::from_secs(60) {
+        if next == 100 {
+            a.take().unwrap().kill9();
+            killed_at = Some(Instant::now());
+        }
+        let batch: Vec<u64> = (next..next + 10).collect();
+        next += 10;
+        let body = json!({"points": batch.iter().map(|&i| point(i)).collect::<Vec<_>>()});
+        let (status, _) = rb
+            .call("PUT", "/collections/c/points?wait=true", Some(body))
+            .await;
+        if status == 200 {
+            acked.extend(&batch);
+            if let (Some(k), None) = (killed_at, gap) {
+                gap = Some(k.elapsed());
+            }
+        }
+    }
+    assert!(acked.len() >= 400, "only {} acknowledged", acked.len());
+    let new_leader = rb.ok("GET", "/cluster", None).await["raft_info"]["leader"].as_u64();
+    assert!(
+        new_leader.is_some() && new_leader != a_id,
+        "a new leader: {new_leader:?}"
+    );
+    eprintln!(
+        "leader SIGKILL to the next acknowledged write: {:?}",
+        gap.unwrap()
+    );
+    assert_eq!(present(&rb, &acked).await.len(), acked.len());
+
+    // The old leader restarts on a new port (its address is updated through a member it knew),
+    // recovers its replicas and only then reports ready.
+    let a = node(dirs[0].path(), None);
+    let ra = Rest::new(&a);
+    let took = ready(&ra, Duration::from_secs(60)).await;
+    eprintln!("restarted leader ready after {took:?}");
+    let status = ra.ok("GET", "/quiver/node", None).await;
+    assert!(status["not_ready"].as_array().unwrap().is_empty(), "{status}");
+    assert_eq!(status["replicas"].as_array().unwrap().len(), 2, "{status}");
+    let reports = ra.ok("GET", "/quiver/collections/c/replicas", None).await;
+    for shard in 0..2 {
+        let r: Vec<_> = reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["shard_id"] == shard)
+            .collect();
+        assert_eq!(r.len(), 3);
+        assert!(
+            r.iter()
+                .all(|x| x["state"] == "Active" && x["hash"] == r[0]["hash"]),
+            "shard {shard}: {r:?}"
+        );
+    }
+    assert_eq!(present(&ra, &acked).await.len(), acked.len());
+    drop((a, b, c));
+}

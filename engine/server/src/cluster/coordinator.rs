@@ -8,8 +8,8 @@ use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState};
 use quiver_cluster::{Command, NodeId, Outcome};
 use quiver_collection::{route, CollectionConfig, CollectionInfo, ScrollRequest, UpdateResult, UpdateStatus};
 use quiver_types::{
-    Filter, PointId, Query, QueryRequest, Record, ScoredPoint, ShardId, UpdateOperation, WithPayload,
-    WithVector,
+    Filter, PointId, Prefetch, Query, QueryRequest, Record, ScoredPoint, ShardId, UpdateOperation,
+    VectorData, VectorInput, WithPayload, WithVector,
 };
 
 use super::service::CallError;
@@ -41,6 +41,14 @@ impl Distributed {
             config.params.replication_factor,
             &voters,
         );
+        let replicas = placement.iter().map(Vec::len).min().unwrap_or(0) as u32;
+        if config.params.write_consistency_factor > replicas {
+            return Err(ApiError::invalid(format!(
+                "write_consistency_factor: {} is more than the {replicas} replicas each shard gets on {} nodes",
+                config.params.write_consistency_factor,
+                voters.len()
+            )));
+        }
         let config = serde_json::to_value(&config)
             .map_err(|e| ApiError::Internal(format!("cannot encode the collection config: {e}")))?;
         let cmd = Command::CreateCollection {
@@ -127,7 +135,9 @@ impl Distributed {
         op: UpdateOperation,
         wait: bool,
     ) -> ApiResult<u64> {
+        let mut attempts = 0;
         loop {
+            attempts += 1;
             let active = active_replicas(&self.meta(&target.collection)?, shard);
             let primary = *active
                 .first()
@@ -139,9 +149,16 @@ impl Distributed {
                 wait,
             };
             match self.try_call(primary, req).await {
-                Ok(ShardReply::Written { operation_id }) => return Ok(operation_id),
+                Ok(ShardReply::Written {
+                    operation_id,
+                    settled_at,
+                }) => {
+                    // Demotions this write caused are visible here before it is acknowledged.
+                    self.caught_up(settled_at).await?;
+                    return Ok(operation_id);
+                }
                 Ok(other) => return Err(unexpected(&other)),
-                Err(CallError::Unreachable(why)) if active.len() > 1 => {
+                Err(CallError::Unreachable(why)) if active.len() > 1 && attempts <= active.len() => {
                     tracing::warn!("primary of shard {shard} on node {primary}: {why}; handing the shard to the next replica");
                     // Only if it still is the primary: coordinators racing demote it once.
                     let change = StateChange {
@@ -149,7 +166,7 @@ impl Distributed {
                         if_primary: Some(primary),
                         expect: Some(ReplicaState::Active),
                     };
-                    let _ = self.set_state(&target, shard, primary, change).await;
+                    self.set_state(&target, shard, primary, change).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -191,6 +208,9 @@ impl Distributed {
 
     pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
         let (meta, target) = self.target(&name).await?;
+        // A query by point id: the point lives on one shard, so its vector is fetched here once
+        // and every node searches with the vector itself.
+        let req = self.resolve_ids(&name, req).await?;
         let local = self.catalog.get(&name)?;
         let higher = match &req.query {
             Some(Query::Nearest(_)) => {
@@ -411,6 +431,61 @@ impl Distributed {
             }
         }
         Ok(futures_util::future::join_all(calls).await)
+    }
+}
+
+impl Distributed {
+    /// `req` with every `VectorInput::Id` replaced by that point's stored vector.
+    async fn resolve_ids(&self, name: &str, mut req: QueryRequest) -> ApiResult<QueryRequest> {
+        let mut wanted = Vec::new();
+        collect_ids(req.query.as_ref(), &req.using, &req.prefetch, &mut wanted);
+        if wanted.is_empty() {
+            return Ok(req);
+        }
+        let mut found = BTreeMap::new();
+        for (id, using) in wanted {
+            let names = WithVector::Names(vec![using.clone()]);
+            let rec = self
+                .retrieve(name.to_string(), vec![id], WithPayload::None, names)
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::NotFound(format!("Not found: No point with id {id} found")))?;
+            let v = rec.vectors.and_then(|mut v| v.remove(&using)).ok_or_else(|| {
+                ApiError::invalid(format!("Wrong input: point {id} has no vector `{using}`"))
+            })?;
+            found.insert((id, using), v);
+        }
+        replace_ids(&mut req.query, &req.using, &mut req.prefetch, &found);
+        Ok(req)
+    }
+}
+
+fn collect_ids(query: Option<&Query>, using: &str, prefetch: &[Prefetch], out: &mut Vec<(PointId, String)>) {
+    if let Some(Query::Nearest(VectorInput::Id(id))) = query {
+        out.push((*id, using.to_string()));
+    }
+    for p in prefetch {
+        collect_ids(p.query.as_ref(), &p.using, &p.prefetch, out);
+    }
+}
+
+fn replace_ids(
+    query: &mut Option<Query>,
+    using: &str,
+    prefetch: &mut [Prefetch],
+    found: &BTreeMap<(PointId, String), VectorData>,
+) {
+    if let Some(Query::Nearest(input)) = query {
+        if let VectorInput::Id(id) = input {
+            match found.get(&(*id, using.to_string())) {
+                Some(VectorData::Dense(d)) => *input = VectorInput::Dense(d.clone()),
+                Some(VectorData::Sparse(s)) => *input = VectorInput::Sparse(s.clone()),
+                None => {}
+            }
+        }
+    }
+    for p in prefetch {
+        replace_ids(&mut p.query, &p.using, &mut p.prefetch, found);
     }
 }
 

@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod recovery;
 pub mod replica;
 pub mod service;
+pub mod status;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -114,6 +115,26 @@ impl Distributed {
         Ok(self.catalog.get(&target.collection)?)
     }
 
+    /// Refuses a read of `shards` unless this node's own metadata has its replicas of them
+    /// Active (a coordinator with older metadata may pick a copy demoted since).
+    fn serving(&self, target: &Target, shards: &[ShardId]) -> ApiResult<()> {
+        let meta = self.meta(&target.collection)?;
+        let me = self.node.id();
+        for &shard in shards {
+            let state = meta
+                .shards
+                .get(shard as usize)
+                .and_then(|s| s.replicas.get(&me))
+                .map(|r| r.state);
+            if state != Some(ReplicaState::Active) {
+                return Err(ApiError::Unavailable(format!(
+                    "the replica of shard {shard} on node {me} is {state:?}, not Active"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Runs a request about this node's replicas.
     pub async fn serve(&self, req: ShardRequest) -> ApiResult<ShardReply> {
         match req {
@@ -123,16 +144,10 @@ impl Distributed {
                 op,
                 wait,
             } => self.write_as_primary(target, shard, op, wait).await,
-            ShardRequest::Replicate {
-                target,
-                shard,
-                op,
-                wait,
-                from,
-                as_of,
-            } => self.replicate(target, shard, op, wait, from, as_of).await,
+            ShardRequest::Replicate(f) => self.replicate(f).await,
             ShardRequest::Query { target, shards, req } => {
                 let c = self.local(&target).await?;
+                self.serving(&target, &shards)?;
                 let points = blocking(move || Ok(c.query_in(&req, Scope::Only(&shards))?)).await?;
                 Ok(ShardReply::Points(points))
             }
@@ -142,11 +157,13 @@ impl Distributed {
                 filter,
             } => {
                 let c = self.local(&target).await?;
+                self.serving(&target, &shards)?;
                 let n = blocking(move || Ok(c.count_in(filter.as_ref(), Scope::Only(&shards)))).await?;
                 Ok(ShardReply::Count(n))
             }
             ShardRequest::Scroll { target, shards, req } => {
                 let c = self.local(&target).await?;
+                self.serving(&target, &shards)?;
                 let (records, next) = blocking(move || Ok(c.scroll_in(&req, Scope::Only(&shards))?)).await?;
                 Ok(ShardReply::Page(records, next))
             }
@@ -227,9 +244,12 @@ pub struct StateChange {
     pub expect: Option<ReplicaState>,
 }
 
-/// The Active replicas of `shard`, in placement (node id) order: the first is the primary.
+/// The Active replicas of `shard`, the primary first.
 pub fn active_replicas(meta: &CollectionMeta, shard: ShardId) -> Vec<NodeId> {
-    replicas_in(meta, shard, ReplicaState::Active)
+    meta.shards
+        .get(shard as usize)
+        .map(|s| s.active())
+        .unwrap_or_default()
 }
 
 /// The replicas of `shard` in `state`, in node id order.

@@ -44,12 +44,14 @@ impl Distributed {
         });
     }
 
-    /// One recovery task per Dead local replica that has none running.
+    /// One recovery task per Dead local replica that has none running, and per Partial one with
+    /// none running (left so by a crash or a lost answer mid-recovery).
     fn heal(&self) {
         let me = self.node.id();
         for (name, c) in self.node.metadata().collections {
             for (i, s) in c.shards.iter().enumerate() {
-                if s.replicas.get(&me).map(|r| r.state) != Some(ReplicaState::Dead) {
+                let state = s.replicas.get(&me).map(|r| r.state);
+                if !matches!(state, Some(ReplicaState::Dead | ReplicaState::Partial)) {
                     continue;
                 }
                 let key = (name.clone(), c.generation, i as ShardId);
@@ -84,6 +86,22 @@ impl Distributed {
     async fn recover(&self, target: &Target, shard: ShardId) -> ApiResult<usize> {
         let me = self.node.id();
         let c = self.local(target).await?;
+        let meta = self.meta(&target.collection)?;
+        if meta
+            .shards
+            .get(shard as usize)
+            .and_then(|s| s.replicas.get(&me))
+            .map(|r| r.state)
+            == Some(ReplicaState::Partial)
+        {
+            // A copy no process is running: start over from Dead.
+            let dead = StateChange {
+                to: ReplicaState::Dead,
+                if_primary: None,
+                expect: Some(ReplicaState::Partial),
+            };
+            self.set_state(target, shard, me, dead).await?;
+        }
         let incoming = Arc::new(Incoming::default());
         self.transfers
             .lock()

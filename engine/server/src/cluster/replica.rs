@@ -17,7 +17,7 @@ use quiver_types::{
     WithVector,
 };
 
-use super::wire::{ShardReply, ShardRequest, Target};
+use super::wire::{Forwarded, ShardReply, ShardRequest, Target};
 use super::{active_replicas, blocking, config_of, replicas_in, Distributed, StateChange};
 use crate::error::{ApiError, ApiResult};
 
@@ -62,18 +62,26 @@ impl Distributed {
             let (c, op) = (std::sync::Arc::clone(&c), op.clone());
             blocking(move || Ok(effect_of(&c, &op))).await?
         };
+        let incarnation_of = |peer: NodeId| {
+            meta.shards
+                .get(shard as usize)
+                .and_then(|s| s.replicas.get(&peer))
+                .map_or(0, |r| r.incarnation)
+        };
         let send = |peer: NodeId, ops: Vec<UpdateOperation>| {
             let target = target.clone();
+            let incarnation = incarnation_of(peer);
             async move {
                 for op in ops {
-                    let req = ShardRequest::Replicate {
+                    let req = ShardRequest::Replicate(Forwarded {
                         target: target.clone(),
                         shard,
                         op,
                         wait,
                         from: me,
                         as_of,
-                    };
+                        incarnation,
+                    });
                     self.call(peer, req).await?;
                 }
                 Ok::<(), ApiError>(())
@@ -93,22 +101,25 @@ impl Distributed {
         )
         .await;
         let mut acks = 1u32;
+        let mut settled_at = 0;
         for (peer, state, result) in a.into_iter().chain(p) {
             match (result, state) {
                 (Ok(()), ReplicaState::Active) => acks += 1,
                 (Ok(()), _) => {}
-                (Err(e), state) => {
+                (Err(e), _) => {
                     // No acknowledged write may be missing from a replica that still claims to
                     // be Active (or Partial, which becomes Active by itself): demote it first.
                     tracing::warn!(
                         "replica of shard {shard} on node {peer} missed a write: {e}; marking it Dead"
                     );
+                    // From whatever state it reached meanwhile (a Partial one may have turned
+                    // Active without this write).
                     let change = StateChange {
                         to: ReplicaState::Dead,
                         if_primary: Some(me),
-                        expect: Some(state),
+                        expect: None,
                     };
-                    self.set_state(&target, shard, peer, change).await?;
+                    settled_at = settled_at.max(self.set_state(&target, shard, peer, change).await?);
                 }
             }
         }
@@ -120,28 +131,43 @@ impl Distributed {
         }
         Ok(ShardReply::Written {
             operation_id: r.operation_id,
+            settled_at,
         })
     }
 
     /// A replica's side of a write from the primary `from`.
-    pub(super) async fn replicate(
-        &self,
-        target: Target,
-        shard: ShardId,
-        op: UpdateOperation,
-        wait: bool,
-        from: NodeId,
-        as_of: u64,
-    ) -> ApiResult<ShardReply> {
+    pub(super) async fn replicate(&self, f: Forwarded) -> ApiResult<ShardReply> {
+        let Forwarded {
+            target,
+            shard,
+            op,
+            wait,
+            from,
+            as_of,
+            incarnation,
+        } = f;
         let c = self.local(&target).await?;
         self.caught_up(as_of).await?;
-        let primary = active_replicas(&self.meta(&target.collection)?, shard)
-            .first()
-            .copied();
+        let meta = self.meta(&target.collection)?;
+        let primary = active_replicas(&meta, shard).first().copied();
         if primary != Some(from) {
             return Err(ApiError::Unavailable(format!(
                 "node {from} is not the primary of shard {shard} (the primary is {primary:?})"
             )));
+        }
+        let me = self.node.id();
+        let mine = meta
+            .shards
+            .get(shard as usize)
+            .and_then(|s| s.replicas.get(&me))
+            .copied();
+        match mine {
+            Some(r) if r.state != ReplicaState::Dead && r.incarnation == incarnation => {}
+            _ => {
+                return Err(ApiError::Unavailable(format!(
+                    "the replica of shard {shard} on node {me} is {mine:?}, not incarnation {incarnation}"
+                )))
+            }
         }
         let incoming = self
             .transfers
@@ -162,6 +188,7 @@ impl Distributed {
         let r = blocking(move || Ok(c.update_shard(shard, &op, wait)?)).await?;
         Ok(ShardReply::Written {
             operation_id: r.operation_id,
+            settled_at: 0,
         })
     }
 

@@ -17,6 +17,8 @@ use crate::error::ApiError;
 
 /// Deadline of one request to another node.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deadline of a write sent to a shard's primary (longer than its replication and demotions).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Batches of points and pages of results can be large.
 const MAX_MESSAGE: usize = 256 << 20;
 
@@ -79,13 +81,25 @@ pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> Resul
     let channel = node.channels().get(&uri).map_err(ApiError::Internal)?;
     let data = encode(req).map_err(ApiError::Internal)?;
     let mut request = Request::new(RaftPayload { data });
-    request.set_timeout(CALL_TIMEOUT);
+    // A primary's write may wait on its replicas and on raft for a demotion: give it longer,
+    // so a slow write is never taken for a dead primary.
+    request.set_timeout(match req {
+        ShardRequest::Write { .. } => WRITE_TIMEOUT,
+        _ => CALL_TIMEOUT,
+    });
     let reply = ShardsClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
         .call(request)
         .await
-        .map_err(|s| CallError::Unreachable(format!("node {peer} unreachable: {}", s.message())))?;
+        .map_err(|s| match s.code() {
+            // Could not connect (or the connection broke): the node is down or cut off.
+            tonic::Code::Unavailable => {
+                CallError::Unreachable(format!("node {peer} unreachable: {}", s.message()))
+            }
+            // It may still be working on it: not proof that it is gone.
+            _ => CallError::Api(ApiError::Unavailable(format!("node {peer}: {}", s.message()))),
+        })?;
     let result: Result<ShardReply, ApiError> = decode(&reply.into_inner().data)
         .map_err(|e| ApiError::Internal(format!("reply of node {peer}: {e}")))?;
     Ok(result?)

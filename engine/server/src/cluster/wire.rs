@@ -26,18 +26,8 @@ pub enum ShardRequest {
         op: UpdateOperation,
         wait: bool,
     },
-    /// From a primary to another replica of the shard. `from` is the primary and `as_of` the
-    /// raft index of the metadata that made it primary: the replica catches up to it, then
-    /// refuses the write unless `from` is still the shard's primary (a demoted primary's late
-    /// writes never land).
-    Replicate {
-        target: Target,
-        shard: ShardId,
-        op: UpdateOperation,
-        wait: bool,
-        from: u64,
-        as_of: u64,
-    },
+    /// From a primary to another replica of the shard.
+    Replicate(Forwarded),
     Query {
         target: Target,
         shards: Vec<ShardId>,
@@ -74,11 +64,30 @@ pub enum ShardRequest {
     Digest { target: Target, shard: ShardId },
 }
 
+/// A write a primary forwards to another replica of its shard. `from` is the primary and
+/// `as_of` the raft index of the metadata it acted on: the replica catches up to it, then refuses
+/// the write unless `from` is still the shard's primary (a demoted primary's late writes never
+/// land) and it is still the incarnation the primary meant (`incarnation`: a replica that has
+/// been Dead and copied again since refuses writes meant for its earlier life).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Forwarded {
+    pub target: Target,
+    pub shard: ShardId,
+    pub op: UpdateOperation,
+    pub wait: bool,
+    pub from: u64,
+    pub as_of: u64,
+    pub incarnation: u64,
+}
+
 /// The answer to a [`ShardRequest`] (sent as `Result<ShardReply, ApiError>`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ShardReply {
+    /// `settled_at`: the raft index of the demotions this write caused (0: none); whoever
+    /// acknowledges the write first catches up to it, so its own reads never use a demoted copy.
     Written {
         operation_id: u64,
+        settled_at: u64,
     },
     Points(Vec<ScoredPoint>),
     Count(usize),

@@ -105,6 +105,7 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route("/healthz", get(service::healthz))
         .route("/livez", get(service::healthz))
         .route("/readyz", get(service::readyz))
+        .route("/quiver/node", get(service::node_status))
         .route("/cluster", get(service::cluster))
         .route("/telemetry", get(service::telemetry))
         .route("/metrics", get(service::metrics))

@@ -20,9 +20,33 @@ pub(crate) async fn healthz() -> &'static str {
     "healthz check passed"
 }
 
-/// Ready once storage is open, which is before the listener accepts.
-pub(crate) async fn readyz() -> &'static str {
-    "all shards are ready"
+/// Ready once storage is open (which is before the listener accepts); in cluster mode only while
+/// the node can serve every replica it holds (a leader is known, its collections are in line
+/// with the metadata, and all its replicas are Active), else 503 with the reasons.
+pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
+    let Some(d) = s.api.distributed() else {
+        return "all shards are ready".into_response();
+    };
+    let status = d.node_status();
+    if status.not_ready.is_empty() {
+        "all shards are ready".into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            status.not_ready.join("; "),
+        )
+            .into_response()
+    }
+}
+
+/// Quiver's own node status for the operator: raft view, local replicas, incoming copies,
+/// readiness reasons.
+pub(crate) async fn node_status(State(s): State<AppState>) -> Response {
+    let started = Instant::now();
+    match s.api.distributed() {
+        Some(d) => ok(json!(d.node_status()), started),
+        None => ok(json!({"cluster": "disabled", "not_ready": []}), started),
+    }
 }
 
 /// Qdrant's `GET /cluster`: this node's raft view, or `disabled` on a single node.

@@ -1,0 +1,79 @@
+//! What the operator (and a Kubernetes readiness probe) asks a node: its raft view, the state of
+//! every replica it holds, the copies it is receiving, and whether it can serve all of them.
+
+use quiver_cluster::metadata::ReplicaState;
+use quiver_types::ShardId;
+use serde::Serialize;
+
+use super::Distributed;
+
+/// One replica held by this node.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalReplica {
+    pub collection: String,
+    pub shard_id: ShardId,
+    pub state: ReplicaState,
+}
+
+/// This node as the admin surface reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub raft: quiver_cluster::ClusterStatus,
+    /// The raft index the local collections reflect.
+    pub reconciled_index: u64,
+    pub replicas: Vec<LocalReplica>,
+    /// (collection, shard) of the local replicas being copied from their primary.
+    pub incoming_transfers: Vec<(String, ShardId)>,
+    /// Empty when the node can serve every replica it holds; else why not.
+    pub not_ready: Vec<String>,
+}
+
+impl Distributed {
+    /// This node's status.
+    pub fn node_status(&self) -> NodeStatus {
+        let me = self.node.id();
+        let raft = self.node.status();
+        let reconciled_index = *self.reconciled.borrow();
+        let mut replicas = Vec::new();
+        for (name, c) in self.node.metadata().collections {
+            for (i, s) in c.shards.iter().enumerate() {
+                if let Some(r) = s.replicas.get(&me) {
+                    replicas.push(LocalReplica {
+                        collection: name.clone(),
+                        shard_id: i as ShardId,
+                        state: r.state,
+                    });
+                }
+            }
+        }
+        let incoming_transfers = self.transfers.lock().keys().cloned().collect();
+        let mut not_ready = Vec::new();
+        if raft.leader.is_none() {
+            not_ready.push("no raft leader is known".to_string());
+        }
+        if !raft.voters.contains(&me) {
+            not_ready.push("this node is not a voter".to_string());
+        }
+        if raft.last_applied.is_some_and(|a| a > reconciled_index) {
+            not_ready.push(format!(
+                "local collections reflect raft index {reconciled_index}, {} is applied",
+                raft.last_applied.unwrap_or(0)
+            ));
+        }
+        for r in &replicas {
+            if r.state != ReplicaState::Active {
+                not_ready.push(format!(
+                    "replica of shard {} of `{}` is {:?}",
+                    r.shard_id, r.collection, r.state
+                ));
+            }
+        }
+        NodeStatus {
+            raft,
+            reconciled_index,
+            replicas,
+            incoming_transfers,
+            not_ready,
+        }
+    }
+}
