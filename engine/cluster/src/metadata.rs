@@ -24,6 +24,9 @@ pub struct CollectionMeta {
     pub generation: u64,
     /// Replicas of each shard, by shard id.
     pub shards: Vec<ShardMeta>,
+    /// Declared payload indexes: field -> schema (JSON, owned by the collection layer).
+    #[serde(default)]
+    pub payload_schema: BTreeMap<String, serde_json::Value>,
 }
 
 /// The replicas of one shard.
@@ -84,6 +87,19 @@ pub enum Command {
         if_primary: Option<NodeId>,
         expect: Option<ReplicaState>,
     },
+    /// Replaces the config of collection `collection` (generation `generation`).
+    SetCollectionConfig {
+        collection: String,
+        generation: u64,
+        config: serde_json::Value,
+    },
+    /// Declares (`Some`) or drops (`None`) the payload index of `field`.
+    SetPayloadIndex {
+        collection: String,
+        generation: u64,
+        field: String,
+        schema: Option<serde_json::Value>,
+    },
 }
 
 /// What applying a command did; the same on every member.
@@ -138,6 +154,7 @@ impl Metadata {
                         config: config.clone(),
                         generation: index,
                         shards,
+                        payload_schema: BTreeMap::new(),
                     },
                 );
                 Outcome::Done
@@ -145,6 +162,49 @@ impl Metadata {
             Command::DeleteCollection { name } => match self.collections.remove(name) {
                 Some(_) => Outcome::Done,
                 None => Outcome::Unchanged,
+            },
+            Command::SetCollectionConfig {
+                collection,
+                generation,
+                config,
+            } => match self
+                .collections
+                .get_mut(collection)
+                .filter(|c| c.generation == *generation)
+            {
+                Some(c) if c.config == *config => Outcome::Unchanged,
+                Some(c) => {
+                    c.config = config.clone();
+                    Outcome::Done
+                }
+                None => Outcome::Rejected(format!(
+                    "collection `{collection}` (generation {generation}) is gone"
+                )),
+            },
+            Command::SetPayloadIndex {
+                collection,
+                generation,
+                field,
+                schema,
+            } => match self
+                .collections
+                .get_mut(collection)
+                .filter(|c| c.generation == *generation)
+            {
+                Some(c) => {
+                    let before = match schema {
+                        Some(s) => c.payload_schema.insert(field.clone(), s.clone()),
+                        None => c.payload_schema.remove(field),
+                    };
+                    if before.as_ref() == schema.as_ref() {
+                        Outcome::Unchanged
+                    } else {
+                        Outcome::Done
+                    }
+                }
+                None => Outcome::Rejected(format!(
+                    "collection `{collection}` (generation {generation}) is gone"
+                )),
             },
             Command::SetReplicaState {
                 collection,

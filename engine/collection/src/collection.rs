@@ -645,15 +645,32 @@ impl Collection {
 
     /// Applies a PATCH of the config and persists it.
     pub fn update_config(&self, diff: &ConfigDiff) -> Result<()> {
-        let mut config = self.config.write();
-        let mut next = config.clone();
+        self.set_config(self.patched_config(diff)?)
+    }
+
+    /// The config `diff` would give, validated, without applying it.
+    pub fn patched_config(&self, diff: &ConfigDiff) -> Result<CollectionConfig> {
+        let mut next = self.config();
         diff.apply(&mut next)?;
         next.validate()?;
+        Ok(next)
+    }
+
+    /// Replaces the config (validated) and persists it: how a cluster node takes on a change
+    /// committed through raft.
+    pub fn set_config(&self, next: CollectionConfig) -> Result<()> {
+        next.validate()?;
+        let mut config = self.config.write();
         write_json_atomic(&self.dir.join("config.json"), &next)?;
         *config = next;
         drop(config);
         self.push_optimizer_options();
         Ok(())
+    }
+
+    /// The declared payload indexes.
+    pub fn payload_schema(&self) -> BTreeMap<String, PayloadFieldSchema> {
+        self.payload_schema.read().clone()
     }
 
     /// Hands the current config and payload schema to every shard's optimizer.

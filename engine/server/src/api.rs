@@ -234,7 +234,9 @@ impl Api {
     }
 
     pub async fn update_collection(&self, name: String, diff: ConfigDiff) -> ApiResult<()> {
-        self.single_node_only("changing a collection's config")?;
+        if let Some(d) = &self.cluster {
+            return d.update_collection(name, diff).await;
+        }
         self.blocking(move |c| c.get(&name)?.update_config(&diff).map_err(Into::into))
             .await
     }
@@ -368,7 +370,13 @@ impl Api {
         field: String,
         schema: PayloadFieldSchema,
     ) -> ApiResult<UpdateResult> {
-        self.single_node_only("a payload index")?;
+        if let Some(d) = &self.cluster {
+            d.set_payload_index(name, field, Some(schema)).await?;
+            return Ok(UpdateResult {
+                operation_id: 0,
+                status: quiver_collection::UpdateStatus::Completed,
+            });
+        }
         self.blocking(move |c| {
             c.get(&name)?.create_payload_index(&field, schema)?;
             Ok(UpdateResult {
@@ -380,7 +388,13 @@ impl Api {
     }
 
     pub async fn delete_payload_index(&self, name: String, field: String) -> ApiResult<UpdateResult> {
-        self.single_node_only("a payload index")?;
+        if let Some(d) = &self.cluster {
+            d.set_payload_index(name, field, None).await?;
+            return Ok(UpdateResult {
+                operation_id: 0,
+                status: quiver_collection::UpdateStatus::Completed,
+            });
+        }
         self.blocking(move |c| {
             c.get(&name)?.delete_payload_index(&field)?;
             Ok(UpdateResult {

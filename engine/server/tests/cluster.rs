@@ -314,3 +314,60 @@ async fn writes_continue_when_the_raft_leader_is_killed_and_it_comes_back_ready(
     assert_eq!(present(&ra, &acked).await.len(), acked.len());
     drop((a, b, c));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_indexes_and_config_changes_reach_every_node() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let rests = [Rest::new(&a), Rest::new(&b), Rest::new(&c)];
+    rests[0]
+        .ok(
+            "PUT",
+            "/collections/c",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 3, "replication_factor": 2})),
+        )
+        .await;
+    // Through a follower, as LlamaIndex and LangChain would.
+    rests[2]
+        .ok(
+            "PUT",
+            "/collections/c/index?wait=true",
+            Some(json!({"field_name": "tag", "field_schema": "keyword"})),
+        )
+        .await;
+    rests[1]
+        .ok(
+            "PATCH",
+            "/collections/c",
+            Some(json!({"hnsw_config": {"m": 24}, "optimizers_config": {"indexing_threshold": 0}})),
+        )
+        .await;
+    for r in &rests {
+        let info = r.ok("GET", "/collections/c", None).await;
+        assert_eq!(info["payload_schema"]["tag"]["data_type"], "keyword", "{info}");
+        assert_eq!(info["config"]["hnsw_config"]["m"], 24, "{info}");
+        assert_eq!(
+            info["config"]["optimizer_config"]["indexing_threshold"], 0,
+            "{info}"
+        );
+    }
+    // A bad field is refused with its name; dropping the index reaches every node too.
+    let (status, body) = rests[0]
+        .call(
+            "PUT",
+            "/collections/c/index",
+            Some(json!({"field_name": "", "field_schema": "keyword"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    rests[1]
+        .ok("DELETE", "/collections/c/index/tag?wait=true", None)
+        .await;
+    for r in &rests {
+        let info = r.ok("GET", "/collections/c", None).await;
+        assert!(info["payload_schema"].get("tag").is_none(), "{info}");
+    }
+    drop((a, b, c));
+}

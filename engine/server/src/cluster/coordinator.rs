@@ -81,6 +81,55 @@ impl Distributed {
             .map_err(|e| ApiError::Unavailable(format!("cluster metadata: {e}")))
     }
 
+    /// Commits a config PATCH of `name` (validated against the current config here) and waits
+    /// until this node applied it.
+    pub async fn update_collection(
+        &self,
+        name: String,
+        diff: quiver_collection::ConfigDiff,
+    ) -> ApiResult<()> {
+        let (_, target) = self.target(&name).await?;
+        let next = self.catalog.get(&name)?.patched_config(&diff)?;
+        let config = serde_json::to_value(&next)
+            .map_err(|e| ApiError::Internal(format!("cannot encode the collection config: {e}")))?;
+        self.commit_setting(Command::SetCollectionConfig {
+            collection: target.collection,
+            generation: target.generation,
+            config,
+        })
+        .await
+    }
+
+    /// Declares (`Some`) or drops (`None`) a payload index of `name` on every node.
+    pub async fn set_payload_index(
+        &self,
+        name: String,
+        field: String,
+        schema: Option<quiver_collection::PayloadFieldSchema>,
+    ) -> ApiResult<()> {
+        let (_, target) = self.target(&name).await?;
+        quiver_types::JsonPath::parse(&field).map_err(|e| ApiError::invalid(format!("field_name: {e}")))?;
+        let schema = schema
+            .map(|s| serde_json::to_value(&s))
+            .transpose()
+            .map_err(|e| ApiError::Internal(format!("cannot encode the index schema: {e}")))?;
+        self.commit_setting(Command::SetPayloadIndex {
+            collection: target.collection,
+            generation: target.generation,
+            field,
+            schema,
+        })
+        .await
+    }
+
+    async fn commit_setting(&self, cmd: Command) -> ApiResult<()> {
+        let (outcome, index) = self.propose(cmd).await?;
+        if let Outcome::Rejected(why) = outcome {
+            return Err(ApiError::NotFound(format!("Not found: {why}")));
+        }
+        self.caught_up(index).await
+    }
+
     /// The metadata of `name` and the local collection, once this node caught up with it.
     async fn target(&self, name: &str) -> ApiResult<(CollectionMeta, Target)> {
         let meta = self.meta(name)?;

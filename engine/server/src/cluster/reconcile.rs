@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use quiver_cluster::fsio;
+use quiver_cluster::metadata::CollectionMeta;
 use quiver_cluster::{ClusterNode, Metadata};
-use quiver_collection::{Catalog, CollectionConfig};
+use quiver_collection::{Catalog, Collection, CollectionConfig, PayloadFieldSchema};
 use quiver_types::ShardId;
 
 /// Reconciles once now, then after every applied raft batch; the receiver carries the raft
@@ -53,6 +54,25 @@ async fn once(
     Ok(index)
 }
 
+/// Brings a local collection's config and payload indexes in line with the metadata.
+fn settings(local: &Collection, meta: &CollectionMeta) -> anyhow::Result<()> {
+    let config: CollectionConfig = serde_json::from_value(meta.config.clone())?;
+    if local.config() != config {
+        local.set_config(config)?;
+    }
+    let have = local.payload_schema();
+    for (field, schema) in &meta.payload_schema {
+        let schema: PayloadFieldSchema = serde_json::from_value(schema.clone())?;
+        if have.get(field) != Some(&schema) {
+            local.create_payload_index(field, schema)?;
+        }
+    }
+    for field in have.keys().filter(|f| !meta.payload_schema.contains_key(*f)) {
+        local.delete_payload_index(field)?;
+    }
+    Ok(())
+}
+
 fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Result<()> {
     let mut done: BTreeMap<String, u64> = match fsio::read_optional(path)? {
         Some(b) => serde_json::from_slice(&b)?,
@@ -68,6 +88,7 @@ fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Re
     }
     for (name, c) in &meta.collections {
         if done.contains_key(name) && catalog.exists(name) {
+            settings(catalog.get(name)?.as_ref(), c)?;
             continue;
         }
         if catalog.exists(name) && !done.contains_key(name) {
@@ -91,7 +112,8 @@ fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Re
             done.insert(name.clone(), c.generation);
             fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
         }
-        catalog.create_with_shards(name, config, Some(&mine))?;
+        let created = catalog.create_with_shards(name, config, Some(&mine))?;
+        settings(&created, c)?;
     }
     if done != before {
         fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
