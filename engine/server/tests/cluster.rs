@@ -371,3 +371,45 @@ async fn payload_indexes_and_config_changes_reach_every_node() {
     }
     drop((a, b, c));
 }
+
+/// The replica checker itself must catch a lost write: a point is removed behind the cluster's
+/// back from one replica (the node stopped, its shard edited on disk), and the fingerprints of
+/// that shard's replicas must then disagree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replica_checker_catches_a_planted_lost_write() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let (ra, rb) = (Rest::new(&a), Rest::new(&b));
+    ra.ok(
+        "PUT",
+        "/collections/c",
+        Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 2})),
+    )
+    .await;
+    let body = json!({"points": (0..50u64).map(point).collect::<Vec<_>>()});
+    ra.ok("PUT", "/collections/c/points?wait=true", Some(body)).await;
+    let agree = |reports: &serde_json::Value| {
+        let r = reports.as_array().unwrap();
+        r.len() == 2 && r[0]["hash"] == r[1]["hash"] && r[0]["points"] == r[1]["points"]
+    };
+    assert!(agree(&ra.ok("GET", "/quiver/collections/c/replicas", None).await));
+
+    // B stops cleanly; point 7 is deleted from its copy directly on disk; B starts again.
+    assert!(b.stop(), "clean stop");
+    {
+        let dir = dirs[1].path().join("collections").join("c");
+        let col = quiver_collection::Collection::open(&dir, "c").unwrap();
+        let op = quiver_types::UpdateOperation::Delete(quiver_types::PointSelector::Ids(vec![
+            quiver_types::PointId::Num(7),
+        ]));
+        col.update_shard(0, &op, true).unwrap();
+        col.checkpoint().unwrap();
+    }
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let rb2 = Rest::new(&b);
+    ready(&rb2, Duration::from_secs(20)).await;
+    let reports = ra.ok("GET", "/quiver/collections/c/replicas", None).await;
+    assert!(!agree(&reports), "the checker must see the planted divergence: {reports}");
+    drop((a, b, rb));
+}
