@@ -13,6 +13,9 @@ use crate::types::NodeId;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     pub collections: BTreeMap<String, CollectionMeta>,
+    /// alias -> collection.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
 }
 
 /// One collection as the cluster knows it.
@@ -87,6 +90,12 @@ pub enum Command {
         if_primary: Option<NodeId>,
         expect: Option<ReplicaState>,
     },
+    /// Replaces the alias table with `aliases` if it is still `expect` (the table the change was
+    /// computed from: two concurrent alias changes never silently overwrite each other).
+    SetAliases {
+        expect: BTreeMap<String, String>,
+        aliases: BTreeMap<String, String>,
+    },
     /// Replaces the config of collection `collection` (generation `generation`).
     SetCollectionConfig {
         collection: String,
@@ -160,9 +169,27 @@ impl Metadata {
                 Outcome::Done
             }
             Command::DeleteCollection { name } => match self.collections.remove(name) {
-                Some(_) => Outcome::Done,
+                Some(_) => {
+                    self.aliases.retain(|_, c| c != name);
+                    Outcome::Done
+                }
                 None => Outcome::Unchanged,
             },
+            Command::SetAliases { expect, aliases } => {
+                if self.aliases != *expect {
+                    return Outcome::Rejected("the aliases changed meanwhile".into());
+                }
+                if let Some((a, c)) = aliases
+                    .iter()
+                    .find(|(a, c)| !self.collections.contains_key(*c) || self.collections.contains_key(*a))
+                {
+                    return Outcome::Rejected(format!(
+                        "alias `{a}` -> `{c}`: no such collection, or the alias names one"
+                    ));
+                }
+                self.aliases = aliases.clone();
+                Outcome::Done
+            }
             Command::SetCollectionConfig {
                 collection,
                 generation,

@@ -22,6 +22,48 @@ pub enum AliasOperation {
     Rename { old: String, new: String },
 }
 
+/// The alias table after `ops` (all or none): `exists(c)` says whether collection `c` exists
+/// (an alias must point at one), `is_collection(a)` whether name `a` is taken by a collection.
+pub fn aliases_after(
+    table: &BTreeMap<String, String>,
+    ops: &[AliasOperation],
+    exists: impl Fn(&str) -> bool,
+    is_collection: impl Fn(&str) -> bool,
+) -> Result<BTreeMap<String, String>> {
+    let mut next = table.clone();
+    for op in ops {
+        match op {
+            AliasOperation::Create { collection, alias } => {
+                check_name("alias_name", alias)?;
+                if !exists(collection) {
+                    return Err(Catalog::not_found(collection));
+                }
+                if is_collection(alias) {
+                    return Err(CollectionError::AlreadyExists(format!(
+                        "Wrong input: Collection `{alias}` already exists! (cannot create an alias with its name)"
+                    )));
+                }
+                next.insert(alias.clone(), collection.clone());
+            }
+            AliasOperation::Delete { alias } => {
+                if next.remove(alias).is_none() {
+                    return Err(CollectionError::NotFound(format!(
+                        "Not found: Alias {alias} does not exists!"
+                    )));
+                }
+            }
+            AliasOperation::Rename { old, new } => {
+                check_name("new_alias_name", new)?;
+                let target = next.remove(old).ok_or_else(|| {
+                    CollectionError::NotFound(format!("Not found: Alias {old} does not exists!"))
+                })?;
+                next.insert(new.clone(), target);
+            }
+        }
+    }
+    Ok(next)
+}
+
 /// Settings of the catalog.
 #[derive(Debug, Clone)]
 pub struct CatalogOptions {
@@ -365,40 +407,26 @@ impl Catalog {
 
     fn apply_aliases(&self, ops: &[AliasOperation], check_collections: bool) -> Result<()> {
         let mut table = self.aliases.write();
-        let mut next = table.clone();
         let collections = self.collections.read();
-        for op in ops {
-            match op {
-                AliasOperation::Create { collection, alias } => {
-                    check_name("alias_name", alias)?;
-                    if check_collections && !collections.contains_key(collection) {
-                        return Err(Self::not_found(collection));
-                    }
-                    if collections.contains_key(alias) {
-                        return Err(CollectionError::AlreadyExists(format!(
-                            "Wrong input: Collection `{alias}` already exists! (cannot create an alias with its name)"
-                        )));
-                    }
-                    next.insert(alias.clone(), collection.clone());
-                }
-                AliasOperation::Delete { alias } => {
-                    if next.remove(alias).is_none() {
-                        return Err(CollectionError::NotFound(format!(
-                            "Not found: Alias {alias} does not exists!"
-                        )));
-                    }
-                }
-                AliasOperation::Rename { old, new } => {
-                    check_name("new_alias_name", new)?;
-                    let target = next.remove(old).ok_or_else(|| {
-                        CollectionError::NotFound(format!("Not found: Alias {old} does not exists!"))
-                    })?;
-                    next.insert(new.clone(), target);
-                }
-            }
-        }
+        let next = aliases_after(
+            &table,
+            ops,
+            |c| !check_collections || collections.contains_key(c),
+            |a| collections.contains_key(a),
+        )?;
         write_json_atomic(&self.dir.join("aliases.json"), &next)?;
         *table = next;
+        Ok(())
+    }
+
+    /// Replaces the whole alias table (a cluster node taking on the committed one).
+    pub fn set_aliases(&self, next: BTreeMap<String, String>) -> Result<()> {
+        let _ddl = self.ddl.lock();
+        let mut table = self.aliases.write();
+        if *table != next {
+            write_json_atomic(&self.dir.join("aliases.json"), &next)?;
+            *table = next;
+        }
         Ok(())
     }
 

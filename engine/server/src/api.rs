@@ -242,7 +242,9 @@ impl Api {
     }
 
     pub async fn update_aliases(&self, ops: Vec<AliasOperation>) -> ApiResult<()> {
-        self.single_node_only("an alias")?;
+        if let Some(d) = &self.cluster {
+            return d.update_aliases(ops).await;
+        }
         self.blocking(move |c| c.update_aliases(&ops).map_err(Into::into))
             .await
     }

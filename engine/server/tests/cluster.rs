@@ -316,7 +316,7 @@ async fn writes_continue_when_the_raft_leader_is_killed_and_it_comes_back_ready(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payload_indexes_and_config_changes_reach_every_node() {
+async fn payload_indexes_config_changes_and_aliases_reach_every_node() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let a = node(dirs[0].path(), None);
     let b = node(dirs[1].path(), Some(&a.p2p_uri()));
@@ -369,6 +369,33 @@ async fn payload_indexes_and_config_changes_reach_every_node() {
         let info = r.ok("GET", "/collections/c", None).await;
         assert!(info["payload_schema"].get("tag").is_none(), "{info}");
     }
+    // Aliases: made through one node, used through the others (writes and reads).
+    let aliases = json!({"actions": [{"create_alias": {"collection_name": "c", "alias_name": "live"}}]});
+    rests[2].ok("POST", "/collections/aliases", Some(aliases)).await;
+    let body = json!({"points": (0..30u64).map(point).collect::<Vec<_>>()});
+    rests[0]
+        .ok("PUT", "/collections/live/points?wait=true", Some(body))
+        .await;
+    for r in &rests {
+        let listed = r.ok("GET", "/aliases", None).await;
+        assert_eq!(listed["aliases"][0]["alias_name"], "live", "{listed}");
+        let count = r
+            .ok(
+                "POST",
+                "/collections/live/points/count",
+                Some(json!({"exact": true})),
+            )
+            .await;
+        assert_eq!(count["count"], 30);
+    }
+    let bad = json!({"actions": [{"create_alias": {"collection_name": "nope", "alias_name": "x"}}]});
+    let (status, body) = rests[1].call("POST", "/collections/aliases", Some(bad)).await;
+    assert_eq!(status, 404, "an alias of a missing collection: {body}");
+    // Deleting the collection drops its alias everywhere.
+    rests[1].ok("DELETE", "/collections/c", None).await;
+    for r in &rests {
+        assert_eq!(r.ok("GET", "/aliases", None).await["aliases"], json!([]));
+    }
     drop((a, b, c));
 }
 
@@ -384,7 +411,9 @@ async fn the_replica_checker_catches_a_planted_lost_write() {
     ra.ok(
         "PUT",
         "/collections/c",
-        Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 2})),
+        Some(
+            json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 2}),
+        ),
     )
     .await;
     let body = json!({"points": (0..50u64).map(point).collect::<Vec<_>>()});
@@ -410,6 +439,9 @@ async fn the_replica_checker_catches_a_planted_lost_write() {
     let rb2 = Rest::new(&b);
     ready(&rb2, Duration::from_secs(20)).await;
     let reports = ra.ok("GET", "/quiver/collections/c/replicas", None).await;
-    assert!(!agree(&reports), "the checker must see the planted divergence: {reports}");
+    assert!(
+        !agree(&reports),
+        "the checker must see the planted divergence: {reports}"
+    );
     drop((a, b, rb));
 }

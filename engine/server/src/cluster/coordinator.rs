@@ -89,7 +89,7 @@ impl Distributed {
         diff: quiver_collection::ConfigDiff,
     ) -> ApiResult<()> {
         let (_, target) = self.target(&name).await?;
-        let next = self.catalog.get(&name)?.patched_config(&diff)?;
+        let next = self.catalog.get(&target.collection)?.patched_config(&diff)?;
         let config = serde_json::to_value(&next)
             .map_err(|e| ApiError::Internal(format!("cannot encode the collection config: {e}")))?;
         self.commit_setting(Command::SetCollectionConfig {
@@ -122,6 +122,27 @@ impl Distributed {
         .await
     }
 
+    /// Applies alias changes (all or none) on every node: computed from the committed table and
+    /// committed only if that table is still current (else computed again).
+    pub async fn update_aliases(&self, ops: Vec<quiver_collection::AliasOperation>) -> ApiResult<()> {
+        for _ in 0..5 {
+            let meta = self.node.metadata();
+            let exists = |c: &str| meta.collections.contains_key(c);
+            let next = quiver_collection::catalog::aliases_after(&meta.aliases, &ops, exists, exists)?;
+            let cmd = Command::SetAliases {
+                expect: meta.aliases.clone(),
+                aliases: next,
+            };
+            let (outcome, index) = self.propose(cmd).await?;
+            match outcome {
+                Outcome::Rejected(why) if why.contains("changed meanwhile") => continue,
+                Outcome::Rejected(why) => return Err(ApiError::invalid(why)),
+                _ => return self.caught_up(index).await,
+            }
+        }
+        Err(ApiError::Unavailable("aliases kept changing; try again".into()))
+    }
+
     async fn commit_setting(&self, cmd: Command) -> ApiResult<()> {
         let (outcome, index) = self.propose(cmd).await?;
         if let Outcome::Rejected(why) = outcome {
@@ -133,6 +154,8 @@ impl Distributed {
     /// The metadata of `name` and the local collection, once this node caught up with it.
     async fn target(&self, name: &str) -> ApiResult<(CollectionMeta, Target)> {
         let meta = self.meta(name)?;
+        let metadata = self.node.metadata();
+        let name = metadata.aliases.get(name).map_or(name, String::as_str);
         let target = Target {
             collection: name.to_string(),
             generation: meta.generation,
@@ -144,7 +167,7 @@ impl Distributed {
     /// Splits `op` by shard and applies each part through the shard's primary.
     pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
         let (meta, target) = self.target(&name).await?;
-        let local = self.catalog.get(&name)?;
+        let local = self.catalog.get(&target.collection)?;
         quiver_collection::validate::check_operation(local.segment_config(), &op)?;
         let n = meta.shards.len() as u32;
         let parts: Vec<(ShardId, UpdateOperation)> = match op.explicit_ids() {
@@ -260,7 +283,7 @@ impl Distributed {
         // A query by point id: the point lives on one shard, so its vector is fetched here once
         // and every node searches with the vector itself.
         let req = self.resolve_ids(&name, req).await?;
-        let local = self.catalog.get(&name)?;
+        let local = self.catalog.get(&target.collection)?;
         let higher = match &req.query {
             Some(Query::Nearest(_)) => {
                 quiver_shard::shard::higher_is_better(local.segment_config(), &req.using)
@@ -400,8 +423,8 @@ impl Distributed {
 
     /// The local view (config, segments, indexes) with the point count of the whole cluster.
     pub async fn collection_info(&self, name: String) -> ApiResult<CollectionInfo> {
-        let (_, _) = self.target(&name).await?;
-        let local = self.catalog.get(&name)?;
+        let (_, target) = self.target(&name).await?;
+        let local = self.catalog.get(&target.collection)?;
         let mut info = blocking(move || Ok(local.info())).await?;
         info.points_count = self.count(name, None).await?;
         Ok(info)
@@ -409,9 +432,9 @@ impl Distributed {
 
     /// Where the replicas of `name` are, seen from this node.
     pub async fn layout(&self, name: String) -> ApiResult<ShardLayout> {
-        let (meta, _) = self.target(&name).await?;
+        let (meta, target) = self.target(&name).await?;
         let me = self.node.id();
-        let local = self.catalog.get(&name)?;
+        let local = self.catalog.get(&target.collection)?;
         let mut out = ShardLayout {
             peer_id: me,
             shard_count: meta.shards.len() as u32,

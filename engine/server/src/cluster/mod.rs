@@ -92,8 +92,9 @@ impl Distributed {
 
     /// The metadata of `name`, or 404.
     fn meta(&self, name: &str) -> ApiResult<CollectionMeta> {
-        self.node
-            .metadata()
+        let metadata = self.node.metadata();
+        let name = metadata.aliases.get(name).map_or(name, String::as_str);
+        metadata
             .collections
             .get(name)
             .cloned()

@@ -118,5 +118,6 @@ fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Re
     if done != before {
         fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
     }
+    catalog.set_aliases(meta.aliases.clone())?;
     Ok(())
 }
