@@ -96,6 +96,21 @@ pub enum Command {
         expect: BTreeMap<String, String>,
         aliases: BTreeMap<String, String>,
     },
+    /// Adds a replica of `shard` on `node`, Dead (empty): that node copies it from the primary
+    /// and turns it Active by itself.
+    AddReplica {
+        collection: String,
+        generation: u64,
+        shard: u32,
+        node: NodeId,
+    },
+    /// Removes the replica of `shard` on `node`; never the shard's last Active one.
+    RemoveReplica {
+        collection: String,
+        generation: u64,
+        shard: u32,
+        node: NodeId,
+    },
     /// Replaces the config of collection `collection` (generation `generation`).
     SetCollectionConfig {
         collection: String,
@@ -188,6 +203,64 @@ impl Metadata {
                     ));
                 }
                 self.aliases = aliases.clone();
+                Outcome::Done
+            }
+            Command::AddReplica {
+                collection,
+                generation,
+                shard,
+                node,
+            } => {
+                let Some(s) = self
+                    .collections
+                    .get_mut(collection)
+                    .filter(|c| c.generation == *generation)
+                    .and_then(|c| c.shards.get_mut(*shard as usize))
+                else {
+                    return Outcome::Rejected(format!("collection `{collection}` has no shard {shard}"));
+                };
+                if s.replicas.contains_key(node) {
+                    return Outcome::Unchanged;
+                }
+                s.replicas.insert(
+                    *node,
+                    ReplicaMeta {
+                        state: ReplicaState::Dead,
+                        epoch: index,
+                        incarnation: 0,
+                    },
+                );
+                Outcome::Done
+            }
+            Command::RemoveReplica {
+                collection,
+                generation,
+                shard,
+                node,
+            } => {
+                let Some(s) = self
+                    .collections
+                    .get_mut(collection)
+                    .filter(|c| c.generation == *generation)
+                    .and_then(|c| c.shards.get_mut(*shard as usize))
+                else {
+                    return Outcome::Rejected(format!("collection `{collection}` has no shard {shard}"));
+                };
+                let Some(r) = s.replicas.get(node) else {
+                    return Outcome::Unchanged;
+                };
+                let active = s
+                    .replicas
+                    .values()
+                    .filter(|r| r.state == ReplicaState::Active)
+                    .count();
+                if r.state == ReplicaState::Active && active == 1 {
+                    return Outcome::Rejected(format!(
+                        "the replica of shard {shard} on node {node} is the shard's last Active one"
+                    ));
+                }
+                s.replicas.remove(node);
+                s.move_primary();
                 Outcome::Done
             }
             Command::SetCollectionConfig {

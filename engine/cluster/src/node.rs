@@ -298,6 +298,61 @@ impl ClusterNode {
         .await
     }
 
+    /// Removes member `id` (voter or learner) from the cluster; any member may be asked.
+    pub async fn remove(&self, id: NodeId) -> Result<NodeId> {
+        self.on_leader(|leader| async move {
+            match leader {
+                None => self.remove_here(id).await,
+                Some(uri) => {
+                    let channel = match self.channels.get(&uri) {
+                        Ok(c) => c,
+                        Err(e) => return Attempt::Retry(e),
+                    };
+                    let mut request = tonic::Request::new(JoinRequest {
+                        node_id: id,
+                        uri: String::new(),
+                        fresh: false,
+                    });
+                    request.set_timeout(FORWARD_TIMEOUT);
+                    match MembershipClient::new(channel).remove(request).await {
+                        Ok(r) => Attempt::Done(Ok(r.into_inner().leader_id)),
+                        Err(s) => status_attempt(s),
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    async fn remove_here(&self, id: NodeId) -> Attempt<NodeId> {
+        let _one = self.membership.lock().await;
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let m = membership.membership();
+        if m.get_node(&id).is_none() {
+            return Attempt::Done(Err(ClusterError::Invalid(format!(
+                "node {id} is not a cluster member"
+            ))));
+        }
+        if m.voter_ids().any(|v| v == id) {
+            let voters = BTreeSet::from([id]);
+            if let Err(e) = self
+                .raft
+                .change_membership(ChangeMembers::RemoveVoters(voters), false)
+                .await
+            {
+                return write_attempt(e);
+            }
+        }
+        match self
+            .raft
+            .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+            .await
+        {
+            Ok(_) => Attempt::Done(Ok(self.id)),
+            Err(e) => write_attempt(e),
+        }
+    }
+
     async fn join_here(&self, id: NodeId, uri: String, fresh: bool) -> Attempt<NodeId> {
         let _one = self.membership.lock().await;
         let membership = self.raft.metrics().borrow().membership_config.clone();

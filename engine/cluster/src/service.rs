@@ -103,6 +103,12 @@ impl Membership for MembershipRpcs {
         Ok(Response::new(JoinReply { leader_id }))
     }
 
+    async fn remove(&self, req: Request<JoinRequest>) -> Result<Response<JoinReply>, Status> {
+        let id = req.into_inner().node_id;
+        let leader_id = self.node.remove(id).await.map_err(status_of)?;
+        Ok(Response::new(JoinReply { leader_id }))
+    }
+
     async fn propose(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let cmd: Command = payload(req)?;
         let done = self.node.propose_here(cmd).await.map_err(status_of)?;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use quiver_segment::{IndexSettings, SegmentConfig, VectorSpec};
@@ -87,15 +88,15 @@ pub enum Scope<'a> {
 }
 
 /// A collection stored on this node: every shard on a single node, the replicas this node holds
-/// in a cluster (`shard_ids`, a subset of `0..shard_number`).
+/// in a cluster (a subset of `0..shard_number` that changes as replicas are added or dropped).
 pub struct Collection {
     name: String,
     dir: PathBuf,
     config: RwLock<CollectionConfig>,
     segment_config: SegmentConfig,
-    shards: Vec<LocalShard>,
-    /// The shard id of each of `shards`.
-    shard_ids: Vec<ShardId>,
+    /// The local shards with their ids. Readers take a copy of the list; a shard dropped
+    /// meanwhile stays usable by them until they finish.
+    shards: RwLock<Vec<(ShardId, Arc<LocalShard>)>>,
     payload_schema: RwLock<BTreeMap<String, PayloadFieldSchema>>,
 }
 
@@ -238,19 +239,19 @@ impl Collection {
         let mut shards = Vec::new();
         for &i in ids {
             let shard_dir = dir.join("shards").join(i.to_string());
-            shards.push(LocalShard::create(
+            let shard = LocalShard::create(
                 &shard_dir,
                 segment_config.clone(),
                 shard_options(&config, &BTreeMap::new()),
-            )?);
+            )?;
+            shards.push((i, Arc::new(shard)));
         }
         Ok(Collection {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segment_config,
-            shards,
-            shard_ids: ids.to_vec(),
+            shards: RwLock::new(shards),
             payload_schema: RwLock::new(BTreeMap::new()),
         })
     }
@@ -268,13 +269,14 @@ impl Collection {
             .collect();
         let shards = shard_ids
             .iter()
-            .map(|i| {
+            .map(|&i| {
                 let shard_dir = dir.join("shards").join(i.to_string());
                 LocalShard::open(
                     &shard_dir,
                     segment_config.clone(),
                     shard_options(&config, &payload_schema),
                 )
+                .map(|s| (i, Arc::new(s)))
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Collection {
@@ -282,8 +284,7 @@ impl Collection {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segment_config,
-            shards,
-            shard_ids,
+            shards: RwLock::new(shards),
             payload_schema: RwLock::new(payload_schema),
         })
     }
@@ -313,8 +314,53 @@ impl Collection {
         ])
     }
 
-    pub(crate) fn shards(&self) -> &[LocalShard] {
-        &self.shards
+    /// The local shards with their ids, as they are now.
+    pub(crate) fn shards(&self) -> Vec<(ShardId, Arc<LocalShard>)> {
+        self.shards.read().clone()
+    }
+
+    /// Creates local shard `id` (empty; a cluster replica added to this node). No-op when it
+    /// exists.
+    pub fn add_shard(&self, id: ShardId) -> Result<()> {
+        let config = self.config();
+        if id >= config.params.shard_number {
+            return Err(CollectionError::InvalidInput(format!(
+                "shard {id} is outside shard_number {}",
+                config.params.shard_number
+            )));
+        }
+        let mut shards = self.shards.write();
+        if shards.iter().any(|(s, _)| *s == id) {
+            return Ok(());
+        }
+        let shard_dir = self.dir.join("shards").join(id.to_string());
+        if shard_dir.exists() {
+            // Left by a replica dropped before a crash: start empty.
+            std::fs::remove_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;
+        }
+        let shard = LocalShard::create(
+            &shard_dir,
+            self.segment_config.clone(),
+            shard_options(&config, &self.payload_schema.read()),
+        )?;
+        shards.push((id, Arc::new(shard)));
+        shards.sort_by_key(|(s, _)| *s);
+        Ok(())
+    }
+
+    /// Drops local shard `id` and deletes its files (a cluster replica moved away).
+    pub fn remove_shard(&self, id: ShardId) -> Result<()> {
+        let removed = {
+            let mut shards = self.shards.write();
+            let before = shards.len();
+            shards.retain(|(s, _)| *s != id);
+            before != shards.len()
+        };
+        let shard_dir = self.dir.join("shards").join(id.to_string());
+        if removed && shard_dir.exists() {
+            std::fs::remove_dir_all(&shard_dir).map_err(io_err(&shard_dir))?;
+        }
+        Ok(())
     }
 
     pub fn segment_config(&self) -> &SegmentConfig {
@@ -327,28 +373,29 @@ impl Collection {
     }
 
     /// The shard ids stored on this node.
-    pub fn local_shard_ids(&self) -> &[ShardId] {
-        &self.shard_ids
+    pub fn local_shard_ids(&self) -> Vec<ShardId> {
+        self.shards.read().iter().map(|(s, _)| *s).collect()
     }
 
     /// The local shard with global id `id`.
-    fn local(&self, id: ShardId) -> Option<&LocalShard> {
-        self.shard_ids
+    fn local(&self, id: ShardId) -> Option<Arc<LocalShard>> {
+        self.shards
+            .read()
             .iter()
-            .position(|&s| s == id)
-            .map(|i| &self.shards[i])
+            .find(|(s, _)| *s == id)
+            .map(|(_, s)| Arc::clone(s))
     }
 
     /// The local shards `scope` selects.
-    fn scoped(&self, scope: Scope<'_>) -> Vec<&LocalShard> {
+    fn scoped(&self, scope: Scope<'_>) -> Vec<Arc<LocalShard>> {
         match scope {
-            Scope::All => self.shards.iter().collect(),
+            Scope::All => self.shards.read().iter().map(|(_, s)| Arc::clone(s)).collect(),
             Scope::Only(ids) => ids.iter().filter_map(|&i| self.local(i)).collect(),
         }
     }
 
     /// Points of `id`'s shard, when it is stored here.
-    fn owner(&self, id: &PointId) -> Option<&LocalShard> {
+    fn owner(&self, id: &PointId) -> Option<Arc<LocalShard>> {
         self.local(self.shard_of(id))
     }
 
@@ -361,9 +408,10 @@ impl Collection {
         let op = resolved.as_ref().unwrap_or(op);
         let mut op_id = 0;
         let number = self.config.read().params.shard_number;
-        if self.shards.len() == 1 && number == 1 {
+        let shards = self.shards();
+        if shards.len() == 1 && number == 1 {
             if !op.is_noop() {
-                op_id = self.shards[0].update(op, wait)?.0;
+                op_id = shards[0].1.update(op, wait)?.0;
             }
         } else {
             let foreign = op.restrict(|id| self.owner(id).is_none());
@@ -384,8 +432,8 @@ impl Collection {
                     }
                 }
             }
-            for (shard, &sid) in self.shards.iter().zip(&self.shard_ids) {
-                let part = op.restrict(|id| route(id, number) == sid);
+            for (sid, shard) in &shards {
+                let part = op.restrict(|id| route(id, number) == *sid);
                 if part.is_noop() {
                     continue;
                 }
@@ -611,7 +659,7 @@ impl Collection {
     }
 
     pub fn info(&self) -> CollectionInfo {
-        let stats: Vec<_> = self.shards.iter().map(|s| s.stats()).collect();
+        let stats: Vec<_> = self.shards().iter().map(|(_, s)| s.stats()).collect();
         let schema = self.payload_schema.read().clone();
         let payload_schema = schema
             .into_iter()
@@ -680,12 +728,14 @@ impl Collection {
             &self.segment_config,
             &self.payload_schema.read(),
         );
-        self.shards.iter().for_each(|s| s.set_optimizer(opts.clone()));
+        self.shards()
+            .iter()
+            .for_each(|(_, s)| s.set_optimizer(opts.clone()));
     }
 
     /// Runs one due optimization on one shard; returns whether there was one.
     pub fn optimize_once(&self) -> Result<bool> {
-        for shard in &self.shards {
+        for (_, shard) in self.shards() {
             if shard.optimize_once()? {
                 return Ok(true);
             }
@@ -719,17 +769,17 @@ impl Collection {
 
     /// Persists changed segments of every shard and trims their logs.
     pub fn checkpoint(&self) -> Result<()> {
-        self.shards
+        self.shards()
             .iter()
-            .try_for_each(|s| s.checkpoint())
+            .try_for_each(|(_, s)| s.checkpoint())
             .map_err(Into::into)
     }
 
     /// fsyncs the logs of every shard.
     pub fn sync_wal(&self) -> Result<()> {
-        self.shards
+        self.shards()
             .iter()
-            .try_for_each(|s| s.sync_wal())
+            .try_for_each(|(_, s)| s.sync_wal())
             .map_err(Into::into)
     }
 

@@ -47,7 +47,7 @@ impl Collection {
             stages.push(StageExplain {
                 stage,
                 using: using.to_string(),
-                shards: self.shards().iter().map(|s| s.explain(&search)).collect(),
+                shards: self.shards().iter().map(|(_, s)| s.explain(&search)).collect(),
             });
             Ok(())
         };

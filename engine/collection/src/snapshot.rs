@@ -144,8 +144,8 @@ impl Collection {
         for (rel, bytes) in self.metadata_files()? {
             add(&prefix.join(rel), &bytes)?;
         }
-        for (i, shard) in self.shards().iter().enumerate() {
-            let shard_prefix = prefix.join("shards").join(i.to_string());
+        for (id, shard) in self.shards() {
+            let shard_prefix = prefix.join("shards").join(id.to_string());
             let mut failed = None;
             shard
                 .snapshot_files(|rel, bytes| {

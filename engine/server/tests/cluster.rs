@@ -445,3 +445,150 @@ async fn the_replica_checker_catches_a_planted_lost_write() {
     );
     drop((a, b, rb));
 }
+
+/// The replica list of shard 0 as the admin surface reports it: (peer, state, hash).
+async fn shard0(rest: &Rest) -> Vec<(u64, String, String)> {
+    let reports = rest.ok("GET", "/quiver/collections/c/replicas", None).await;
+    reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["shard_id"] == 0)
+        .map(|r| {
+            (
+                r["peer_id"].as_u64().unwrap(),
+                r["state"].as_str().unwrap().to_string(),
+                r["hash"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until shard 0's replicas are exactly `peers`, all Active with one hash.
+async fn settle(rest: &Rest, peers: &BTreeSet<u64>) -> String {
+    let started = Instant::now();
+    loop {
+        let r = shard0(rest).await;
+        let on: BTreeSet<u64> = r.iter().map(|x| x.0).collect();
+        if on == *peers && r.iter().all(|x| x.1 == "Active" && x.2 == r[0].2) {
+            return r[0].2.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "replicas of shard 0: {r:?}, want {peers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_are_replicated_moved_and_dropped_and_an_empty_peer_is_removed() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let rests = [Rest::new(&a), Rest::new(&b), Rest::new(&c)];
+    let mut ids = Vec::new();
+    for r in &rests {
+        ids.push(r.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap());
+    }
+    let leader = ids[0];
+    rests[0]
+        .ok(
+            "PUT",
+            "/collections/c",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 1})),
+        )
+        .await;
+    let body = json!({"points": (0..300u64).map(point).collect::<Vec<_>>()});
+    rests[1]
+        .ok("PUT", "/collections/c/points?wait=true", Some(body))
+        .await;
+    let holder = shard0(&rests[0]).await[0].0;
+    let others: Vec<u64> = ids.iter().copied().filter(|i| *i != holder).collect();
+    let (x, y) = (others[0], others[1]);
+
+    let cluster = |op: serde_json::Value| json!(op);
+    rests[2]
+        .ok(
+            "POST",
+            "/collections/c/cluster",
+            Some(cluster(
+                json!({"replicate_shard": {"shard_id": 0, "from_peer_id": holder, "to_peer_id": x}}),
+            )),
+        )
+        .await;
+    let h1 = settle(&rests[0], &BTreeSet::from([holder, x])).await;
+    // Writes go on during the move.
+    let more = json!({"points": (300..350u64).map(point).collect::<Vec<_>>()});
+    rests[0]
+        .ok(
+            "POST",
+            "/collections/c/cluster",
+            Some(cluster(
+                json!({"move_shard": {"shard_id": 0, "from_peer_id": holder, "to_peer_id": y}}),
+            )),
+        )
+        .await;
+    rests[1]
+        .ok("PUT", "/collections/c/points?wait=true", Some(more))
+        .await;
+    let h2 = settle(&rests[0], &BTreeSet::from([x, y])).await;
+    assert_ne!(h1, h2, "the later writes are in");
+    rests[1]
+        .ok(
+            "POST",
+            "/collections/c/cluster",
+            Some(cluster(json!({"drop_replica": {"shard_id": 0, "peer_id": x}}))),
+        )
+        .await;
+    settle(&rests[0], &BTreeSet::from([y])).await;
+    for r in &rests {
+        let count = r
+            .ok(
+                "POST",
+                "/collections/c/points/count",
+                Some(json!({"exact": true})),
+            )
+            .await;
+        assert_eq!(count["count"], 350);
+    }
+    // The last Active replica cannot be dropped; a bad peer is named.
+    let (status, body) = rests[0]
+        .call(
+            "POST",
+            "/collections/c/cluster",
+            Some(json!({"drop_replica": {"shard_id": 0, "peer_id": y}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = rests[0]
+        .call(
+            "POST",
+            "/collections/c/cluster",
+            Some(json!({"replicate_shard": {"shard_id": 0, "to_peer_id": 12345}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("peer_id"), "{body}");
+
+    // A peer that holds replicas is not removed; one that holds none is.
+    let (status, _) = rests[0].call("DELETE", &format!("/cluster/peer/{y}"), None).await;
+    assert_eq!(status, 400);
+    let empty = [holder, x].into_iter().find(|p| *p != leader).unwrap();
+    let asker = rests.iter().zip(&ids).find(|(_, id)| **id != empty).unwrap().0;
+    asker.ok("DELETE", &format!("/cluster/peer/{empty}"), None).await;
+    let started = Instant::now();
+    loop {
+        let peers = asker.ok("GET", "/cluster", None).await["peers"]
+            .as_object()
+            .unwrap()
+            .len();
+        if peers == 2 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still {peers} peers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop((a, b, c));
+}

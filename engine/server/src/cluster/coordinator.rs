@@ -17,6 +17,35 @@ use super::wire::{ShardReply, ShardRequest, Target};
 use super::{active_replicas, blocking, Distributed, StateChange};
 use crate::error::{ApiError, ApiResult};
 
+/// A change of where a collection's replicas are (`POST /collections/{c}/cluster`).
+#[derive(Debug, Clone, Copy)]
+pub enum ReplicaChange {
+    /// Adds a replica on `to`; it copies itself from the primary.
+    Replicate {
+        shard: ShardId,
+        to: NodeId,
+    },
+    /// Adds a replica on `to`, then drops the one on `from` once the new one is Active.
+    Move {
+        shard: ShardId,
+        from: NodeId,
+        to: NodeId,
+    },
+    /// Drops the replica on `to` while it is still being copied.
+    Abort {
+        shard: ShardId,
+        to: NodeId,
+    },
+    Drop {
+        shard: ShardId,
+        peer: NodeId,
+    },
+}
+
+/// How long a move waits for its new replica to turn Active before giving up (the new replica
+/// stays; the old one is kept).
+const MOVE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One shard's replicas as `GET /collections/{c}/cluster` reports them.
 #[derive(Debug, Clone)]
 pub struct ShardLayout {
@@ -428,6 +457,145 @@ impl Distributed {
         let mut info = blocking(move || Ok(local.info())).await?;
         info.points_count = self.count(name, None).await?;
         Ok(info)
+    }
+
+    /// Applies `change` to the replicas of `name` (validated here, committed through raft).
+    pub async fn change_replicas(&self, name: String, change: ReplicaChange) -> ApiResult<()> {
+        let (meta, target) = self.target(&name).await?;
+        let voters = self.node.status().voters;
+        let (shard, peers): (ShardId, Vec<NodeId>) = match change {
+            ReplicaChange::Replicate { shard, to } | ReplicaChange::Abort { shard, to } => (shard, vec![to]),
+            ReplicaChange::Move { shard, from, to } => (shard, vec![from, to]),
+            ReplicaChange::Drop { shard, peer } => (shard, vec![peer]),
+        };
+        let Some(s) = meta.shards.get(shard as usize) else {
+            return Err(ApiError::invalid(format!(
+                "shard_id: collection `{name}` has no shard {shard}"
+            )));
+        };
+        if let Some(p) = peers.iter().find(|p| !voters.contains(p)) {
+            return Err(ApiError::invalid(format!("peer_id: {p} is not a cluster member")));
+        }
+        let add = |node| Command::AddReplica {
+            collection: target.collection.clone(),
+            generation: target.generation,
+            shard,
+            node,
+        };
+        let remove = |node| Command::RemoveReplica {
+            collection: target.collection.clone(),
+            generation: target.generation,
+            shard,
+            node,
+        };
+        match change {
+            ReplicaChange::Replicate { to, .. } => {
+                if s.replicas.contains_key(&to) {
+                    return Err(ApiError::invalid(format!(
+                        "to_peer_id: node {to} already holds shard {shard}"
+                    )));
+                }
+                self.commit_change(add(to)).await
+            }
+            ReplicaChange::Move { from, to, .. } => {
+                if !s.replicas.contains_key(&from) {
+                    return Err(ApiError::invalid(format!(
+                        "from_peer_id: node {from} holds no replica of shard {shard}"
+                    )));
+                }
+                if s.replicas.contains_key(&to) {
+                    return Err(ApiError::invalid(format!(
+                        "to_peer_id: node {to} already holds shard {shard}"
+                    )));
+                }
+                self.commit_change(add(to)).await?;
+                // The old replica goes once the new one is Active (a move never lowers the
+                // number of Active replicas).
+                let d = self.clone();
+                let cmd = remove(from);
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < MOVE_WAIT {
+                        let state = d
+                            .meta(&target.collection)
+                            .ok()
+                            .filter(|m| m.generation == target.generation)
+                            .and_then(|m| {
+                                m.shards
+                                    .get(shard as usize)
+                                    .and_then(|s| s.replicas.get(&to))
+                                    .map(|r| r.state)
+                            });
+                        match state {
+                            Some(ReplicaState::Active) => {
+                                if let Err(e) = d.commit_change(cmd.clone()).await {
+                                    tracing::warn!(
+                                        "moving shard {shard}: dropping the replica on {from}: {e}"
+                                    );
+                                }
+                                return;
+                            }
+                            None => return,
+                            Some(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                        }
+                    }
+                    tracing::warn!("moving shard {shard} to {to}: not Active after {MOVE_WAIT:?}; the replica on {from} is kept");
+                });
+                Ok(())
+            }
+            ReplicaChange::Abort { to, .. } => match s.replicas.get(&to) {
+                Some(r) if r.state != ReplicaState::Active => self.commit_change(remove(to)).await,
+                Some(_) => Err(ApiError::invalid(format!(
+                    "to_peer_id: the replica of shard {shard} on {to} is Active already; drop it instead"
+                ))),
+                None => Err(ApiError::invalid(format!(
+                    "to_peer_id: no transfer of shard {shard} to {to}"
+                ))),
+            },
+            ReplicaChange::Drop { peer, .. } => {
+                if !s.replicas.contains_key(&peer) {
+                    return Err(ApiError::invalid(format!(
+                        "peer_id: node {peer} holds no replica of shard {shard}"
+                    )));
+                }
+                self.commit_change(remove(peer)).await
+            }
+        }
+    }
+
+    async fn commit_change(&self, cmd: Command) -> ApiResult<()> {
+        let (outcome, index) = self.propose(cmd).await?;
+        if let Outcome::Rejected(why) = outcome {
+            return Err(ApiError::invalid(why));
+        }
+        self.caught_up(index).await
+    }
+
+    /// Removes node `peer` from the cluster; refused while it holds replicas, unless `force`.
+    pub async fn remove_peer(&self, peer: NodeId, force: bool) -> ApiResult<()> {
+        let held: Vec<String> = self
+            .node
+            .metadata()
+            .collections
+            .iter()
+            .flat_map(|(name, c)| {
+                c.shards
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.replicas.contains_key(&peer))
+                    .map(move |(i, _)| format!("`{name}` shard {i}"))
+            })
+            .collect();
+        if !held.is_empty() && !force {
+            return Err(ApiError::invalid(format!(
+                "peer {peer} still holds replicas ({}); move them away first, or pass force=true",
+                held.join(", ")
+            )));
+        }
+        self.node.remove(peer).await.map(|_| ()).map_err(|e| match e {
+            quiver_cluster::ClusterError::Invalid(m) => ApiError::NotFound(m),
+            e => ApiError::Unavailable(e.to_string()),
+        })
     }
 
     /// Where the replicas of `name` are, seen from this node.

@@ -54,6 +54,25 @@ async fn once(
     Ok(index)
 }
 
+/// Adds the local shards of replicas placed on this node since, drops those moved away.
+fn replicas(me: u64, local: &Collection, meta: &CollectionMeta) -> anyhow::Result<()> {
+    let want: Vec<ShardId> = meta
+        .shards
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.replicas.contains_key(&me))
+        .map(|(i, _)| i as ShardId)
+        .collect();
+    let have = local.local_shard_ids();
+    for &s in want.iter().filter(|s| !have.contains(s)) {
+        local.add_shard(s)?;
+    }
+    for &s in have.iter().filter(|s| !want.contains(s)) {
+        local.remove_shard(s)?;
+    }
+    Ok(())
+}
+
 /// Brings a local collection's config and payload indexes in line with the metadata.
 fn settings(local: &Collection, meta: &CollectionMeta) -> anyhow::Result<()> {
     let config: CollectionConfig = serde_json::from_value(meta.config.clone())?;
@@ -88,7 +107,9 @@ fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Re
     }
     for (name, c) in &meta.collections {
         if done.contains_key(name) && catalog.exists(name) {
-            settings(catalog.get(name)?.as_ref(), c)?;
+            let local = catalog.get(name)?;
+            settings(local.as_ref(), c)?;
+            replicas(me, local.as_ref(), c)?;
             continue;
         }
         if catalog.exists(name) && !done.contains_key(name) {

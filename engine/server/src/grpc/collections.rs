@@ -209,9 +209,48 @@ impl Collections for CollectionsService {
 
     async fn update_collection_cluster_setup(
         &self,
-        _: Request<UpdateCollectionClusterSetupRequest>,
+        request: Request<UpdateCollectionClusterSetupRequest>,
     ) -> Result<Response<UpdateCollectionClusterSetupResponse>, Status> {
-        Err(unimplemented("UpdateCollectionClusterSetup", CLUSTER))
+        use crate::cluster::coordinator::ReplicaChange;
+        use qdrant_client::qdrant::update_collection_cluster_setup_request::Operation;
+        let started = Instant::now();
+        let req = request.into_inner();
+        let Some(d) = self.api.distributed() else {
+            return Err(crate::error::ApiError::invalid("cluster operations need cluster mode").into());
+        };
+        let change = match req.operation {
+            Some(Operation::MoveShard(m)) => ReplicaChange::Move {
+                shard: m.shard_id,
+                from: m.from_peer_id,
+                to: m.to_peer_id,
+            },
+            Some(Operation::ReplicateShard(m)) => ReplicaChange::Replicate {
+                shard: m.shard_id,
+                to: m.to_peer_id,
+            },
+            Some(Operation::AbortTransfer(m)) => ReplicaChange::Abort {
+                shard: m.shard_id,
+                to: m.to_peer_id,
+            },
+            Some(Operation::DropReplica(r)) => ReplicaChange::Drop {
+                shard: r.shard_id,
+                peer: r.peer_id,
+            },
+            Some(_) => {
+                return Err(unimplemented(
+                    "UpdateCollectionClusterSetup (shard keys, resharding)",
+                    CLUSTER,
+                ))
+            }
+            None => {
+                return Err(crate::error::ApiError::invalid("operation: one operation is required").into());
+            }
+        };
+        d.change_replicas(req.collection_name, change).await?;
+        Ok(Response::new(UpdateCollectionClusterSetupResponse {
+            result: true,
+            time: elapsed(started),
+        }))
     }
 
     async fn create_shard_key(

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{ok, wait_flag, AppState, Body};
 use crate::convert::rest::{collections as conv, output};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 pub(crate) async fn list(State(s): State<AppState>) -> Response {
     let started = Instant::now();
@@ -102,6 +102,72 @@ pub(crate) async fn cluster_info(State(s): State<AppState>, Path(name): Path<Str
                "remote_shards": remote, "shard_transfers": []}),
         started,
     ))
+}
+
+/// Qdrant's `POST /collections/{c}/cluster`: move, replicate or drop a shard replica, or abort
+/// a transfer (cluster mode).
+pub(crate) async fn update_cluster(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    use crate::cluster::coordinator::ReplicaChange;
+    let started = Instant::now();
+    let Some(d) = s.api.distributed() else {
+        return Err(ApiError::invalid("cluster operations need cluster mode"));
+    };
+    let field = |op: &serde_json::Value, key: &str, path: &str| -> ApiResult<u64> {
+        op.get(key)
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| ApiError::invalid(format!("{path}.{key}: a non-negative integer is required")))
+    };
+    let shard = |op: &serde_json::Value, path: &str| -> ApiResult<u32> {
+        u32::try_from(field(op, "shard_id", path)?)
+            .map_err(|_| ApiError::invalid(format!("{path}.shard_id: out of range")))
+    };
+    let change = if let Some(op) = body.get("move_shard") {
+        ReplicaChange::Move {
+            shard: shard(op, "move_shard")?,
+            from: field(op, "from_peer_id", "move_shard")?,
+            to: field(op, "to_peer_id", "move_shard")?,
+        }
+    } else if let Some(op) = body.get("replicate_shard") {
+        ReplicaChange::Replicate {
+            shard: shard(op, "replicate_shard")?,
+            to: field(op, "to_peer_id", "replicate_shard")?,
+        }
+    } else if let Some(op) = body.get("abort_transfer") {
+        ReplicaChange::Abort {
+            shard: shard(op, "abort_transfer")?,
+            to: field(op, "to_peer_id", "abort_transfer")?,
+        }
+    } else if let Some(op) = body.get("drop_replica") {
+        ReplicaChange::Drop {
+            shard: shard(op, "drop_replica")?,
+            peer: field(op, "peer_id", "drop_replica")?,
+        }
+    } else {
+        return Err(ApiError::invalid(
+            "expected one of move_shard, replicate_shard, abort_transfer, drop_replica",
+        ));
+    };
+    d.change_replicas(name, change).await?;
+    Ok(ok(json!(true), started))
+}
+
+/// Qdrant's `DELETE /cluster/peer/{id}` (`force=true` even while it holds replicas).
+pub(crate) async fn remove_peer(
+    State(s): State<AppState>,
+    Path(peer): Path<u64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let Some(d) = s.api.distributed() else {
+        return Err(ApiError::invalid("removing a peer needs cluster mode"));
+    };
+    let force = q.get("force").is_some_and(|v| v == "true");
+    d.remove_peer(peer, force).await?;
+    Ok(ok(json!(true), started))
 }
 
 /// Quiver's own: every replica of the collection with its state and fingerprint (cluster mode).

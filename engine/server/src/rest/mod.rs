@@ -121,7 +121,11 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         )
         .route(&format!("{c}/exists"), get(collections::exists))
         .route(&format!("{c}/aliases"), get(collections::collection_aliases))
-        .route(&format!("{c}/cluster"), get(collections::cluster_info))
+        .route(
+            &format!("{c}/cluster"),
+            get(collections::cluster_info).post(collections::update_cluster),
+        )
+        .route("/cluster/peer/{peer}", delete(collections::remove_peer))
         .route(
             "/quiver/collections/{name}/replicas",
             get(collections::replica_reports),
