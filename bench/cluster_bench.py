@@ -1,8 +1,9 @@
 """Cluster numbers against one node on the same machine, through qdrant-client over gRPC: upsert
 throughput (batches of 256, wait=True), then search QPS / latency / recall@10 once every node
 reports the collection green, for (a) one node and (b) a 3-node cluster from scripts/cluster-up.sh
-with replication_factor 2; then (b) only: the time from a SIGKILL of a node to the next
-acknowledged write. 3 shards in both cases.
+with replication_factor 2; then (b) only: the shard transfer rate (a new replica of one shard,
+request to Active) and the time from a SIGKILL of a node to the next acknowledged write.
+3 shards in both cases.
 
     python bench/cluster_bench.py [--points 100000] [--nq 500]     (QUIVER_BIN: release build)
 """
@@ -112,6 +113,32 @@ def main():
         clients = [QdrantClient(f"127.0.0.{i}", port=6333, grpc_port=6334, prefer_grpc=True, timeout=600)
                    for i in (1, 2, 3)]
         name = measure("3 nodes", clients, dim, base, queries, gt, 2)
+        # Shard transfer: a third replica of shard 0 on the node without one, timed to Active.
+        import urllib.request
+
+        def replicas():
+            with urllib.request.urlopen(f"http://127.0.0.1:6333/quiver/collections/{name}/replicas") as r:
+                return [x for x in json.load(r)["result"] if x["shard_id"] == 0]
+        holders = {x["peer_id"] for x in replicas()}
+        peers = set()
+        for i in (1, 2, 3):
+            with urllib.request.urlopen(f"http://127.0.0.{i}:6333/cluster") as r:
+                peers.add(json.load(r)["result"]["peer_id"])
+        to = (peers - holders).pop()
+        body = json.dumps({"replicate_shard": {"shard_id": 0, "to_peer_id": to}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:6333/collections/{name}/cluster", data=body,
+                                     method="POST", headers={"content-type": "application/json"})
+        t = time.perf_counter()
+        urllib.request.urlopen(req).read()
+        while True:
+            r = [x for x in replicas() if x["peer_id"] == to]
+            if r and r[0]["state"] == "Active":
+                break
+            time.sleep(0.05)
+        secs = time.perf_counter() - t
+        points = r[0]["points"]
+        print(f"[3 nodes] shard transfer: {points} points ({dim}-d) copied to a new replica in {secs:.2f} s "
+              f"= {points / secs:.0f} points/s (request to Active)", flush=True)
         # Writes through node 1 while node 3 is killed: the gap until the next acknowledged write.
         pid = int((Path(data) / "node-3" / "pid").read_text())
         gaps = []
