@@ -105,40 +105,54 @@ fn apply(me: u64, meta: &Metadata, catalog: &Catalog, path: &Path) -> anyhow::Re
             done.remove(name);
         }
     }
+    // One collection that cannot be brought in line (a full disk, a bad config) is reported and
+    // retried on the next pass; it does not hold the others back.
     for (name, c) in &meta.collections {
-        if done.contains_key(name) && catalog.exists(name) {
-            let local = catalog.get(name)?;
-            settings(local.as_ref(), c)?;
-            replicas(me, local.as_ref(), c)?;
-            continue;
+        if let Err(e) = collection(me, name, c, catalog, path, &mut done) {
+            tracing::error!("collection `{name}`: cannot bring it in line with the cluster metadata: {e:#}");
         }
-        if catalog.exists(name) && !done.contains_key(name) {
-            tracing::error!(
-                "collection `{name}` exists on this node from before it joined the cluster; the cluster's \
-                 collection of that name is not materialized here until the local one is removed"
-            );
-            continue;
-        }
-        let config: CollectionConfig = serde_json::from_value(c.config.clone())?;
-        let mine: Vec<ShardId> = c
-            .shards
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.replicas.contains_key(&me))
-            .map(|(i, _)| i as ShardId)
-            .collect();
-        // Recorded before it is created: a crash in between leaves a record whose collection is
-        // created on the next pass, never a cluster collection taken for a local one.
-        if !done.contains_key(name) {
-            done.insert(name.clone(), c.generation);
-            fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
-        }
-        let created = catalog.create_with_shards(name, config, Some(&mine))?;
-        settings(&created, c)?;
     }
     if done != before {
         fsio::write_atomic(path, &serde_json::to_vec(&done)?)?;
     }
     catalog.set_aliases(meta.aliases.clone())?;
     Ok(())
+}
+
+/// Materializes or updates one collection of the metadata; `done` records what exists here.
+fn collection(
+    me: u64,
+    name: &str,
+    c: &CollectionMeta,
+    catalog: &Catalog,
+    path: &Path,
+    done: &mut BTreeMap<String, u64>,
+) -> anyhow::Result<()> {
+    if done.contains_key(name) && catalog.exists(name) {
+        let local = catalog.get(name)?;
+        settings(local.as_ref(), c)?;
+        return replicas(me, local.as_ref(), c);
+    }
+    if catalog.exists(name) && !done.contains_key(name) {
+        anyhow::bail!(
+            "it exists on this node from before it joined the cluster; the cluster's collection of that \
+             name is not materialized here until the local one is removed"
+        );
+    }
+    let config: CollectionConfig = serde_json::from_value(c.config.clone())?;
+    let mine: Vec<ShardId> = c
+        .shards
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.replicas.contains_key(&me))
+        .map(|(i, _)| i as ShardId)
+        .collect();
+    // Recorded before it is created: a crash in between leaves a record whose collection is
+    // created on the next pass, never a cluster collection taken for a local one.
+    if !done.contains_key(name) {
+        done.insert(name.to_string(), c.generation);
+        fsio::write_atomic(path, &serde_json::to_vec(&*done)?)?;
+    }
+    let created = catalog.create_with_shards(name, config, Some(&mine))?;
+    settings(&created, c)
 }
