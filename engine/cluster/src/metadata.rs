@@ -211,13 +211,16 @@ impl Metadata {
                 shard,
                 node,
             } => {
-                let Some(s) = self
-                    .collections
-                    .get_mut(collection)
-                    .filter(|c| c.generation == *generation)
-                    .and_then(|c| c.shards.get_mut(*shard as usize))
-                else {
-                    return Outcome::Rejected(format!("collection `{collection}` has no shard {shard}"));
+                let s = match self.current(collection, *generation) {
+                    Ok(c) => match c.shards.get_mut(*shard as usize) {
+                        Some(s) => s,
+                        None => {
+                            return Outcome::Rejected(format!(
+                                "collection `{collection}` has no shard {shard}"
+                            ))
+                        }
+                    },
+                    Err(gone) => return gone,
                 };
                 if s.replicas.contains_key(node) {
                     return Outcome::Unchanged;
@@ -238,13 +241,16 @@ impl Metadata {
                 shard,
                 node,
             } => {
-                let Some(s) = self
-                    .collections
-                    .get_mut(collection)
-                    .filter(|c| c.generation == *generation)
-                    .and_then(|c| c.shards.get_mut(*shard as usize))
-                else {
-                    return Outcome::Rejected(format!("collection `{collection}` has no shard {shard}"));
+                let s = match self.current(collection, *generation) {
+                    Ok(c) => match c.shards.get_mut(*shard as usize) {
+                        Some(s) => s,
+                        None => {
+                            return Outcome::Rejected(format!(
+                                "collection `{collection}` has no shard {shard}"
+                            ))
+                        }
+                    },
+                    Err(gone) => return gone,
                 };
                 let Some(r) = s.replicas.get(node) else {
                     return Outcome::Unchanged;
@@ -267,31 +273,21 @@ impl Metadata {
                 collection,
                 generation,
                 config,
-            } => match self
-                .collections
-                .get_mut(collection)
-                .filter(|c| c.generation == *generation)
-            {
-                Some(c) if c.config == *config => Outcome::Unchanged,
-                Some(c) => {
+            } => match self.current(collection, *generation) {
+                Ok(c) if c.config == *config => Outcome::Unchanged,
+                Ok(c) => {
                     c.config = config.clone();
                     Outcome::Done
                 }
-                None => Outcome::Rejected(format!(
-                    "collection `{collection}` (generation {generation}) is gone"
-                )),
+                Err(gone) => gone,
             },
             Command::SetPayloadIndex {
                 collection,
                 generation,
                 field,
                 schema,
-            } => match self
-                .collections
-                .get_mut(collection)
-                .filter(|c| c.generation == *generation)
-            {
-                Some(c) => {
+            } => match self.current(collection, *generation) {
+                Ok(c) => {
                     let before = match schema {
                         Some(s) => c.payload_schema.insert(field.clone(), s.clone()),
                         None => c.payload_schema.remove(field),
@@ -302,9 +298,7 @@ impl Metadata {
                         Outcome::Done
                     }
                 }
-                None => Outcome::Rejected(format!(
-                    "collection `{collection}` (generation {generation}) is gone"
-                )),
+                Err(gone) => gone,
             },
             Command::SetReplicaState {
                 collection,
@@ -315,14 +309,9 @@ impl Metadata {
                 if_primary,
                 expect,
             } => {
-                let Some(c) = self
-                    .collections
-                    .get_mut(collection)
-                    .filter(|c| c.generation == *generation)
-                else {
-                    return Outcome::Rejected(format!(
-                        "collection `{collection}` (generation {generation}) is gone"
-                    ));
+                let c = match self.current(collection, *generation) {
+                    Ok(c) => c,
+                    Err(gone) => return gone,
                 };
                 if let Some(p) = if_primary {
                     let primary = c.shards.get(*shard as usize).and_then(|s| s.primary);
@@ -360,6 +349,31 @@ impl Metadata {
                 Outcome::Done
             }
         }
+    }
+}
+
+impl CollectionMeta {
+    /// The shards with a replica on `node`.
+    pub fn shards_on(&self, node: NodeId) -> Vec<u32> {
+        self.shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.replicas.contains_key(&node))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+}
+
+impl Metadata {
+    /// Collection `name` if it is still generation `generation`; else the rejection every
+    /// command about a collection gives (it was deleted, or deleted and recreated).
+    fn current(&mut self, name: &str, generation: u64) -> Result<&mut CollectionMeta, Outcome> {
+        self.collections
+            .get_mut(name)
+            .filter(|c| c.generation == generation)
+            .ok_or_else(|| {
+                Outcome::Rejected(format!("collection `{name}` (generation {generation}) is gone"))
+            })
     }
 }
 

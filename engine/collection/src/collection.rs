@@ -60,6 +60,20 @@ pub enum UpdateStatus {
     Completed,
 }
 
+impl UpdateResult {
+    /// The answer to an update that asked (`wait`) or did not ask to be durable first.
+    pub fn new(operation_id: u64, wait: bool) -> UpdateResult {
+        UpdateResult {
+            operation_id,
+            status: if wait {
+                UpdateStatus::Completed
+            } else {
+                UpdateStatus::Acknowledged
+            },
+        }
+    }
+}
+
 /// The answer to an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpdateResult {
@@ -440,15 +454,7 @@ impl Collection {
                 op_id = op_id.max(shard.update(&part, wait)?.0);
             }
         }
-        let status = if wait {
-            UpdateStatus::Completed
-        } else {
-            UpdateStatus::Acknowledged
-        };
-        Ok(UpdateResult {
-            operation_id: op_id,
-            status,
-        })
+        Ok(UpdateResult::new(op_id, wait))
     }
 
     /// Applies `op` to local shard `shard` only (a cluster replica's share of an update; points
@@ -467,14 +473,7 @@ impl Collection {
         } else {
             local.update(&part, wait)?.0
         };
-        Ok(UpdateResult {
-            operation_id,
-            status: if wait {
-                UpdateStatus::Completed
-            } else {
-                UpdateStatus::Acknowledged
-            },
-        })
+        Ok(UpdateResult::new(operation_id, wait))
     }
 
     /// Deletes every point of local shard `shard` (a replica about to be copied afresh).

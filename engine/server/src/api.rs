@@ -374,17 +374,11 @@ impl Api {
     ) -> ApiResult<UpdateResult> {
         if let Some(d) = &self.cluster {
             d.set_payload_index(name, field, Some(schema)).await?;
-            return Ok(UpdateResult {
-                operation_id: 0,
-                status: quiver_collection::UpdateStatus::Completed,
-            });
+            return Ok(UpdateResult::new(0, true));
         }
         self.blocking(move |c| {
             c.get(&name)?.create_payload_index(&field, schema)?;
-            Ok(UpdateResult {
-                operation_id: 0,
-                status: quiver_collection::UpdateStatus::Completed,
-            })
+            Ok(UpdateResult::new(0, true))
         })
         .await
     }
@@ -392,17 +386,11 @@ impl Api {
     pub async fn delete_payload_index(&self, name: String, field: String) -> ApiResult<UpdateResult> {
         if let Some(d) = &self.cluster {
             d.set_payload_index(name, field, None).await?;
-            return Ok(UpdateResult {
-                operation_id: 0,
-                status: quiver_collection::UpdateStatus::Completed,
-            });
+            return Ok(UpdateResult::new(0, true));
         }
         self.blocking(move |c| {
             c.get(&name)?.delete_payload_index(&field)?;
-            Ok(UpdateResult {
-                operation_id: 0,
-                status: quiver_collection::UpdateStatus::Completed,
-            })
+            Ok(UpdateResult::new(0, true))
         })
         .await
     }

@@ -33,6 +33,13 @@ fn point(id: u64) -> serde_json::Value {
     json!({"id": id, "vector": [f.sin(), f.cos(), 1.0, (f * 0.1).sin()], "payload": {"tag": format!("w{id}")}})
 }
 
+/// Upserts points `ids` through `rest` with `wait=true`: (HTTP status, body).
+async fn write(rest: &Rest, ids: &[u64]) -> (u16, serde_json::Value) {
+    let body = json!({"points": ids.iter().map(|&i| point(i)).collect::<Vec<_>>()});
+    rest.call("PUT", "/collections/c/points?wait=true", Some(body))
+        .await
+}
+
 /// Ids present, read through `rest` (which routes each shard to an Active replica).
 async fn present(rest: &Rest, ids: &[u64]) -> BTreeSet<u64> {
     let mut found = BTreeSet::new();
@@ -95,10 +102,7 @@ async fn acknowledged_writes_survive_a_killed_node_and_lagging_replicas_are_mark
         }
         let batch: Vec<u64> = (next..next + 10).collect();
         next += 10;
-        let body = json!({"points": batch.iter().map(|&i| point(i)).collect::<Vec<_>>()});
-        let (status, reply) = ra
-            .call("PUT", "/collections/c/points?wait=true", Some(body))
-            .await;
+        let (status, reply) = write(&ra, &batch).await;
         if status == 200 {
             acked.extend(&batch);
             if let (Some(k), None) = (killed_at, recovered_after) {
@@ -174,10 +178,7 @@ async fn acknowledged_writes_survive_a_killed_node_and_lagging_replicas_are_mark
     let reports = loop {
         let batch: Vec<u64> = (10_000 + extra..10_000 + extra + 10).collect();
         extra += 10;
-        let body = json!({"points": batch.iter().map(|&i| point(i)).collect::<Vec<_>>()});
-        let (status, reply) = rb
-            .call("PUT", "/collections/c/points?wait=true", Some(body))
-            .await;
+        let (status, reply) = write(&rb, &batch).await;
         assert_eq!(status, 200, "writes during the recovery: {reply}");
         acked.extend(&batch);
         let reports = ra.ok("GET", "/quiver/collections/c/replicas", None).await;
@@ -264,10 +265,7 @@ async fn writes_continue_when_the_raft_leader_is_killed_and_it_comes_back_ready(
         }
         let batch: Vec<u64> = (next..next + 10).collect();
         next += 10;
-        let body = json!({"points": batch.iter().map(|&i| point(i)).collect::<Vec<_>>()});
-        let (status, _) = rb
-            .call("PUT", "/collections/c/points?wait=true", Some(body))
-            .await;
+        let (status, _) = write(&rb, &batch).await;
         if status == 200 {
             acked.extend(&batch);
             if let (Some(k), None) = (killed_at, gap) {

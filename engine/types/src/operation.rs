@@ -70,18 +70,22 @@ impl UpdateOperation {
 
     /// [`UpdateOperation::filter`], mutable.
     pub fn filter_mut(&mut self) -> Option<&mut Filter> {
-        let sel = match self {
-            UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => return None,
+        match self.selector_mut()? {
+            PointSelector::Filter(f) => Some(f),
+            PointSelector::Ids(_) => None,
+        }
+    }
+
+    /// [`UpdateOperation::selector`], mutable.
+    fn selector_mut(&mut self) -> Option<&mut PointSelector> {
+        match self {
+            UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => None,
             UpdateOperation::Delete(s)
             | UpdateOperation::SetPayload { selector: s, .. }
             | UpdateOperation::OverwritePayload { selector: s, .. }
             | UpdateOperation::DeletePayload { selector: s, .. }
             | UpdateOperation::ClearPayload(s)
-            | UpdateOperation::DeleteVectors { selector: s, .. } => s,
-        };
-        match sel {
-            PointSelector::Filter(f) => Some(f),
-            PointSelector::Ids(_) => None,
+            | UpdateOperation::DeleteVectors { selector: s, .. } => Some(s),
         }
     }
 
@@ -102,16 +106,9 @@ impl UpdateOperation {
     /// selected at one replica, so every other replica applies exactly that); others unchanged.
     pub fn with_ids(&self, ids: Vec<PointId>) -> UpdateOperation {
         let mut out = self.clone();
-        let sel = match &mut out {
-            UpdateOperation::Upsert(_) | UpdateOperation::UpdateVectors(_) => return out,
-            UpdateOperation::Delete(s)
-            | UpdateOperation::SetPayload { selector: s, .. }
-            | UpdateOperation::OverwritePayload { selector: s, .. }
-            | UpdateOperation::DeletePayload { selector: s, .. }
-            | UpdateOperation::ClearPayload(s)
-            | UpdateOperation::DeleteVectors { selector: s, .. } => s,
-        };
-        *sel = PointSelector::Ids(ids);
+        if let Some(sel) = out.selector_mut() {
+            *sel = PointSelector::Ids(ids);
+        }
         out
     }
 

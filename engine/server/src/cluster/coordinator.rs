@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState};
 use quiver_cluster::{Command, NodeId, Outcome};
-use quiver_collection::{route, CollectionConfig, CollectionInfo, ScrollRequest, UpdateResult, UpdateStatus};
+use quiver_collection::{route, CollectionConfig, CollectionInfo, ScrollRequest, UpdateResult};
 use quiver_types::{
     Filter, PointId, Prefetch, Query, QueryRequest, Record, ScoredPoint, ShardId, UpdateOperation,
     VectorData, VectorInput, WithPayload, WithVector,
@@ -215,14 +215,7 @@ impl Distributed {
         for r in futures_util::future::join_all(sends).await {
             operation_id = operation_id.max(r?);
         }
-        Ok(UpdateResult {
-            operation_id,
-            status: if wait {
-                UpdateStatus::Completed
-            } else {
-                UpdateStatus::Acknowledged
-            },
-        })
+        Ok(UpdateResult::new(operation_id, wait))
     }
 
     /// Sends one shard's part of an update to the shard's primary. A primary that cannot be

@@ -56,13 +56,7 @@ async fn once(
 
 /// Adds the local shards of replicas placed on this node since, drops those moved away.
 fn replicas(me: u64, local: &Collection, meta: &CollectionMeta) -> anyhow::Result<()> {
-    let want: Vec<ShardId> = meta
-        .shards
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.replicas.contains_key(&me))
-        .map(|(i, _)| i as ShardId)
-        .collect();
+    let want: Vec<ShardId> = meta.shards_on(me);
     let have = local.local_shard_ids();
     for &s in want.iter().filter(|s| !have.contains(s)) {
         local.add_shard(s)?;
@@ -140,13 +134,7 @@ fn collection(
         );
     }
     let config: CollectionConfig = serde_json::from_value(c.config.clone())?;
-    let mine: Vec<ShardId> = c
-        .shards
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.replicas.contains_key(&me))
-        .map(|(i, _)| i as ShardId)
-        .collect();
+    let mine: Vec<ShardId> = c.shards_on(me);
     // Recorded before it is created: a crash in between leaves a record whose collection is
     // created on the next pass, never a cluster collection taken for a local one.
     if !done.contains_key(name) {
