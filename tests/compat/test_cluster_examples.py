@@ -1,7 +1,7 @@
 """The cluster examples of ../shared/examples against a 3-node cluster on 127.0.0.1-3 started by
 scripts/cluster-up.sh (the same script users run), with qdrant-client 1.15.1. seed_08 (6 shards,
-replication factor 2, every node answering the same) must pass; seed_09 (custom sharding with
-shard keys) runs, and counts as an expected failure until shard keys exist."""
+replication factor 2, every node answering the same) and seed_09 (custom sharding with shard
+keys on writes and reads) must pass."""
 import os
 import shutil
 import subprocess
@@ -18,7 +18,6 @@ EXAMPLES_DIR = Path(os.environ.get("QUIVER_EXAMPLES_DIR",
 PYTHON = os.environ.get("QUIVER_EXAMPLES_PYTHON",
                         str(REPO_ROOT / ".venv-examples" / "bin" / "python"))
 SCRIPT = REPO_ROOT / "scripts" / "cluster-up.sh"
-LATER = {"seed_09": "custom sharding (shard keys) is not implemented in cluster mode yet"}
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,7 @@ def _logs(data: str) -> str:
     return "\n".join(out)
 
 
-@pytest.mark.parametrize("seed", ["seed_08", pytest.param("seed_09", marks=pytest.mark.xfail(
-    strict=False, reason=LATER["seed_09"]))])
+@pytest.mark.parametrize("seed", ["seed_08", "seed_09"])
 def test_cluster_example(cluster, seed):
     scripts = sorted(EXAMPLES_DIR.glob(f"{seed}_*.py"))
     if not scripts:

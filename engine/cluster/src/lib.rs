@@ -9,7 +9,9 @@
 //! - [`network`]: raft RPCs to other members over the internal gRPC services.
 //! - [`service`]: the internal gRPC services this node serves.
 //! - [`node`]: one member: start, bootstrap or join, forward writes to the leader, status.
+//! - [`admin`]: read barriers, learners, promotion and demotion, leadership transfer.
 
+pub mod admin;
 pub mod error;
 pub mod fsio;
 pub mod identity;

@@ -171,7 +171,7 @@ impl Inner {
 
     /// Appends `record` to the file and syncs it.
     fn write(&mut self, record: &Record) -> std::io::Result<()> {
-        let body = rmp_serde::to_vec(record).map_err(std::io::Error::other)?;
+        let body = rmp_serde::to_vec_named(record).map_err(std::io::Error::other)?;
         let mut frame = Vec::with_capacity(body.len() + 8);
         frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -192,7 +192,7 @@ impl Inner {
         }
         records.push(Record::Append(self.entries.values().cloned().collect()));
         for r in &records {
-            let body = rmp_serde::to_vec(r).map_err(std::io::Error::other)?;
+            let body = rmp_serde::to_vec_named(r).map_err(std::io::Error::other)?;
             out.extend_from_slice(&(body.len() as u32).to_le_bytes());
             out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
             out.extend_from_slice(&body);
@@ -240,7 +240,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StResult<()> {
         let mut g = self.inner.lock();
-        let bytes = rmp_serde::to_vec(vote).map_err(|e| StorageIOError::write_vote(&e))?;
+        let bytes = rmp_serde::to_vec_named(vote).map_err(|e| StorageIOError::write_vote(&e))?;
         fsio::write_atomic(&g.dir.join("vote"), &bytes).map_err(|e| StorageIOError::write_vote(&e))?;
         g.vote = Some(*vote);
         Ok(())

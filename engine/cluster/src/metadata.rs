@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use quiver_types::{ShardId, ShardKey};
+
 use crate::types::NodeId;
 
 /// Everything raft holds besides membership.
@@ -25,11 +27,15 @@ pub struct CollectionMeta {
     pub config: serde_json::Value,
     /// The raft log index that created it: tells a recreated collection from the old one.
     pub generation: u64,
-    /// Replicas of each shard, by shard id.
-    pub shards: Vec<ShardMeta>,
+    /// Replicas of each shard, by shard id (ids of deleted shard keys are never reused).
+    #[serde(deserialize_with = "shard_table::read")]
+    pub shards: BTreeMap<ShardId, ShardMeta>,
     /// Declared payload indexes: field -> schema (JSON, owned by the collection layer).
     #[serde(default)]
     pub payload_schema: BTreeMap<String, serde_json::Value>,
+    /// Custom sharding: shards are created per shard key, and every write names its key.
+    #[serde(default)]
+    pub sharded_by_key: bool,
 }
 
 /// The replicas of one shard.
@@ -41,6 +47,9 @@ pub struct ShardMeta {
     /// takes over from a working primary.
     #[serde(default)]
     pub primary: Option<NodeId>,
+    /// The shard key this shard belongs to (custom sharding only).
+    #[serde(default)]
+    pub key: Option<ShardKey>,
 }
 
 /// One replica's state and the epoch that state was set in.
@@ -66,11 +75,14 @@ pub enum ReplicaState {
 /// A metadata change, committed through raft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// Creates `name` with `placement[shard]` = the nodes holding that shard's replicas.
+    /// Creates `name` with `placement[shard]` = the nodes holding that shard's replicas. A
+    /// collection `sharded_by_key` starts without shards (they come with its shard keys).
     CreateCollection {
         name: String,
         config: serde_json::Value,
         placement: Vec<Vec<NodeId>>,
+        #[serde(default)]
+        sharded_by_key: bool,
     },
     DeleteCollection {
         name: String,
@@ -124,6 +136,20 @@ pub enum Command {
         field: String,
         schema: Option<serde_json::Value>,
     },
+    /// Adds the shards of shard key `key`, `placement[i]` holding the replicas of its i-th
+    /// shard; their ids follow the highest id the collection ever had.
+    CreateShardKey {
+        collection: String,
+        generation: u64,
+        key: ShardKey,
+        placement: Vec<Vec<NodeId>>,
+    },
+    /// Removes the shards of shard key `key` (their points go with them).
+    DeleteShardKey {
+        collection: String,
+        generation: u64,
+        key: ShardKey,
+    },
 }
 
 /// What applying a command did; the same on every member.
@@ -146,31 +172,18 @@ impl Metadata {
                 name,
                 config,
                 placement,
+                sharded_by_key,
             } => {
                 if self.collections.contains_key(name) {
                     return Outcome::Rejected(format!("collection `{name}` already exists"));
                 }
-                if placement.is_empty() || placement.iter().any(|r| r.is_empty()) {
-                    return Outcome::Rejected("placement: every shard needs at least one replica".into());
+                if let Err(why) = check_placement(placement, !sharded_by_key) {
+                    return Outcome::Rejected(why);
                 }
                 let shards = placement
                     .iter()
-                    .map(|nodes| ShardMeta {
-                        replicas: nodes
-                            .iter()
-                            .map(|&n| {
-                                (
-                                    n,
-                                    ReplicaMeta {
-                                        state: ReplicaState::Active,
-                                        epoch: index,
-                                        incarnation: index,
-                                    },
-                                )
-                            })
-                            .collect(),
-                        primary: nodes.first().copied(),
-                    })
+                    .enumerate()
+                    .map(|(i, nodes)| (i as ShardId, new_shard(nodes, None, index)))
                     .collect();
                 self.collections.insert(
                     name.clone(),
@@ -178,9 +191,54 @@ impl Metadata {
                         config: config.clone(),
                         generation: index,
                         shards,
+                        sharded_by_key: *sharded_by_key,
                         payload_schema: BTreeMap::new(),
                     },
                 );
+                Outcome::Done
+            }
+            Command::CreateShardKey {
+                collection,
+                generation,
+                key,
+                placement,
+            } => {
+                let c = match self.current(collection, *generation) {
+                    Ok(c) => c,
+                    Err(gone) => return gone,
+                };
+                if !c.sharded_by_key {
+                    return Outcome::Rejected(format!(
+                        "shard_key: collection `{collection}` is not sharded by shard key (sharding_method is auto)"
+                    ));
+                }
+                if c.shards.values().any(|s| s.key.as_ref() == Some(key)) {
+                    return Outcome::Rejected(format!("shard_key: {key} already exists"));
+                }
+                if let Err(why) = check_placement(placement, true) {
+                    return Outcome::Rejected(why);
+                }
+                let first = c.shards.keys().next_back().map_or(0, |last| last + 1);
+                for (i, nodes) in placement.iter().enumerate() {
+                    c.shards
+                        .insert(first + i as ShardId, new_shard(nodes, Some(key.clone()), index));
+                }
+                Outcome::Done
+            }
+            Command::DeleteShardKey {
+                collection,
+                generation,
+                key,
+            } => {
+                let c = match self.current(collection, *generation) {
+                    Ok(c) => c,
+                    Err(gone) => return gone,
+                };
+                let before = c.shards.len();
+                c.shards.retain(|_, s| s.key.as_ref() != Some(key));
+                if before == c.shards.len() {
+                    return Outcome::Rejected(format!("shard_key: {key} does not exist"));
+                }
                 Outcome::Done
             }
             Command::DeleteCollection { name } => match self.collections.remove(name) {
@@ -212,7 +270,7 @@ impl Metadata {
                 node,
             } => {
                 let s = match self.current(collection, *generation) {
-                    Ok(c) => match c.shards.get_mut(*shard as usize) {
+                    Ok(c) => match c.shards.get_mut(shard) {
                         Some(s) => s,
                         None => {
                             return Outcome::Rejected(format!(
@@ -242,7 +300,7 @@ impl Metadata {
                 node,
             } => {
                 let s = match self.current(collection, *generation) {
-                    Ok(c) => match c.shards.get_mut(*shard as usize) {
+                    Ok(c) => match c.shards.get_mut(shard) {
                         Some(s) => s,
                         None => {
                             return Outcome::Rejected(format!(
@@ -314,14 +372,14 @@ impl Metadata {
                     Err(gone) => return gone,
                 };
                 if let Some(p) = if_primary {
-                    let primary = c.shards.get(*shard as usize).and_then(|s| s.primary);
+                    let primary = c.shards.get(shard).and_then(|s| s.primary);
                     if primary != Some(*p) {
                         return Outcome::Rejected(format!(
                             "node {p} is no longer the primary of shard {shard}"
                         ));
                     }
                 }
-                let Some(s) = c.shards.get_mut(*shard as usize) else {
+                let Some(s) = c.shards.get_mut(shard) else {
                     return Outcome::Rejected(format!("shard {shard} does not exist"));
                 };
                 let Some(r) = s.replicas.get_mut(node) else {
@@ -357,10 +415,100 @@ impl CollectionMeta {
     pub fn shards_on(&self, node: NodeId) -> Vec<u32> {
         self.shards
             .iter()
-            .enumerate()
             .filter(|(_, s)| s.replicas.contains_key(&node))
-            .map(|(i, _)| i as u32)
+            .map(|(i, _)| *i)
             .collect()
+    }
+
+    /// The shard keys, each once, in order.
+    pub fn shard_keys(&self) -> Vec<ShardKey> {
+        let keys: std::collections::BTreeSet<&ShardKey> =
+            self.shards.values().filter_map(|s| s.key.as_ref()).collect();
+        keys.into_iter().cloned().collect()
+    }
+
+    /// The shards of `key`, in id order.
+    pub fn shards_of_key(&self, key: &ShardKey) -> Vec<ShardId> {
+        self.shards
+            .iter()
+            .filter(|(_, s)| s.key.as_ref() == Some(key))
+            .map(|(i, _)| *i)
+            .collect()
+    }
+
+    /// The shards a request about `keys` covers: every shard when `None`, else the shards of
+    /// each key (in key order, then id order); an error names a key that does not exist, or
+    /// keys given to a collection without custom sharding.
+    pub fn shards_for(&self, keys: Option<&[ShardKey]>) -> Result<Vec<Vec<ShardId>>, String> {
+        let Some(keys) = keys else {
+            return Ok(vec![self.shards.keys().copied().collect()]);
+        };
+        if !self.sharded_by_key {
+            return Err(
+                "shard_key: the collection is not sharded by shard key (sharding_method is auto)".into(),
+            );
+        }
+        keys.iter()
+            .map(|k| {
+                let ids = self.shards_of_key(k);
+                if ids.is_empty() {
+                    Err(format!("shard_key: {k} does not exist"))
+                } else {
+                    Ok(ids)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Refuses a placement with a shard without replicas (or, when `needs_a_shard`, with no shard).
+fn check_placement(placement: &[Vec<NodeId>], needs_a_shard: bool) -> Result<(), String> {
+    if (needs_a_shard && placement.is_empty()) || placement.iter().any(|r| r.is_empty()) {
+        return Err("placement: every shard needs at least one replica".into());
+    }
+    Ok(())
+}
+
+/// A shard whose replicas on `nodes` are all Active from raft index `index`; the first is
+/// its primary.
+fn new_shard(nodes: &[NodeId], key: Option<ShardKey>, index: u64) -> ShardMeta {
+    let active = ReplicaMeta {
+        state: ReplicaState::Active,
+        epoch: index,
+        incarnation: index,
+    };
+    ShardMeta {
+        replicas: nodes.iter().map(|&n| (n, active)).collect(),
+        key,
+        primary: nodes.first().copied(),
+    }
+}
+
+/// Reads the shard table as stored now (by id) or as stored before custom sharding (a list
+/// indexed by shard id).
+mod shard_table {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    use super::{ShardId, ShardMeta};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        ById(BTreeMap<ShardId, ShardMeta>),
+        List(Vec<ShardMeta>),
+    }
+
+    pub fn read<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<ShardId, ShardMeta>, D::Error> {
+        Ok(match Stored::deserialize(d)? {
+            Stored::ById(m) => m,
+            Stored::List(v) => v
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (i as ShardId, s))
+                .collect(),
+        })
     }
 }
 
@@ -440,6 +588,7 @@ mod tests {
             name: name.into(),
             config: serde_json::json!({"params": {"shard_number": placement.len()}}),
             placement,
+            sharded_by_key: false,
         }
     }
 
@@ -449,7 +598,7 @@ mod tests {
         assert_eq!(m.apply(5, &create("a", vec![vec![1, 2]])), Outcome::Done);
         assert_eq!(m.collections["a"].generation, 5);
         assert_eq!(
-            m.collections["a"].shards[0].replicas[&2].state,
+            m.collections["a"].shards[&0].replicas[&2].state,
             ReplicaState::Active
         );
         let before = m.clone();
@@ -488,7 +637,7 @@ mod tests {
         };
         assert_eq!(m.apply(4, &set(3, 2, ReplicaState::Dead)), Outcome::Done);
         assert_eq!(
-            m.collections["a"].shards[0].replicas[&2],
+            m.collections["a"].shards[&0].replicas[&2],
             ReplicaMeta {
                 state: ReplicaState::Dead,
                 epoch: 4,
@@ -505,7 +654,7 @@ mod tests {
             "no such replica"
         );
         assert_eq!(
-            m.collections["a"].shards[0].replicas[&1].state,
+            m.collections["a"].shards[&0].replicas[&1].state,
             ReplicaState::Active
         );
         // Node 1 is the primary now (2 is Dead): node 2 cannot demote it, node 1 can revive 2.
@@ -541,7 +690,7 @@ mod tests {
         );
         assert_eq!(m.apply(11, &by(1, 2, ReplicaState::Active)), Outcome::Done);
         assert_eq!(
-            m.collections["a"].shards[0].replicas[&1].state,
+            m.collections["a"].shards[&0].replicas[&1].state,
             ReplicaState::Active
         );
     }
@@ -562,7 +711,7 @@ mod tests {
             };
             assert_eq!(m.apply(index, &cmd), Outcome::Done);
         };
-        let shard = |m: &Metadata| m.collections["a"].shards[0].clone();
+        let shard = |m: &Metadata| m.collections["a"].shards[&0].clone();
         assert_eq!(shard(&m).primary, Some(1));
         set(2, 1, ReplicaState::Dead, &mut m);
         assert_eq!(shard(&m).primary, Some(2));
@@ -586,6 +735,91 @@ mod tests {
         assert_eq!(shard(&m).primary, None);
         set(8, 3, ReplicaState::Active, &mut m);
         assert_eq!(shard(&m).primary, Some(3));
+    }
+
+    #[test]
+    fn shard_keys_add_and_remove_their_own_shards() {
+        let mut m = Metadata::default();
+        let keyed = Command::CreateCollection {
+            name: "t".into(),
+            config: serde_json::json!({}),
+            placement: vec![],
+            sharded_by_key: true,
+        };
+        assert_eq!(m.apply(1, &keyed), Outcome::Done);
+        let acme = ShardKey::Keyword("acme".into());
+        let seven = ShardKey::Number(7);
+        let add = |key: &ShardKey, placement| Command::CreateShardKey {
+            collection: "t".into(),
+            generation: 1,
+            key: key.clone(),
+            placement,
+        };
+        assert_eq!(
+            m.apply(2, &add(&acme, vec![vec![1, 2], vec![2, 3]])),
+            Outcome::Done
+        );
+        assert_eq!(m.apply(3, &add(&seven, vec![vec![3]])), Outcome::Done);
+        let before = m.clone();
+        assert!(
+            matches!(m.apply(4, &add(&acme, vec![vec![1]])), Outcome::Rejected(_)),
+            "exists"
+        );
+        assert!(matches!(
+            m.apply(5, &add(&seven.clone(), vec![])),
+            Outcome::Rejected(_)
+        ));
+        assert_eq!(m, before);
+        let c = &m.collections["t"];
+        assert_eq!(c.shards_of_key(&acme), vec![0, 1]);
+        assert_eq!(c.shards_of_key(&seven), vec![2]);
+        assert_eq!(c.shard_keys(), vec![seven.clone(), acme.clone()]);
+        assert_eq!(
+            c.shards_for(Some(std::slice::from_ref(&seven))).unwrap(),
+            vec![vec![2]]
+        );
+        assert_eq!(c.shards_for(None).unwrap(), vec![vec![0, 1, 2]]);
+        assert!(c
+            .shards_for(Some(&[ShardKey::Keyword("nope".into())]))
+            .unwrap_err()
+            .contains("nope"));
+        let delete = |key: &ShardKey| Command::DeleteShardKey {
+            collection: "t".into(),
+            generation: 1,
+            key: key.clone(),
+        };
+        assert_eq!(m.apply(6, &delete(&acme)), Outcome::Done);
+        assert!(matches!(m.apply(7, &delete(&acme)), Outcome::Rejected(_)));
+        assert_eq!(m.apply(8, &add(&acme, vec![vec![1]])), Outcome::Done);
+        assert_eq!(
+            m.collections["t"].shards_of_key(&acme),
+            vec![3],
+            "a deleted key's shard ids are not reused"
+        );
+        // Auto sharding takes no keys.
+        m.apply(9, &create("a", vec![vec![1]]));
+        let auto_key = Command::CreateShardKey {
+            collection: "a".into(),
+            generation: 9,
+            key: acme.clone(),
+            placement: vec![vec![1]],
+        };
+        assert!(matches!(m.apply(10, &auto_key), Outcome::Rejected(_)));
+        assert!(m.collections["a"].shards_for(Some(&[acme])).is_err());
+    }
+
+    #[test]
+    fn a_shard_table_stored_as_a_list_still_reads() {
+        let old = serde_json::json!({
+            "config": {}, "generation": 4, "payload_schema": {},
+            "shards": [{"replicas": {}, "primary": null}, {"replicas": {}, "primary": null}],
+        });
+        let bytes = rmp_serde::to_vec_named(&old).unwrap();
+        let c: CollectionMeta = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(c.shards.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+        assert!(!c.sharded_by_key);
+        let again: CollectionMeta = rmp_serde::from_slice(&crate::network::encode(&c).unwrap()).unwrap();
+        assert_eq!(again, c);
     }
 
     #[test]

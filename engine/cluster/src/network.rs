@@ -59,9 +59,10 @@ impl Channels {
     }
 }
 
-/// Encodes a message for the wire.
+/// Encodes a message for the wire and for the files raft keeps: structs as maps by field name,
+/// so a field added later (with a default) reads from what an older version wrote or sent.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
-    rmp_serde::to_vec(value).map_err(|e| e.to_string())
+    rmp_serde::to_vec_named(value).map_err(|e| e.to_string())
 }
 
 /// Decodes a message from the wire.

@@ -25,7 +25,7 @@ use crate::types::{NodeId, Peer, TypeConfig};
 /// How long a write or join keeps looking for a leader before it reports the cluster unavailable.
 const LEADER_WAIT: Duration = Duration::from_secs(15);
 /// Deadline of one forwarded call.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a member needs to start.
 #[derive(Debug, Clone)]
@@ -70,7 +70,9 @@ pub struct ClusterNode {
     /// No raft history when this process started.
     fresh: bool,
     /// Membership changes one at a time (openraft refuses overlapping ones).
-    membership: tokio::sync::Mutex<()>,
+    pub(crate) membership: tokio::sync::Mutex<()>,
+    /// The raft timing: a leader's lease ends this long after its last heartbeat.
+    pub(crate) lease: Duration,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -83,7 +85,7 @@ impl std::fmt::Debug for ClusterNode {
 }
 
 /// Whether a failed attempt is worth another try (the leader moved or is not known yet).
-enum Attempt<T> {
+pub(crate) enum Attempt<T> {
     Done(Result<T>),
     Retry(String),
 }
@@ -135,6 +137,7 @@ impl ClusterNode {
             channels,
             fresh,
             membership: tokio::sync::Mutex::new(()),
+            lease: Duration::from_millis(hb * 10),
         }))
     }
 
@@ -476,7 +479,7 @@ impl ClusterNode {
 
     /// Runs `attempt` with the leader's URI (`None` when this node leads), again whenever the
     /// leader moved or was unknown, for up to [`LEADER_WAIT`].
-    async fn on_leader<T, F, Fut>(&self, attempt: F) -> Result<T>
+    pub(crate) async fn on_leader<T, F, Fut>(&self, attempt: F) -> Result<T>
     where
         F: Fn(Option<String>) -> Fut,
         Fut: std::future::Future<Output = Attempt<T>>,
@@ -556,7 +559,7 @@ impl ClusterNode {
 }
 
 /// Maps a failed raft write: a moved leader is retried, anything else is final.
-fn write_attempt<T>(e: RaftError<NodeId, ClientWriteError<NodeId, Peer>>) -> Attempt<T> {
+pub(crate) fn write_attempt<T>(e: RaftError<NodeId, ClientWriteError<NodeId, Peer>>) -> Attempt<T> {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
             Attempt::Retry(format!("leadership moved (to {:?})", f.leader_id))
@@ -569,7 +572,7 @@ fn write_attempt<T>(e: RaftError<NodeId, ClientWriteError<NodeId, Peer>>) -> Att
 }
 
 /// Maps a failed forwarded call back to a cluster error (see `service::status_of`).
-fn status_attempt<T>(s: tonic::Status) -> Attempt<T> {
+pub(crate) fn status_attempt<T>(s: tonic::Status) -> Attempt<T> {
     let msg = s.message().to_string();
     match s.code() {
         tonic::Code::FailedPrecondition => Attempt::Done(Err(ClusterError::Refused(msg))),

@@ -11,9 +11,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Request, Response, Status};
 
+use crate::admin::AdminRequest;
 use crate::error::ClusterError;
 use crate::metadata::Command;
 use crate::network::{decode, encode};
+use crate::node::Attempt;
 use crate::node::ClusterNode;
 use crate::types::{NodeId, TypeConfig};
 
@@ -117,6 +119,20 @@ impl Membership for MembershipRpcs {
 
     async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<RaftPayload>, Status> {
         reply(&self.node.status())
+    }
+
+    async fn admin(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let req: AdminRequest = payload(req)?;
+        match self.node.admin_here(req).await {
+            Attempt::Done(r) => reply(&r.map_err(status_of)?),
+            // Not (or no longer) the leader: the sender looks for the leader again.
+            Attempt::Retry(why) => Err(Status::unavailable(why)),
+        }
+    }
+
+    async fn campaign(&self, _req: Request<StatusRequest>) -> Result<Response<RaftPayload>, Status> {
+        self.node.campaign().await.map_err(status_of)?;
+        reply(&self.node.id())
     }
 }
 

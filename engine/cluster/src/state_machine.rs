@@ -94,7 +94,7 @@ impl StateMachine {
     }
 
     fn persist(&self, applied: &Applied) -> std::io::Result<()> {
-        let bytes = rmp_serde::to_vec(applied).map_err(std::io::Error::other)?;
+        let bytes = rmp_serde::to_vec_named(applied).map_err(std::io::Error::other)?;
         fsio::write_atomic(&self.dir.join("state"), &bytes)
     }
 }
@@ -103,7 +103,7 @@ impl StateMachine {
 #[allow(clippy::result_large_err)]
 fn save_snapshot(dir: &Path, slot: &Mutex<Option<StoredSnapshot>>, s: StoredSnapshot) -> StResult<()> {
     let sig = Some(s.meta.signature());
-    let bytes = rmp_serde::to_vec(&s).map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+    let bytes = rmp_serde::to_vec_named(&s).map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
     let mut g = slot.lock();
     fsio::write_atomic(&dir.join("snapshot"), &bytes).map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
     *g = Some(s);
@@ -112,7 +112,7 @@ fn save_snapshot(dir: &Path, slot: &Mutex<Option<StoredSnapshot>>, s: StoredSnap
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> StResult<Snapshot<TypeConfig>> {
-        let data = rmp_serde::to_vec(&self.copy).map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let data = rmp_serde::to_vec_named(&self.copy).map_err(|e| StorageIOError::read_state_machine(&e))?;
         let last = self.copy.last_applied;
         let meta = SnapshotMeta {
             last_log_id: last,

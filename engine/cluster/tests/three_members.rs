@@ -60,6 +60,7 @@ fn create(name: &str) -> Command {
         name: name.into(),
         config: serde_json::json!({"params": {"shard_number": 1}}),
         placement: vec![vec![1]],
+        sharded_by_key: false,
     }
 }
 
@@ -152,6 +153,77 @@ async fn members_form_a_cluster_survive_the_leader_and_refuse_a_wiped_id() {
     assert!(fresh.node.metadata().collections.contains_key("docs"));
 
     for m in members.into_iter().chain([back, fresh]) {
+        m.kill().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learners_promotion_demotion_leadership_transfer_and_read_barriers() {
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = start(dirs[0].path(), None).await.unwrap();
+    a.node.bootstrap().await.unwrap();
+    let b = start(dirs[1].path(), None).await.unwrap();
+    b.node.join_via(&a.uri).await.unwrap();
+    let c = start(dirs[2].path(), None).await.unwrap();
+    c.node.join_via(&a.uri).await.unwrap();
+    eventually(&[&a, &b, &c], "three voters", |n| n.status().voters.len() == 3).await;
+
+    // The barrier from a follower covers a write committed just before it.
+    let (_, index) = b.node.propose_at(create("docs")).await.unwrap();
+    assert!(c.node.read_index().await.unwrap() >= index);
+
+    // A learner (added through a follower) gets the log but no vote; promotion gives it one.
+    let d = start(dirs[3].path(), None).await.unwrap();
+    let d_id = d.node.id();
+    c.node.add_learner(d_id, d.uri.clone()).await.unwrap();
+    eventually(&[&a, &b, &c, &d], "the learner everywhere", |n| {
+        n.status().learners == vec![d_id]
+    })
+    .await;
+    eventually(&[&d], "the learner to receive the log", |n| {
+        n.metadata().collections.contains_key("docs")
+    })
+    .await;
+    assert_eq!(a.node.status().voters.len(), 3);
+    assert!(matches!(
+        a.node.promote(424242).await,
+        Err(ClusterError::Invalid(_))
+    ));
+    b.node.promote(d_id).await.unwrap();
+    eventually(&[&a, &b, &c, &d], "four voters", |n| {
+        n.status().voters.len() == 4 && n.status().learners.is_empty()
+    })
+    .await;
+    a.node.demote(d_id).await.unwrap();
+    eventually(&[&a, &d], "a learner again", |n| {
+        n.status().learners == vec![d_id] && n.status().voters.len() == 3
+    })
+    .await;
+
+    // Leadership moves to the voter asked for, and the cluster keeps committing.
+    let leader = a.node.status().leader.unwrap();
+    let target = [&a, &b, &c]
+        .iter()
+        .map(|m| m.node.id())
+        .find(|&id| id != leader)
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(d.node.transfer_leadership(target).await.unwrap(), target);
+    eprintln!("leadership transfer took {:?}", started.elapsed());
+    eventually(&[&a, &b, &c, &d], "the new leader everywhere", |n| {
+        n.status().leader == Some(target)
+    })
+    .await;
+    assert_eq!(a.node.propose(create("after")).await.unwrap(), Outcome::Done);
+    assert!(
+        matches!(
+            a.node.transfer_leadership(d_id).await,
+            Err(ClusterError::Invalid(_))
+        ),
+        "a learner cannot lead"
+    );
+
+    for m in [a, b, c, d] {
         m.kill().await;
     }
 }

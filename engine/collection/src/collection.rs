@@ -237,7 +237,10 @@ impl Collection {
         ids: &[ShardId],
     ) -> Result<Collection> {
         config.validate()?;
-        if let Some(bad) = ids.iter().find(|&&i| i >= config.params.shard_number) {
+        if let Some(bad) = ids
+            .iter()
+            .find(|&&i| i >= config.params.shard_number && !sharded_by_key(&config))
+        {
             return Err(CollectionError::InvalidInput(format!(
                 "shard {bad} is outside shard_number {}",
                 config.params.shard_number
@@ -337,7 +340,7 @@ impl Collection {
     /// exists.
     pub fn add_shard(&self, id: ShardId) -> Result<()> {
         let config = self.config();
-        if id >= config.params.shard_number {
+        if id >= config.params.shard_number && !sharded_by_key(&config) {
             return Err(CollectionError::InvalidInput(format!(
                 "shard {id} is outside shard_number {}",
                 config.params.shard_number
@@ -466,8 +469,13 @@ impl Collection {
             .ok_or_else(|| CollectionError::NotFound(format!("shard {shard} is not stored on this node")))?;
         let resolved = text_rules::resolve_operation(op, &self.text_rules());
         let op = resolved.as_ref().unwrap_or(op);
-        let number = self.config.read().params.shard_number;
-        let part = op.restrict(|id| route(id, number) == shard);
+        let params = self.config.read().params.clone();
+        // With custom sharding a point's shard follows its shard key, which only the cluster
+        // knows: the coordinator has split the update already.
+        let part = match params.sharding_method {
+            Some(crate::config::ShardingMethod::Custom) => op.clone(),
+            _ => op.restrict(|id| route(id, params.shard_number) == shard),
+        };
         let operation_id = if part.is_noop() {
             0
         } else {
@@ -574,6 +582,41 @@ impl Collection {
             .collect()
     }
 
+    /// Points by id from the shards `scope` selects, looked up in each (a point id may live in
+    /// several shards with custom sharding; the first shard that has it answers), in the order
+    /// asked, each once.
+    pub fn retrieve_in(
+        &self,
+        ids: &[PointId],
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+        scope: Scope<'_>,
+    ) -> Vec<Record> {
+        let keyed = sharded_by_key(&self.config());
+        let shards = self.scoped(scope);
+        let mut seen = std::collections::HashSet::new();
+        ids.iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| {
+                if !keyed {
+                    // Automatic sharding: the id routes to one shard.
+                    let home = self.shard_of(id);
+                    let in_scope = match scope {
+                        Scope::All => true,
+                        Scope::Only(only) => only.contains(&home),
+                    };
+                    return in_scope
+                        .then(|| self.local(home))
+                        .flatten()
+                        .and_then(|s| s.retrieve(&[*id], with_payload, with_vector).pop());
+                }
+                shards
+                    .iter()
+                    .find_map(|s| s.retrieve(&[*id], with_payload, with_vector).pop())
+            })
+            .collect()
+    }
+
     /// A page of points and the id the next page starts at (`None` at the end, or when ordered).
     pub fn scroll(&self, req: &ScrollRequest) -> Result<(Vec<Record>, Option<PointId>)> {
         self.scroll_in(req, Scope::All)
@@ -602,7 +645,10 @@ impl Collection {
             None
         };
         ids.truncate(req.limit);
-        Ok((self.retrieve(&ids, &req.with_payload, &req.with_vector), next))
+        Ok((
+            self.retrieve_in(&ids, &req.with_payload, &req.with_vector, scope),
+            next,
+        ))
     }
 
     fn scroll_ordered(
@@ -638,7 +684,9 @@ impl Collection {
         values
             .into_iter()
             .filter_map(|(v, id)| {
-                let mut rec = self.retrieve(&[id], &req.with_payload, &req.with_vector).pop()?;
+                let mut rec = self
+                    .retrieve_in(&[id], &req.with_payload, &req.with_vector, scope)
+                    .pop()?;
                 rec.order_value = Some(v);
                 Some(rec)
             })
@@ -882,6 +930,11 @@ impl ConfigDiff {
         }
         Ok(())
     }
+}
+
+/// Custom sharding: shard ids are allocated per shard key (by the cluster), not `0..shard_number`.
+fn sharded_by_key(config: &CollectionConfig) -> bool {
+    config.params.sharding_method == Some(crate::config::ShardingMethod::Custom)
 }
 
 /// The shard of `id` among `shard_number` shards (the same on every node).

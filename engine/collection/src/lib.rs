@@ -29,7 +29,7 @@ pub use collection::{
     route, Collection, CollectionInfo, CollectionStatus, ConfigDiff, PayloadFieldSchema, Scope,
     ScrollRequest, UpdateResult, UpdateStatus, VectorParamsDiff,
 };
-pub use config::CollectionConfig;
+pub use config::{CollectionConfig, ShardingMethod};
 pub use error::CollectionError;
 pub use explain::StageExplain;
 pub use query::fuse;

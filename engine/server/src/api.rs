@@ -13,7 +13,8 @@ use quiver_collection::{
     UpdateResult,
 };
 use quiver_types::{
-    Filter, PointId, QueryRequest, Record, ScoredPoint, UpdateOperation, WithPayload, WithVector,
+    Filter, PointId, QueryRequest, ReadOptions, Record, ScoredPoint, ShardKey, UpdateOperation, WithPayload,
+    WithVector,
 };
 
 use crate::error::{ApiError, ApiResult};
@@ -90,8 +91,67 @@ impl Api {
             quiver_collection::catalog::check_name("collection_name", &name)?;
             return d.create_collection(name, config).await;
         }
+        if config.params.sharding_method == Some(quiver_collection::ShardingMethod::Custom) {
+            return Err(ApiError::invalid(
+                "sharding_method: custom sharding needs cluster mode (cluster.enabled: shard keys are placed on the cluster's nodes)",
+            ));
+        }
         self.blocking(move |c| c.create(&name, config).map(|_| ()).map_err(Into::into))
             .await
+    }
+
+    /// Adds shard key `key` to a custom-sharded collection (cluster mode only).
+    pub async fn create_shard_key(
+        &self,
+        name: String,
+        key: ShardKey,
+        shards: Option<u32>,
+        replication: Option<u32>,
+        placement: Option<Vec<u64>>,
+    ) -> ApiResult<()> {
+        match &self.cluster {
+            Some(d) => {
+                d.create_shard_key(name, key, shards, replication, placement)
+                    .await
+            }
+            None => Err(self.no_keys_here(&name).await),
+        }
+    }
+
+    pub async fn delete_shard_key(&self, name: String, key: ShardKey) -> ApiResult<()> {
+        match &self.cluster {
+            Some(d) => d.delete_shard_key(name, key).await,
+            None => Err(self.no_keys_here(&name).await),
+        }
+    }
+
+    pub async fn list_shard_keys(&self, name: String) -> ApiResult<Vec<ShardKey>> {
+        match &self.cluster {
+            Some(d) => d.shard_keys(name).await,
+            None => {
+                self.catalog.get(&name)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// The error for shard keys on a single node: 404 for a missing collection, else the
+    /// collection is not custom-sharded (a single node has none that are).
+    async fn no_keys_here(&self, name: &str) -> ApiError {
+        match self.catalog.get(name) {
+            Err(e) => e.into(),
+            Ok(_) => ApiError::invalid(format!(
+                "shard_key: collection `{name}` is not sharded by shard key (sharding_method is auto)"
+            )),
+        }
+    }
+
+    /// Refuses shard keys on a single node (see [`Api::no_keys_here`]).
+    async fn single_node_keys(&self, name: &str, keys: &Option<Vec<ShardKey>>) -> ApiResult<()> {
+        match keys {
+            Some(_) => Err(self.no_keys_here(name).await),
+            None => Ok(()),
+        }
     }
 
     pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
@@ -220,6 +280,7 @@ impl Api {
                 shard_count: col.config().params.shard_number,
                 local,
                 remote: Vec::new(),
+                keys: Default::default(),
             })
         })
         .await
@@ -257,10 +318,18 @@ impl Api {
         self.catalog.collection_aliases(&name).map_err(Into::into)
     }
 
-    pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
+    /// Applies `op`; `keys` names the shard keys it goes to (custom sharding).
+    pub async fn update(
+        &self,
+        name: String,
+        op: UpdateOperation,
+        wait: bool,
+        keys: Option<Vec<ShardKey>>,
+    ) -> ApiResult<UpdateResult> {
         if let Some(d) = &self.cluster {
-            return d.update(name, op, wait).await;
+            return d.update(name, op, wait, keys).await;
         }
+        self.single_node_keys(&name, &keys).await?;
         self.blocking(move |c| c.get(&name)?.update(&op, wait).map_err(Into::into))
             .await
     }
@@ -270,16 +339,20 @@ impl Api {
     pub async fn update_batch(
         &self,
         name: String,
-        ops: Vec<UpdateOperation>,
+        ops: Vec<(UpdateOperation, Option<Vec<ShardKey>>)>,
         wait: bool,
     ) -> ApiResult<Vec<UpdateResult>> {
         if let Some(d) = &self.cluster {
             let mut out = Vec::with_capacity(ops.len());
-            for op in ops {
-                out.push(d.update(name.clone(), op, wait).await?);
+            for (op, keys) in ops {
+                out.push(d.update(name.clone(), op, wait, keys).await?);
             }
             return Ok(out);
         }
+        for (_, keys) in &ops {
+            self.single_node_keys(&name, keys).await?;
+        }
+        let ops: Vec<UpdateOperation> = ops.into_iter().map(|(op, _)| op).collect();
         self.blocking(move |c| {
             let collection = c.get(&name)?;
             ops.iter()
@@ -289,10 +362,16 @@ impl Api {
         .await
     }
 
-    pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
+    pub async fn query(
+        &self,
+        name: String,
+        req: QueryRequest,
+        opts: ReadOptions,
+    ) -> ApiResult<Vec<ScoredPoint>> {
         if let Some(d) = &self.cluster {
-            return d.query(name, req).await;
+            return d.query(name, req, opts).await;
         }
+        self.single_node_keys(&name, &opts.shard_keys).await?;
         self.blocking(move |c| c.get(&name)?.query(&req).map_err(Into::into))
             .await
     }
@@ -314,15 +393,19 @@ impl Api {
     pub async fn query_batch(
         &self,
         name: String,
-        reqs: Vec<QueryRequest>,
+        reqs: Vec<(QueryRequest, ReadOptions)>,
     ) -> ApiResult<Vec<Vec<ScoredPoint>>> {
         if let Some(d) = &self.cluster {
             let mut out = Vec::with_capacity(reqs.len());
-            for r in reqs {
-                out.push(d.query(name.clone(), r).await?);
+            for (r, opts) in reqs {
+                out.push(d.query(name.clone(), r, opts).await?);
             }
             return Ok(out);
         }
+        for (_, opts) in &reqs {
+            self.single_node_keys(&name, &opts.shard_keys).await?;
+        }
+        let reqs: Vec<QueryRequest> = reqs.into_iter().map(|(r, _)| r).collect();
         self.blocking(move |c| {
             let collection = c.get(&name)?;
             reqs.iter()
@@ -338,10 +421,12 @@ impl Api {
         ids: Vec<PointId>,
         with_payload: WithPayload,
         with_vector: WithVector,
+        opts: ReadOptions,
     ) -> ApiResult<Vec<Record>> {
         if let Some(d) = &self.cluster {
-            return d.retrieve(name, ids, with_payload, with_vector).await;
+            return d.retrieve(name, ids, with_payload, with_vector, opts).await;
         }
+        self.single_node_keys(&name, &opts.shard_keys).await?;
         self.blocking(move |c| Ok(c.get(&name)?.retrieve(&ids, &with_payload, &with_vector)))
             .await
     }
@@ -350,18 +435,21 @@ impl Api {
         &self,
         name: String,
         req: ScrollRequest,
+        opts: ReadOptions,
     ) -> ApiResult<(Vec<Record>, Option<PointId>)> {
         if let Some(d) = &self.cluster {
-            return d.scroll(name, req).await;
+            return d.scroll(name, req, opts).await;
         }
+        self.single_node_keys(&name, &opts.shard_keys).await?;
         self.blocking(move |c| c.get(&name)?.scroll(&req).map_err(Into::into))
             .await
     }
 
-    pub async fn count(&self, name: String, filter: Option<Filter>) -> ApiResult<usize> {
+    pub async fn count(&self, name: String, filter: Option<Filter>, opts: ReadOptions) -> ApiResult<usize> {
         if let Some(d) = &self.cluster {
-            return d.count(name, filter).await;
+            return d.count(name, filter, opts).await;
         }
+        self.single_node_keys(&name, &opts.shard_keys).await?;
         self.blocking(move |c| Ok(c.get(&name)?.count(filter.as_ref())))
             .await
     }

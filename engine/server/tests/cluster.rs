@@ -9,29 +9,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Rest, Server};
+use common::cluster::{node, point};
+use common::Rest;
 use serde_json::json;
-
-fn node(storage: &Path, bootstrap: Option<&str>) -> Server {
-    let mut env = vec![
-        ("QUIVER__CLUSTER__ENABLED", "true".to_string()),
-        ("QUIVER__CLUSTER__P2P__PORT", "0".to_string()),
-        ("QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS", "50".to_string()),
-    ];
-    if let Some(b) = bootstrap {
-        env.push(("QUIVER__CLUSTER__BOOTSTRAP", b.to_string()));
-    }
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Server::start_with(storage, &env)
-}
-
-fn point(id: u64) -> serde_json::Value {
-    let f = id as f32;
-    json!({"id": id, "vector": [f.sin(), f.cos(), 1.0, (f * 0.1).sin()], "payload": {"tag": format!("w{id}")}})
-}
 
 /// Upserts points `ids` through `rest` with `wait=true`: (HTTP status, body).
 async fn write(rest: &Rest, ids: &[u64]) -> (u16, serde_json::Value) {

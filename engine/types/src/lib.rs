@@ -9,6 +9,7 @@ pub mod json_path;
 pub mod operation;
 pub mod point_id;
 pub mod query;
+pub mod routing;
 pub mod search;
 pub mod vectors;
 
@@ -22,6 +23,7 @@ pub use json_path::{JsonPath, PathStep};
 pub use operation::{PointRecord, PointSelector, UpdateOperation};
 pub use point_id::PointId;
 pub use query::{Fusion, Prefetch, Query, QueryRequest, VectorInput};
+pub use routing::{ReadConsistency, ReadOptions, ShardKey};
 pub use search::{
     OrderBy, QuantizationParams, Record, ScoredPoint, SearchParams, SearchRequest, WithPayload, WithVector,
 };
@@ -48,5 +50,6 @@ impl SeqNo {
     }
 }
 
-/// Index of a shard within its collection, `0..shard_number`.
+/// A shard's id within its collection: `0..shard_number` with automatic sharding; with custom
+/// sharding, allocated per shard key and never reused.
 pub type ShardId = u32;

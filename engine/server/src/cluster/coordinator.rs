@@ -8,8 +8,8 @@ use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState};
 use quiver_cluster::{Command, NodeId, Outcome};
 use quiver_collection::{route, CollectionConfig, CollectionInfo, ScrollRequest, UpdateResult};
 use quiver_types::{
-    Filter, PointId, Prefetch, Query, QueryRequest, Record, ScoredPoint, ShardId, UpdateOperation,
-    VectorData, VectorInput, WithPayload, WithVector,
+    Filter, PointId, Prefetch, Query, QueryRequest, ReadOptions, Record, ScoredPoint, ShardId, ShardKey,
+    UpdateOperation, VectorData, VectorInput, WithPayload, WithVector,
 };
 
 use super::service::CallError;
@@ -55,6 +55,8 @@ pub struct ShardLayout {
     pub local: Vec<(ShardId, usize, ReplicaState)>,
     /// (shard, node, state) of the replicas elsewhere.
     pub remote: Vec<(ShardId, NodeId, ReplicaState)>,
+    /// The shard key of each shard that has one (custom sharding).
+    pub keys: BTreeMap<ShardId, ShardKey>,
 }
 
 impl Distributed {
@@ -65,12 +67,17 @@ impl Distributed {
             return Err(already_exists(&name));
         }
         let voters = self.node.status().voters;
-        let placement = place(
+        let sharded_by_key = config.params.sharding_method == Some(quiver_collection::ShardingMethod::Custom);
+        let mut placement = place(
             config.params.shard_number,
             config.params.replication_factor,
             &voters,
         );
         let replicas = placement.iter().map(Vec::len).min().unwrap_or(0) as u32;
+        if sharded_by_key {
+            // Shards come with each shard key.
+            placement.clear();
+        }
         if config.params.write_consistency_factor > replicas {
             return Err(ApiError::invalid(format!(
                 "write_consistency_factor: {} is more than the {replicas} replicas each shard gets on {} nodes",
@@ -84,6 +91,7 @@ impl Distributed {
             name: name.clone(),
             config,
             placement,
+            sharded_by_key,
         };
         let (outcome, index) = self.propose(cmd).await?;
         if let Outcome::Rejected(why) = outcome {
@@ -108,6 +116,89 @@ impl Distributed {
             .propose_at(cmd)
             .await
             .map_err(|e| ApiError::Unavailable(format!("cluster metadata: {e}")))
+    }
+
+    /// Adds shard key `key` to custom-sharded `name`: `shards` shards (default: the
+    /// collection's `shard_number`) of `replication` replicas each (default: its
+    /// `replication_factor`), on the nodes of `placement` (default: every voter), spread so that
+    /// successive keys start on successive nodes.
+    pub async fn create_shard_key(
+        &self,
+        name: String,
+        key: ShardKey,
+        shards: Option<u32>,
+        replication: Option<u32>,
+        placement: Option<Vec<NodeId>>,
+    ) -> ApiResult<()> {
+        let (meta, target) = self.target(&name).await?;
+        let config = super::config_of(&meta)?;
+        if !meta.sharded_by_key {
+            return Err(ApiError::invalid(format!(
+                "shard_key: collection `{}` is not sharded by shard key (sharding_method is auto)",
+                target.collection
+            )));
+        }
+        let voters = self.node.status().voters;
+        let nodes = match placement {
+            Some(p) if p.is_empty() => return Err(ApiError::invalid("placement: no peers given")),
+            Some(p) => {
+                if let Some(bad) = p.iter().find(|n| !voters.contains(n)) {
+                    return Err(ApiError::invalid(format!(
+                        "placement: {bad} is not a cluster member"
+                    )));
+                }
+                p
+            }
+            None => voters,
+        };
+        let shards = shards.unwrap_or(config.params.shard_number);
+        if shards == 0 {
+            return Err(ApiError::invalid("shards_number: must be at least 1"));
+        }
+        let replication = replication.unwrap_or(config.params.replication_factor).max(1);
+        if config.params.write_consistency_factor > replication.min(nodes.len() as u32) {
+            return Err(ApiError::invalid(format!(
+                "replication_factor: {replication} replicas on {} nodes are fewer than the collection's write_consistency_factor {}",
+                nodes.len(),
+                config.params.write_consistency_factor
+            )));
+        }
+        let mut sorted = nodes;
+        sorted.sort_unstable();
+        sorted.dedup();
+        let offset = meta.shards.len() % sorted.len().max(1);
+        sorted.rotate_left(offset);
+        let placement: Vec<Vec<NodeId>> = (0..shards as usize)
+            .map(|s| {
+                (0..(replication as usize).min(sorted.len()))
+                    .map(|r| sorted[(s + r) % sorted.len()])
+                    .collect()
+            })
+            .collect();
+        self.commit_change(Command::CreateShardKey {
+            collection: target.collection,
+            generation: target.generation,
+            key,
+            placement,
+        })
+        .await
+    }
+
+    /// Removes shard key `key` of `name` and its shards (with their points) on every node.
+    pub async fn delete_shard_key(&self, name: String, key: ShardKey) -> ApiResult<()> {
+        let (_, target) = self.target(&name).await?;
+        self.commit_change(Command::DeleteShardKey {
+            collection: target.collection,
+            generation: target.generation,
+            key,
+        })
+        .await
+    }
+
+    /// The shard keys of `name`.
+    pub async fn shard_keys(&self, name: String) -> ApiResult<Vec<ShardKey>> {
+        let (meta, _) = self.target(&name).await?;
+        Ok(meta.shard_keys())
     }
 
     /// Commits a config PATCH of `name` (validated against the current config here) and waits
@@ -188,25 +279,46 @@ impl Distributed {
         let target = Target {
             collection: name.to_string(),
             generation: meta.generation,
+            read_index: 0,
         };
         self.caught_up(meta.generation).await?;
         Ok((meta, target))
     }
 
-    /// Splits `op` by shard and applies each part through the shard's primary.
-    pub async fn update(&self, name: String, op: UpdateOperation, wait: bool) -> ApiResult<UpdateResult> {
+    /// Splits `op` by shard (within the shards of `keys`, with custom sharding) and applies
+    /// each part through the shard's primary.
+    pub async fn update(
+        &self,
+        name: String,
+        op: UpdateOperation,
+        wait: bool,
+        keys: Option<Vec<ShardKey>>,
+    ) -> ApiResult<UpdateResult> {
         let (meta, target) = self.target(&name).await?;
         let local = self.catalog.get(&target.collection)?;
         quiver_collection::validate::check_operation(local.segment_config(), &op)?;
-        let n = meta.shards.len() as u32;
-        let parts: Vec<(ShardId, UpdateOperation)> = match op.explicit_ids() {
-            Some(_) => (0..n)
-                .map(|s| (s, op.restrict(|id| route(id, n) == s)))
-                .filter(|(_, part)| !part.is_noop())
-                .collect(),
-            // Filter-selected: every shard applies it to its own points.
-            None => (0..n).map(|s| (s, op.clone())).collect(),
-        };
+        if meta.sharded_by_key && keys.is_none() {
+            return Err(ApiError::invalid(format!(
+                "shard_key: collection `{}` uses custom sharding; a write must name its shard key",
+                target.collection
+            )));
+        }
+        let groups = meta.shards_for(keys.as_deref()).map_err(ApiError::InvalidInput)?;
+        let mut parts: Vec<(ShardId, UpdateOperation)> = Vec::new();
+        for group in groups {
+            let n = group.len() as u32;
+            match op.explicit_ids() {
+                Some(_) => parts.extend(
+                    group
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &s)| (s, op.restrict(|id| route(id, n) == i as ShardId)))
+                        .filter(|(_, part)| !part.is_noop()),
+                ),
+                // Filter-selected: every shard applies it to its own points.
+                None => parts.extend(group.iter().map(|&s| (s, op.clone()))),
+            }
+        }
         let sends = parts.into_iter().map(|(shard, part)| {
             let target = target.clone();
             async move { self.write_shard(target, shard, part, wait).await }
@@ -267,44 +379,145 @@ impl Distributed {
         }
     }
 
-    /// For each shard, the node to read it from: this node when it holds an Active replica,
-    /// else the first Active one.
-    fn read_plan(&self, meta: &CollectionMeta) -> ApiResult<BTreeMap<NodeId, Vec<ShardId>>> {
-        let me = self.node.id();
-        let mut plan: BTreeMap<NodeId, Vec<ShardId>> = BTreeMap::new();
-        for shard in 0..meta.shards.len() as ShardId {
-            let active = active_replicas(meta, shard);
-            let node = if active.contains(&me) {
-                me
-            } else {
-                *active
-                    .first()
-                    .ok_or_else(|| ApiError::Unavailable(format!("shard {shard} has no Active replica")))?
-            };
-            plan.entry(node).or_default().push(shard);
+    /// The metadata, target and shards of a read of `name`. A linearizable read first passes
+    /// the raft read barrier and carries it in the target (every replica that answers has
+    /// applied the metadata up to it).
+    async fn read_target(
+        &self,
+        name: &str,
+        opts: &ReadOptions,
+    ) -> ApiResult<(CollectionMeta, Target, Vec<ShardId>)> {
+        let (mut meta, mut target) = self.target(name).await?;
+        if opts.consistency.linearizable() {
+            let index = self
+                .node
+                .read_index()
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("read barrier: {e}")))?;
+            self.caught_up(index).await?;
+            meta = self.meta(&target.collection)?;
+            if meta.generation != target.generation {
+                return Err(ApiError::NotFound(format!(
+                    "Not found: Collection `{}` doesn't exist!",
+                    target.collection
+                )));
+            }
+            target.read_index = index;
         }
-        Ok(plan)
+        let shards = meta
+            .shards_for(opts.shard_keys.as_deref())
+            .map_err(ApiError::InvalidInput)?
+            .concat();
+        Ok((meta, target, shards))
     }
 
-    /// Sends one request per node of the read plan and collects the replies.
+    /// Which node reads which shards, one plan per replica rank: rank 0 reads each shard from
+    /// this node when it holds an Active replica, else from the primary; rank r from the r-th
+    /// other Active replica, for the shards the consistency level needs that many of.
+    fn read_plan(
+        &self,
+        meta: &CollectionMeta,
+        shards: &[ShardId],
+        opts: &ReadOptions,
+    ) -> ApiResult<Vec<BTreeMap<NodeId, Vec<ShardId>>>> {
+        let me = self.node.id();
+        let mut plans: Vec<BTreeMap<NodeId, Vec<ShardId>>> = Vec::new();
+        for &shard in shards {
+            let mut active = active_replicas(meta, shard);
+            if active.is_empty() {
+                return Err(ApiError::Unavailable(format!(
+                    "shard {shard} has no Active replica"
+                )));
+            }
+            if let Some(at) = active.iter().position(|&n| n == me) {
+                let mine = active.remove(at);
+                active.insert(0, mine);
+            }
+            let wanted = opts.consistency.replicas(active.len());
+            for (rank, node) in active.into_iter().take(wanted).enumerate() {
+                if plans.len() <= rank {
+                    plans.push(BTreeMap::new());
+                }
+                plans[rank].entry(node).or_default().push(shard);
+            }
+        }
+        Ok(plans)
+    }
+
+    /// Sends one request per node and rank of the read plan; the replies, each with its rank.
+    /// Every one must answer (that is what a consistency level above one asks for); the shards
+    /// of a node that cannot be reached, or that no longer serves them, are read once more from
+    /// an Active replica the read does not use yet.
     async fn fan_out(
         &self,
         meta: &CollectionMeta,
+        shards: &[ShardId],
+        opts: &ReadOptions,
         request: impl Fn(Vec<ShardId>) -> ShardRequest,
-    ) -> ApiResult<Vec<ShardReply>> {
-        let plan = self.read_plan(meta)?;
-        let calls = plan.into_iter().map(|(node, shards)| {
-            let req = request(shards);
-            async move { self.call(node, req).await }
+    ) -> ApiResult<Vec<(usize, ShardReply)>> {
+        let plans = self.read_plan(meta, shards, opts)?;
+        let mut used: BTreeMap<ShardId, Vec<NodeId>> = BTreeMap::new();
+        for plan in &plans {
+            for (node, shards) in plan {
+                for s in shards {
+                    used.entry(*s).or_default().push(*node);
+                }
+            }
+        }
+        let calls = plans.into_iter().enumerate().flat_map(|(rank, plan)| {
+            plan.into_iter()
+                .map(|(node, shards)| {
+                    let req = request(shards.clone());
+                    async move { (rank, node, shards, self.try_call(node, req).await) }
+                })
+                .collect::<Vec<_>>()
         });
-        futures_util::future::join_all(calls).await.into_iter().collect()
+        let mut out = Vec::new();
+        let mut again: Vec<(usize, NodeId, Vec<ShardId>, String)> = Vec::new();
+        for (rank, node, shards, r) in futures_util::future::join_all(calls).await {
+            match r {
+                Ok(reply) => out.push((rank, reply)),
+                Err(CallError::Unreachable(why)) | Err(CallError::Api(ApiError::Unavailable(why))) => {
+                    again.push((rank, node, shards, why))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for (rank, failed, shards, why) in again {
+            let mut alternates: BTreeMap<NodeId, Vec<ShardId>> = BTreeMap::new();
+            for s in shards {
+                let taken = used.entry(s).or_default();
+                let next = active_replicas(meta, s)
+                    .into_iter()
+                    .find(|n| !taken.contains(n))
+                    .ok_or_else(|| {
+                        ApiError::Unavailable(format!(
+                            "shard {s}: node {failed} did not answer ({why}) and no other Active replica is left for this read"
+                        ))
+                    })?;
+                taken.push(next);
+                alternates.entry(next).or_default().push(s);
+            }
+            for (node, shards) in alternates {
+                tracing::debug!(
+                    "read of shards {shards:?}: node {failed} failed ({why}); reading from {node}"
+                );
+                out.push((rank, self.call(node, request(shards)).await?));
+            }
+        }
+        Ok(out)
     }
 
-    pub async fn query(&self, name: String, req: QueryRequest) -> ApiResult<Vec<ScoredPoint>> {
-        let (meta, target) = self.target(&name).await?;
+    pub async fn query(
+        &self,
+        name: String,
+        req: QueryRequest,
+        opts: ReadOptions,
+    ) -> ApiResult<Vec<ScoredPoint>> {
+        let (meta, target, shards) = self.read_target(&name, &opts).await?;
         // A query by point id: the point lives on one shard, so its vector is fetched here once
         // and every node searches with the vector itself.
-        let req = self.resolve_ids(&name, req).await?;
+        let req = self.resolve_ids(&name, req, &opts).await?;
         let local = self.catalog.get(&target.collection)?;
         let higher = match &req.query {
             Some(Query::Nearest(_)) => {
@@ -320,34 +533,46 @@ impl Distributed {
             ..req.clone()
         };
         let replies = self
-            .fan_out(&meta, |shards| ShardRequest::Query {
+            .fan_out(&meta, &shards, &opts, |shards| ShardRequest::Query {
                 target: target.clone(),
                 shards,
                 req: sub.clone(),
             })
             .await?;
+        let ranks = replies.iter().map(|(rank, _)| rank + 1).max().unwrap_or(1);
         let mut parts = Vec::with_capacity(replies.len());
-        for r in replies {
+        // Rank 0 first: where replicas answered alike, its copy of a point is the one kept.
+        let mut replies = replies;
+        replies.sort_by_key(|(rank, _)| *rank);
+        for (_, r) in replies {
             match r {
                 ShardReply::Points(p) => parts.push(p),
                 other => return Err(unexpected(&other)),
             }
         }
-        let merged = quiver_shard::shard::merge_scored(parts, k, higher);
-        Ok(merged.into_iter().skip(req.offset).take(req.limit).collect())
+        let merged = quiver_shard::shard::merge_scored(parts, k.saturating_mul(ranks), higher);
+        let mut seen = std::collections::HashSet::new();
+        Ok(merged
+            .into_iter()
+            .filter(|p| seen.insert(p.id))
+            .skip(req.offset)
+            .take(req.limit)
+            .collect())
     }
 
-    pub async fn count(&self, name: String, filter: Option<Filter>) -> ApiResult<usize> {
-        let (meta, target) = self.target(&name).await?;
+    pub async fn count(&self, name: String, filter: Option<Filter>, opts: ReadOptions) -> ApiResult<usize> {
+        let (meta, target, shards) = self.read_target(&name, &opts).await?;
         let replies = self
-            .fan_out(&meta, |shards| ShardRequest::Count {
+            .fan_out(&meta, &shards, &opts, |shards| ShardRequest::Count {
                 target: target.clone(),
                 shards,
                 filter: filter.clone(),
             })
             .await?;
-        replies.into_iter().try_fold(0usize, |sum, r| match r {
-            ShardReply::Count(n) => Ok(sum + n),
+        // Every rank covers its shards once; rank 0 covers them all.
+        replies.into_iter().try_fold(0usize, |sum, (rank, r)| match r {
+            ShardReply::Count(n) if rank == 0 => Ok(sum + n),
+            ShardReply::Count(_) => Ok(sum),
             other => Err(unexpected(&other)),
         })
     }
@@ -356,21 +581,24 @@ impl Distributed {
         &self,
         name: String,
         req: ScrollRequest,
+        opts: ReadOptions,
     ) -> ApiResult<(Vec<Record>, Option<PointId>)> {
-        let (meta, target) = self.target(&name).await?;
-        let replies = self
-            .fan_out(&meta, |shards| ShardRequest::Scroll {
+        let (meta, target, shards) = self.read_target(&name, &opts).await?;
+        let mut replies = self
+            .fan_out(&meta, &shards, &opts, |shards| ShardRequest::Scroll {
                 target: target.clone(),
                 shards,
                 req: req.clone(),
             })
             .await?;
+        replies.sort_by_key(|(rank, _)| *rank);
         let mut records = Vec::new();
         let mut nexts = Vec::new();
-        for r in replies {
+        let mut seen = std::collections::HashSet::new();
+        for (_, r) in replies {
             match r {
                 ShardReply::Page(page, next) => {
-                    records.extend(page);
+                    records.extend(page.into_iter().filter(|r| seen.insert(r.id)));
                     nexts.extend(next);
                 }
                 other => return Err(unexpected(&other)),
@@ -406,30 +634,50 @@ impl Distributed {
         ids: Vec<PointId>,
         with_payload: WithPayload,
         with_vector: WithVector,
+        opts: ReadOptions,
     ) -> ApiResult<Vec<Record>> {
-        let (meta, target) = self.target(&name).await?;
-        let n = meta.shards.len() as u32;
-        let plan = self.read_plan(&meta)?;
-        let calls = plan.into_iter().filter_map(|(node, shards)| {
-            let mine: Vec<PointId> = ids
+        let (meta, target, _) = self.read_target(&name, &opts).await?;
+        // Each id's shard within every shard-key group the read covers.
+        let groups = meta
+            .shards_for(opts.shard_keys.as_deref())
+            .map_err(ApiError::InvalidInput)?;
+        let homes = |id: &PointId| -> Vec<ShardId> {
+            groups
                 .iter()
-                .copied()
-                .filter(|id| shards.contains(&route(id, n)))
-                .collect();
-            (!mine.is_empty()).then(|| {
-                let req = ShardRequest::Retrieve {
+                .map(|g| g[route(id, g.len() as u32) as usize])
+                .collect()
+        };
+        let shards: Vec<ShardId> = {
+            let mut all: Vec<ShardId> = ids.iter().flat_map(homes).collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        };
+        let mut replies = self
+            .fan_out(&meta, &shards, &opts, |shards| {
+                let mine: Vec<PointId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| homes(id).iter().any(|h| shards.contains(h)))
+                    .collect();
+                ShardRequest::Retrieve {
                     target: target.clone(),
                     ids: mine,
                     with_payload: with_payload.clone(),
                     with_vector: with_vector.clone(),
-                };
-                async move { self.call(node, req).await }
+                    shards,
+                }
             })
-        });
+            .await?;
+        replies.sort_by_key(|(rank, _)| *rank);
         let mut found: BTreeMap<PointId, Record> = BTreeMap::new();
-        for r in futures_util::future::join_all(calls).await {
-            match r? {
-                ShardReply::Records(records) => found.extend(records.into_iter().map(|r| (r.id, r))),
+        for (_, r) in replies {
+            match r {
+                ShardReply::Records(records) => {
+                    for r in records {
+                        found.entry(r.id).or_insert(r);
+                    }
+                }
                 other => return Err(unexpected(&other)),
             }
         }
@@ -448,7 +696,7 @@ impl Distributed {
         let (_, target) = self.target(&name).await?;
         let local = self.catalog.get(&target.collection)?;
         let mut info = blocking(move || Ok(local.info())).await?;
-        info.points_count = self.count(name, None).await?;
+        info.points_count = self.count(name, None, ReadOptions::default()).await?;
         Ok(info)
     }
 
@@ -461,7 +709,7 @@ impl Distributed {
             ReplicaChange::Move { shard, from, to } => (shard, vec![from, to]),
             ReplicaChange::Drop { shard, peer } => (shard, vec![peer]),
         };
-        let Some(s) = meta.shards.get(shard as usize) else {
+        let Some(s) = meta.shards.get(&shard) else {
             return Err(ApiError::invalid(format!(
                 "shard_id: collection `{name}` has no shard {shard}"
             )));
@@ -515,7 +763,7 @@ impl Distributed {
                             .filter(|m| m.generation == target.generation)
                             .and_then(|m| {
                                 m.shards
-                                    .get(shard as usize)
+                                    .get(&shard)
                                     .and_then(|s| s.replicas.get(&to))
                                     .map(|r| r.state)
                             });
@@ -574,7 +822,6 @@ impl Distributed {
             .flat_map(|(name, c)| {
                 c.shards
                     .iter()
-                    .enumerate()
                     .filter(|(_, s)| s.replicas.contains_key(&peer))
                     .map(move |(i, _)| format!("`{name}` shard {i}"))
             })
@@ -601,9 +848,12 @@ impl Distributed {
             shard_count: meta.shards.len() as u32,
             local: Vec::new(),
             remote: Vec::new(),
+            keys: BTreeMap::new(),
         };
-        for (i, shard) in meta.shards.iter().enumerate() {
-            let id = i as ShardId;
+        for (&id, shard) in &meta.shards {
+            if let Some(key) = &shard.key {
+                out.keys.insert(id, key.clone());
+            }
             for (&node, r) in &shard.replicas {
                 if node == me {
                     let c = std::sync::Arc::clone(&local);
@@ -637,11 +887,11 @@ impl Distributed {
     pub async fn replica_reports(&self, name: String) -> ApiResult<Vec<ReplicaReport>> {
         let (meta, target) = self.target(&name).await?;
         let mut calls = Vec::new();
-        for (i, shard) in meta.shards.iter().enumerate() {
+        for (&i, shard) in &meta.shards {
             for (&peer, r) in &shard.replicas {
                 let req = ShardRequest::Digest {
                     target: target.clone(),
-                    shard: i as ShardId,
+                    shard: i,
                 };
                 let state = r.state;
                 calls.push(async move {
@@ -653,7 +903,7 @@ impl Distributed {
                         Err(e) => (None, None, Some(e.to_string())),
                     };
                     ReplicaReport {
-                        shard_id: i as ShardId,
+                        shard_id: i,
                         peer_id: peer,
                         state,
                         points,
@@ -669,7 +919,12 @@ impl Distributed {
 
 impl Distributed {
     /// `req` with every `VectorInput::Id` replaced by that point's stored vector.
-    async fn resolve_ids(&self, name: &str, mut req: QueryRequest) -> ApiResult<QueryRequest> {
+    async fn resolve_ids(
+        &self,
+        name: &str,
+        mut req: QueryRequest,
+        opts: &ReadOptions,
+    ) -> ApiResult<QueryRequest> {
         let mut wanted = Vec::new();
         collect_ids(req.query.as_ref(), &req.using, &req.prefetch, &mut wanted);
         if wanted.is_empty() {
@@ -679,7 +934,7 @@ impl Distributed {
         for (id, using) in wanted {
             let names = WithVector::Names(vec![using.clone()]);
             let rec = self
-                .retrieve(name.to_string(), vec![id], WithPayload::None, names)
+                .retrieve(name.to_string(), vec![id], WithPayload::None, names, opts.clone())
                 .await?
                 .pop()
                 .ok_or_else(|| ApiError::NotFound(format!("Not found: No point with id {id} found")))?;

@@ -103,7 +103,7 @@ impl Distributed {
 
     /// The local collection named by `target`, once this node caught up with its generation.
     async fn local(&self, target: &Target) -> ApiResult<Arc<Collection>> {
-        self.caught_up(target.generation).await?;
+        self.caught_up(target.needs_index()).await?;
         match self.node.metadata().collections.get(&target.collection) {
             Some(m) if m.generation == target.generation => {}
             _ => {
@@ -124,7 +124,7 @@ impl Distributed {
         for &shard in shards {
             let state = meta
                 .shards
-                .get(shard as usize)
+                .get(&shard)
                 .and_then(|s| s.replicas.get(&me))
                 .map(|r| r.state);
             if state != Some(ReplicaState::Active) {
@@ -173,9 +173,18 @@ impl Distributed {
                 ids,
                 with_payload,
                 with_vector,
+                shards,
             } => {
                 let c = self.local(&target).await?;
-                let records = blocking(move || Ok(c.retrieve(&ids, &with_payload, &with_vector))).await?;
+                self.serving(&target, &shards)?;
+                let records = blocking(move || {
+                    let scope = match shards.is_empty() {
+                        true => Scope::All,
+                        false => Scope::Only(&shards),
+                    };
+                    Ok(c.retrieve_in(&ids, &with_payload, &with_vector, scope))
+                })
+                .await?;
                 Ok(ShardReply::Records(records))
             }
             ShardRequest::Page {
@@ -247,16 +256,13 @@ pub struct StateChange {
 
 /// The Active replicas of `shard`, the primary first.
 pub fn active_replicas(meta: &CollectionMeta, shard: ShardId) -> Vec<NodeId> {
-    meta.shards
-        .get(shard as usize)
-        .map(|s| s.active())
-        .unwrap_or_default()
+    meta.shards.get(&shard).map(|s| s.active()).unwrap_or_default()
 }
 
 /// The replicas of `shard` in `state`, in node id order.
 pub fn replicas_in(meta: &CollectionMeta, shard: ShardId, state: ReplicaState) -> Vec<NodeId> {
     meta.shards
-        .get(shard as usize)
+        .get(&shard)
         .map(|s| {
             s.replicas
                 .iter()

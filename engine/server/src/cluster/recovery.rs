@@ -49,12 +49,12 @@ impl Distributed {
     fn heal(&self) {
         let me = self.node.id();
         for (name, c) in self.node.metadata().collections {
-            for (i, s) in c.shards.iter().enumerate() {
+            for (&i, s) in &c.shards {
                 let state = s.replicas.get(&me).map(|r| r.state);
                 if !matches!(state, Some(ReplicaState::Dead | ReplicaState::Partial)) {
                     continue;
                 }
-                let key = (name.clone(), c.generation, i as ShardId);
+                let key = (name.clone(), c.generation, i);
                 if !self.recovering.lock().insert(key.clone()) {
                     continue;
                 }
@@ -62,6 +62,7 @@ impl Distributed {
                 let target = Target {
                     collection: name.clone(),
                     generation: c.generation,
+                    read_index: 0,
                 };
                 tokio::spawn(async move {
                     let shard = key.2;
@@ -89,7 +90,7 @@ impl Distributed {
         let meta = self.meta(&target.collection)?;
         if meta
             .shards
-            .get(shard as usize)
+            .get(&shard)
             .and_then(|s| s.replicas.get(&me))
             .map(|r| r.state)
             == Some(ReplicaState::Partial)

@@ -64,7 +64,7 @@ impl Distributed {
         };
         let incarnation_of = |peer: NodeId| {
             meta.shards
-                .get(shard as usize)
+                .get(&shard)
                 .and_then(|s| s.replicas.get(&peer))
                 .map_or(0, |r| r.incarnation)
         };
@@ -156,11 +156,7 @@ impl Distributed {
             )));
         }
         let me = self.node.id();
-        let mine = meta
-            .shards
-            .get(shard as usize)
-            .and_then(|s| s.replicas.get(&me))
-            .copied();
+        let mine = meta.shards.get(&shard).and_then(|s| s.replicas.get(&me)).copied();
         match mine {
             Some(r) if r.state != ReplicaState::Dead && r.incarnation == incarnation => {}
             _ => {

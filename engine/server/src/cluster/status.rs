@@ -36,11 +36,11 @@ impl Distributed {
         let reconciled_index = *self.reconciled.borrow();
         let mut replicas = Vec::new();
         for (name, c) in self.node.metadata().collections {
-            for (i, s) in c.shards.iter().enumerate() {
+            for (&i, s) in &c.shards {
                 if let Some(r) = s.replicas.get(&me) {
                     replicas.push(LocalReplica {
                         collection: name.clone(),
-                        shard_id: i as ShardId,
+                        shard_id: i,
                         state: r.state,
                     });
                 }

@@ -14,6 +14,17 @@ use serde::{Deserialize, Serialize};
 pub struct Target {
     pub collection: String,
     pub generation: u64,
+    /// A linearizable read's raft read barrier (0: none): the receiver answers only once it has
+    /// applied the metadata up to it, so a replica demoted before the read began cannot answer.
+    #[serde(default)]
+    pub read_index: u64,
+}
+
+impl Target {
+    /// The raft index the receiver must have applied before it acts on the request.
+    pub fn needs_index(&self) -> u64 {
+        self.generation.max(self.read_index)
+    }
 }
 
 /// A request to a node about its shard replicas.
@@ -43,11 +54,14 @@ pub enum ShardRequest {
         shards: Vec<ShardId>,
         req: ScrollRequest,
     },
+    /// Points by id, looked up in `shards` (every local shard when empty).
     Retrieve {
         target: Target,
         ids: Vec<PointId>,
         with_payload: WithPayload,
         with_vector: WithVector,
+        #[serde(default)]
+        shards: Vec<ShardId>,
     },
     /// To a shard's primary, from a Partial replica catching up: whole points from id `from` on.
     /// `as_of` is the raft index that made the asker Partial; the first page waits until every

@@ -11,16 +11,17 @@ use qdrant_client::qdrant::{
     CreateCollection, CreateShardKeyRequest, CreateShardKeyResponse, DeleteCollection, DeleteShardKeyRequest,
     DeleteShardKeyResponse, GetCollectionInfoRequest, GetCollectionInfoResponse, ListAliasesRequest,
     ListAliasesResponse, ListCollectionAliasesRequest, ListCollectionsRequest, ListCollectionsResponse,
-    ListShardKeysRequest, ListShardKeysResponse, LocalShardInfo, ReplicaState, UpdateCollection,
-    UpdateCollectionClusterSetupRequest, UpdateCollectionClusterSetupResponse,
+    ListShardKeysRequest, ListShardKeysResponse, LocalShardInfo, ReplicaState, ShardKeyDescription,
+    UpdateCollection, UpdateCollectionClusterSetupRequest, UpdateCollectionClusterSetupResponse,
 };
 use tonic::{Request, Response, Status};
 
 use super::{elapsed, unimplemented};
 use crate::api::Api;
 use crate::convert::grpc::collections as conv;
+use crate::convert::grpc::routing;
 
-const CLUSTER: &str = "shard keys and cluster changes arrive with the cluster work";
+const CLUSTER: &str = "not supported by Quiver yet";
 
 pub struct CollectionsService {
     api: Api,
@@ -168,7 +169,7 @@ impl Collections for CollectionsService {
                 shard_id,
                 points_count: points as u64,
                 state: state(r),
-                shard_key: None,
+                shard_key: layout.keys.get(&shard_id).map(routing::shard_key_out),
             })
             .collect();
         let remote_shards = layout
@@ -178,7 +179,7 @@ impl Collections for CollectionsService {
                 shard_id,
                 peer_id,
                 state: state(r),
-                shard_key: None,
+                shard_key: layout.keys.get(&shard_id).map(routing::shard_key_out),
             })
             .collect();
         Ok(Response::new(CollectionClusterInfoResponse {
@@ -219,6 +220,36 @@ impl Collections for CollectionsService {
             return Err(crate::error::ApiError::invalid("cluster operations need cluster mode").into());
         };
         let change = match req.operation {
+            Some(Operation::CreateShardKey(spec)) => {
+                let key = spec.shard_key.as_ref().ok_or_else(|| {
+                    crate::error::ApiError::invalid("create_shard_key.shard_key: is required")
+                })?;
+                let key = routing::shard_key(key, "create_shard_key.shard_key")?;
+                let placement = (!spec.placement.is_empty()).then_some(spec.placement);
+                d.create_shard_key(
+                    req.collection_name,
+                    key,
+                    spec.shards_number,
+                    spec.replication_factor,
+                    placement,
+                )
+                .await?;
+                return Ok(Response::new(UpdateCollectionClusterSetupResponse {
+                    result: true,
+                    time: elapsed(started),
+                }));
+            }
+            Some(Operation::DeleteShardKey(spec)) => {
+                let key = spec.shard_key.as_ref().ok_or_else(|| {
+                    crate::error::ApiError::invalid("delete_shard_key.shard_key: is required")
+                })?;
+                let key = routing::shard_key(key, "delete_shard_key.shard_key")?;
+                d.delete_shard_key(req.collection_name, key).await?;
+                return Ok(Response::new(UpdateCollectionClusterSetupResponse {
+                    result: true,
+                    time: elapsed(started),
+                }));
+            }
             Some(Operation::MoveShard(m)) => ReplicaChange::Move {
                 shard: m.shard_id,
                 from: m.from_peer_id,
@@ -238,7 +269,7 @@ impl Collections for CollectionsService {
             },
             Some(_) => {
                 return Err(unimplemented(
-                    "UpdateCollectionClusterSetup (shard keys, resharding)",
+                    "UpdateCollectionClusterSetup (restart transfer, replicate points, resharding)",
                     CLUSTER,
                 ))
             }
@@ -255,29 +286,68 @@ impl Collections for CollectionsService {
 
     async fn create_shard_key(
         &self,
-        _: Request<CreateShardKeyRequest>,
+        request: Request<CreateShardKeyRequest>,
     ) -> Result<Response<CreateShardKeyResponse>, Status> {
-        Err(unimplemented("CreateShardKey", CLUSTER))
+        let started = Instant::now();
+        let req = request.into_inner();
+        let spec = req
+            .request
+            .ok_or_else(|| crate::error::ApiError::invalid("request: is required"))?;
+        let key = spec
+            .shard_key
+            .as_ref()
+            .ok_or_else(|| crate::error::ApiError::invalid("request.shard_key: is required"))?;
+        let key = routing::shard_key(key, "request.shard_key")?;
+        let placement = (!spec.placement.is_empty()).then_some(spec.placement);
+        self.api
+            .create_shard_key(
+                req.collection_name,
+                key,
+                spec.shards_number,
+                spec.replication_factor,
+                placement,
+            )
+            .await?;
+        Ok(Response::new(CreateShardKeyResponse {
+            result: true,
+            time: elapsed(started),
+        }))
     }
 
     async fn delete_shard_key(
         &self,
-        _: Request<DeleteShardKeyRequest>,
+        request: Request<DeleteShardKeyRequest>,
     ) -> Result<Response<DeleteShardKeyResponse>, Status> {
-        Err(unimplemented("DeleteShardKey", CLUSTER))
+        let started = Instant::now();
+        let req = request.into_inner();
+        let key = req
+            .request
+            .and_then(|r| r.shard_key)
+            .ok_or_else(|| crate::error::ApiError::invalid("request.shard_key: is required"))?;
+        let key = routing::shard_key(&key, "request.shard_key")?;
+        self.api.delete_shard_key(req.collection_name, key).await?;
+        Ok(Response::new(DeleteShardKeyResponse {
+            result: true,
+            time: elapsed(started),
+        }))
     }
 
-    /// Collections are sharded automatically, so they have no shard keys.
     async fn list_shard_keys(
         &self,
         request: Request<ListShardKeysRequest>,
     ) -> Result<Response<ListShardKeysResponse>, Status> {
         let started = Instant::now();
-        self.api
-            .collection_info(request.into_inner().collection_name)
+        let keys = self
+            .api
+            .list_shard_keys(request.into_inner().collection_name)
             .await?;
         Ok(Response::new(ListShardKeysResponse {
-            shard_keys: Vec::new(),
+            shard_keys: keys
+                .iter()
+                .map(|k| ShardKeyDescription {
+                    key: Some(routing::shard_key_out(k)),
+                })
+                .collect(),
             time: elapsed(started),
         }))
     }

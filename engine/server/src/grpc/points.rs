@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::{elapsed, unimplemented};
 use crate::api::Api;
-use crate::convert::grpc::{ids, index, points as conv, query};
+use crate::convert::grpc::{ids, index, points as conv, query, routing};
 
 const NOT_YET: &str = "not supported by Quiver yet";
 
@@ -36,9 +36,11 @@ impl PointsService {
         name: String,
         op: UpdateOperation,
         wait: Option<bool>,
+        selector: &Option<ShardKeySelector>,
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let started = Instant::now();
-        let r = self.api.update(name, op, wait.unwrap_or(false)).await?;
+        let keys = routing::shard_keys(selector, "")?;
+        let r = self.api.update(name, op, wait.unwrap_or(false), keys).await?;
         Ok(operation_response(&r, started))
     }
 }
@@ -73,7 +75,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::upsert(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn delete(
@@ -82,16 +85,18 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::delete(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn get(&self, request: Request<GetPoints>) -> Result<Response<GetResponse>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
         let (ids, with_payload, with_vector) = query::get(&req)?;
+        let opts = routing::read_options(&req.shard_key_selector, &req.read_consistency, "")?;
         let records = self
             .api
-            .retrieve(req.collection_name, ids, with_payload, with_vector)
+            .retrieve(req.collection_name, ids, with_payload, with_vector, opts)
             .await?;
         Ok(Response::new(GetResponse {
             result: records.iter().map(query::record_out).collect(),
@@ -106,7 +111,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::update_vectors(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn delete_vectors(
@@ -115,7 +121,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::delete_vectors(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn set_payload(
@@ -124,7 +131,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::set_payload(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn overwrite_payload(
@@ -133,7 +141,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::overwrite_payload(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn delete_payload(
@@ -142,7 +151,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::delete_payload(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn clear_payload(
@@ -151,7 +161,8 @@ impl Points for PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let req = request.into_inner();
         let op = conv::clear_payload(&req)?;
-        self.apply(req.collection_name, op, req.wait).await
+        self.apply(req.collection_name, op, req.wait, &req.shard_key_selector)
+            .await
     }
 
     async fn create_field_index(
@@ -199,7 +210,8 @@ impl Points for PointsService {
         let started = Instant::now();
         let req = request.into_inner();
         let q = query::search(&req, "")?;
-        let hits = self.api.query(req.collection_name, q).await?;
+        let opts = routing::read_options(&req.shard_key_selector, &req.read_consistency, "")?;
+        let hits = self.api.query(req.collection_name, q, opts).await?;
         Ok(Response::new(SearchResponse {
             result: query::scored_points_out(&hits),
             time: elapsed(started),
@@ -214,6 +226,23 @@ impl Points for PointsService {
         let started = Instant::now();
         let req = request.into_inner();
         let qs = query::search_batch(&req)?;
+        let level = routing::consistency(&req.read_consistency, "")?;
+        let qs = qs
+            .into_iter()
+            .zip(&req.search_points)
+            .enumerate()
+            .map(|(i, (q, one))| {
+                let path = crate::convert::index("search_points", i);
+                let shard_keys = routing::shard_keys(&one.shard_key_selector, &path)?;
+                Ok((
+                    q,
+                    quiver_types::ReadOptions {
+                        consistency: level,
+                        shard_keys,
+                    },
+                ))
+            })
+            .collect::<crate::error::ApiResult<Vec<_>>>()?;
         let lists = self.api.query_batch(req.collection_name, qs).await?;
         Ok(Response::new(SearchBatchResponse {
             result: batch_results(&lists),
@@ -233,7 +262,8 @@ impl Points for PointsService {
         let started = Instant::now();
         let req = request.into_inner();
         let scroll = query::scroll(&req)?;
-        let (records, next) = self.api.scroll(req.collection_name, scroll).await?;
+        let opts = routing::read_options(&req.shard_key_selector, &req.read_consistency, "")?;
+        let (records, next) = self.api.scroll(req.collection_name, scroll, opts).await?;
         Ok(Response::new(ScrollResponse {
             next_page_offset: next.as_ref().map(ids::point_id_out),
             result: records.iter().map(query::record_out).collect(),
@@ -275,7 +305,8 @@ impl Points for PointsService {
         let started = Instant::now();
         let req = request.into_inner();
         let filter = query::count(&req)?;
-        let count = self.api.count(req.collection_name, filter).await?;
+        let opts = routing::read_options(&req.shard_key_selector, &req.read_consistency, "")?;
+        let count = self.api.count(req.collection_name, filter, opts).await?;
         Ok(Response::new(CountResponse {
             result: Some(CountResult { count: count as u64 }),
             time: elapsed(started),
@@ -289,7 +320,15 @@ impl Points for PointsService {
     ) -> Result<Response<UpdateBatchResponse>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
-        let ops = conv::batch(&req)?;
+        let ops = conv::batch(&req)?
+            .into_iter()
+            .zip(&req.operations)
+            .enumerate()
+            .map(|(i, (op, raw))| {
+                let path = crate::convert::index("operations", i);
+                Ok((op, routing::shard_keys(routing::operation_selector(raw), &path)?))
+            })
+            .collect::<crate::error::ApiResult<Vec<_>>>()?;
         let results = self
             .api
             .update_batch(req.collection_name, ops, req.wait.unwrap_or(false))
@@ -312,11 +351,12 @@ impl Points for PointsService {
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let req = request.into_inner();
         let q = query::query(&req, "")?;
+        let opts = routing::read_options(&req.shard_key_selector, &req.read_consistency, "")?;
         let (hits, plans) = if explain {
             let (hits, plans) = self.api.query_explained(req.collection_name, q).await?;
             (hits, Some(plans))
         } else {
-            (self.api.query(req.collection_name, q).await?, None)
+            (self.api.query(req.collection_name, q, opts).await?, None)
         };
         let mut response = Response::new(QueryResponse {
             result: query::scored_points_out(&hits),
@@ -339,6 +379,23 @@ impl Points for PointsService {
         let started = Instant::now();
         let req = request.into_inner();
         let qs = query::query_batch(&req)?;
+        let level = routing::consistency(&req.read_consistency, "")?;
+        let qs = qs
+            .into_iter()
+            .zip(&req.query_points)
+            .enumerate()
+            .map(|(i, (q, one))| {
+                let path = crate::convert::index("query_points", i);
+                let shard_keys = routing::shard_keys(&one.shard_key_selector, &path)?;
+                Ok((
+                    q,
+                    quiver_types::ReadOptions {
+                        consistency: level,
+                        shard_keys,
+                    },
+                ))
+            })
+            .collect::<crate::error::ApiResult<Vec<_>>>()?;
         let lists = self.api.query_batch(req.collection_name, qs).await?;
         Ok(Response::new(QueryBatchResponse {
             result: batch_results(&lists),

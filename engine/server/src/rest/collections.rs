@@ -90,12 +90,16 @@ pub(crate) async fn cluster_info(State(s): State<AppState>, Path(name): Path<Str
     let local: Vec<_> = layout
         .local
         .iter()
-        .map(|(id, points, r)| json!({"shard_id": id, "points_count": points, "state": state(*r)}))
+        .map(|(id, points, r)| {
+            json!({"shard_id": id, "shard_key": layout.keys.get(id), "points_count": points, "state": state(*r)})
+        })
         .collect();
     let remote: Vec<_> = layout
         .remote
         .iter()
-        .map(|(id, peer, r)| json!({"shard_id": id, "peer_id": peer, "state": state(*r)}))
+        .map(|(id, peer, r)| {
+            json!({"shard_id": id, "shard_key": layout.keys.get(id), "peer_id": peer, "state": state(*r)})
+        })
         .collect();
     Ok(ok(
         json!({"peer_id": layout.peer_id, "shard_count": layout.shard_count, "local_shards": local,
@@ -113,6 +117,10 @@ pub(crate) async fn update_cluster(
 ) -> ApiResult<Response> {
     use crate::cluster::coordinator::ReplicaChange;
     let started = Instant::now();
+    if let Some(done) = super::shard_keys::cluster_operation(&s, &name, &body).await {
+        done?;
+        return Ok(ok(json!(true), started));
+    }
     let Some(d) = s.api.distributed() else {
         return Err(ApiError::invalid("cluster operations need cluster mode"));
     };
@@ -148,7 +156,7 @@ pub(crate) async fn update_cluster(
         }
     } else {
         return Err(ApiError::invalid(
-            "expected one of move_shard, replicate_shard, abort_transfer, drop_replica",
+            "expected one of move_shard, replicate_shard, abort_transfer, drop_replica, create_sharding_key, drop_sharding_key",
         ));
     };
     d.change_replicas(name, change).await?;

@@ -4,6 +4,7 @@
 mod collections;
 mod points;
 mod service;
+mod shard_keys;
 mod snapshots;
 
 use std::collections::HashMap;
@@ -125,6 +126,11 @@ pub fn router(api: Api, settings: &Settings) -> Router {
             &format!("{c}/cluster"),
             get(collections::cluster_info).post(collections::update_cluster),
         )
+        .route(
+            &format!("{c}/shards"),
+            get(shard_keys::list).put(shard_keys::create),
+        )
+        .route(&format!("{c}/shards/delete"), post(shard_keys::delete))
         .route("/cluster/peer/{peer}", delete(collections::remove_peer))
         .route(
             "/quiver/collections/{name}/replicas",

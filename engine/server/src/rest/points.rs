@@ -9,19 +9,22 @@ use quiver_types::{PointSelector, UpdateOperation, WithPayload, WithVector};
 use serde_json::{json, Value};
 
 use super::{ok, wait_flag, AppState, Body};
-use crate::convert::rest::{filter, json as j, output, points as conv, query};
+use crate::convert::rest::{filter, json as j, output, points as conv, query, routing};
 use crate::error::{ApiError, ApiResult};
 
 type Q = Query<HashMap<String, String>>;
 
+/// Applies `op`, read from `body` (whose `shard_key` names where it goes).
 async fn write(
     s: &AppState,
     name: String,
     q: &HashMap<String, String>,
+    body: &Value,
     op: UpdateOperation,
 ) -> ApiResult<Response> {
     let started = Instant::now();
-    let r = s.api.update(name, op, wait_flag(q)?).await?;
+    let keys = routing::shard_keys(body, "")?;
+    let r = s.api.update(name, op, wait_flag(q)?, keys).await?;
     Ok(ok(output::update_result(&r), started))
 }
 
@@ -32,7 +35,7 @@ pub(crate) async fn upsert(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = conv::upsert(&b, "")?;
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn delete(
@@ -42,7 +45,7 @@ pub(crate) async fn delete(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = UpdateOperation::Delete(conv::selector(&b, "")?);
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn update_vectors(
@@ -52,7 +55,7 @@ pub(crate) async fn update_vectors(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = conv::update_vectors(&b)?;
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn delete_vectors(
@@ -62,7 +65,7 @@ pub(crate) async fn delete_vectors(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = conv::delete_vectors(&b)?;
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn set_payload(
@@ -72,7 +75,7 @@ pub(crate) async fn set_payload(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = conv::set_payload(&b)?;
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn overwrite_payload(
@@ -82,7 +85,7 @@ pub(crate) async fn overwrite_payload(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = conv::overwrite_payload(&b)?;
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn delete_payload(
@@ -92,7 +95,7 @@ pub(crate) async fn delete_payload(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let op = conv::delete_payload(&b)?;
-    write(&s, name, &q, op).await
+    write(&s, name, &q, &b, op).await
 }
 
 pub(crate) async fn clear_payload(
@@ -102,7 +105,7 @@ pub(crate) async fn clear_payload(
     Body(b): Body,
 ) -> ApiResult<Response> {
     let sel: PointSelector = conv::selector(&b, "")?;
-    write(&s, name, &q, UpdateOperation::ClearPayload(sel)).await
+    write(&s, name, &q, &b, UpdateOperation::ClearPayload(sel)).await
 }
 
 pub(crate) async fn batch(
@@ -116,7 +119,16 @@ pub(crate) async fn batch(
     let ops = j::array(ops_v, "operations")?
         .iter()
         .enumerate()
-        .map(|(i, o)| conv::batch_operation(o, &j::index("operations", i)))
+        .map(|(i, o)| {
+            let path = j::index("operations", i);
+            let op = conv::batch_operation(o, &path)?;
+            // `{"upsert": {..., "shard_key": ...}}`: the key sits in the operation's body.
+            let keys = match o.as_object().and_then(|m| m.iter().next()) {
+                Some((kind, inner)) => routing::shard_keys(inner, &j::join(&path, kind))?,
+                None => None,
+            };
+            Ok((op, keys))
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     let results = s.api.update_batch(name, ops, wait_flag(&q)?).await?;
     Ok(ok(
@@ -128,11 +140,13 @@ pub(crate) async fn batch(
 pub(crate) async fn retrieve(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Q,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let (ids, wp, wv) = query::retrieve(&b)?;
-    let records = s.api.retrieve(name, ids, wp, wv).await?;
+    let opts = routing::read_options(&b, "", routing::consistency(&q)?)?;
+    let records = s.api.retrieve(name, ids, wp, wv, opts).await?;
     Ok(ok(
         Value::Array(records.iter().map(output::record).collect()),
         started,
@@ -142,13 +156,23 @@ pub(crate) async fn retrieve(
 pub(crate) async fn get_one(
     State(s): State<AppState>,
     Path((name, id)): Path<(String, String)>,
+    Query(q): Q,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let id_value = id.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(id));
     let pid = conv::point_id(&id_value, "id")?;
     let mut records = s
         .api
-        .retrieve(name, vec![pid], WithPayload::All, WithVector::All)
+        .retrieve(
+            name,
+            vec![pid],
+            WithPayload::All,
+            WithVector::All,
+            quiver_types::ReadOptions {
+                consistency: routing::consistency(&q)?,
+                shard_keys: None,
+            },
+        )
         .await?;
     let record = records
         .pop()
@@ -159,11 +183,13 @@ pub(crate) async fn get_one(
 pub(crate) async fn scroll(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Q,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let req = query::scroll(&b)?;
-    let (records, next) = s.api.scroll(name, req).await?;
+    let opts = routing::read_options(&b, "", routing::consistency(&q)?)?;
+    let (records, next) = s.api.scroll(name, req, opts).await?;
     Ok(ok(
         json!({
             "points": records.iter().map(output::record).collect::<Vec<_>>(),
@@ -176,11 +202,13 @@ pub(crate) async fn scroll(
 pub(crate) async fn count(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Q,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let f = filter::opt_filter(&b, "filter", "")?;
-    let n = s.api.count(name, f).await?;
+    let opts = routing::read_options(&b, "", routing::consistency(&q)?)?;
+    let n = s.api.count(name, f, opts).await?;
     Ok(ok(json!({"count": n}), started))
 }
 
@@ -191,21 +219,27 @@ fn scored_list(points: &[quiver_types::ScoredPoint]) -> Value {
 pub(crate) async fn search(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Q,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let req = query::search(&b, "")?;
-    let hits = s.api.query(name, req).await?;
+    let opts = routing::read_options(&b, "", routing::consistency(&q)?)?;
+    let hits = s.api.query(name, req, opts).await?;
     Ok(ok(scored_list(&hits), started))
 }
 
 pub(crate) async fn search_batch(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Q,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
-    let reqs = query::batch(&b, query::search)?;
+    let level = routing::consistency(&q)?;
+    let reqs = query::batch(&b, |v, p| {
+        Ok((query::search(v, p)?, routing::read_options(v, p, level)?))
+    })?;
     let all = s.api.query_batch(name, reqs).await?;
     Ok(ok(
         Value::Array(all.iter().map(|h| scored_list(h)).collect()),
@@ -223,6 +257,7 @@ pub(crate) async fn query(
 ) -> ApiResult<Response> {
     let started = Instant::now();
     let req = query::query_request(&b, "")?;
+    let opts = routing::read_options(&b, "", routing::consistency(&params)?)?;
     let explain = match params.get("explain").map(String::as_str) {
         None | Some("false") => false,
         Some("true") | Some("") => true,
@@ -239,17 +274,21 @@ pub(crate) async fn query(
             started,
         ));
     }
-    let hits = s.api.query(name, req).await?;
+    let hits = s.api.query(name, req, opts).await?;
     Ok(ok(json!({"points": scored_list(&hits)}), started))
 }
 
 pub(crate) async fn query_batch(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Q,
     Body(b): Body,
 ) -> ApiResult<Response> {
     let started = Instant::now();
-    let reqs = query::batch(&b, query::query_request)?;
+    let level = routing::consistency(&q)?;
+    let reqs = query::batch(&b, |v, p| {
+        Ok((query::query_request(v, p)?, routing::read_options(v, p, level)?))
+    })?;
     let all = s.api.query_batch(name, reqs).await?;
     Ok(ok(
         Value::Array(all.iter().map(|h| json!({"points": scored_list(h)})).collect()),

@@ -83,12 +83,7 @@ pub fn create(req: &pb::CreateCollection) -> ApiResult<(String, CollectionConfig
     let sharding_method = match req.sharding_method {
         None => None,
         Some(m) if m == pb::ShardingMethod::Auto as i32 => Some(ShardingMethod::Auto),
-        Some(m) if m == pb::ShardingMethod::Custom as i32 => {
-            return Err(bad(
-                "sharding_method",
-                "custom sharding needs cluster mode, which arrives with the cluster work",
-            ))
-        }
+        Some(m) if m == pb::ShardingMethod::Custom as i32 => Some(ShardingMethod::Custom),
         Some(m) => return Err(bad("sharding_method", format!("{m} is not Auto or Custom"))),
     };
     let config = CollectionConfig {

@@ -146,7 +146,16 @@ fn invalid_create_requests_name_the_field() {
         sharding_method: Some(pb::ShardingMethod::Custom as i32),
         ..Default::default()
     };
-    assert!(create(&custom)
+    // Custom sharding converts; whether it is allowed (cluster mode only) is the API's call.
+    assert_eq!(
+        create(&custom).unwrap().1.params.sharding_method,
+        Some(quiver_collection::ShardingMethod::Custom)
+    );
+    let unknown = pb::CreateCollection {
+        sharding_method: Some(9),
+        ..custom.clone()
+    };
+    assert!(create(&unknown)
         .unwrap_err()
         .to_string()
         .contains("sharding_method"));

@@ -13,8 +13,9 @@
 //! - [`query`]: search, query, scroll, count and retrieve requests; scored points and records.
 //!
 //! Every invalid value becomes [`ApiError::InvalidInput`] with a message naming the field, as a path
-//! from the request's root (`points[3].vectors.image`). Fields Quiver does not use (timeouts, read
-//! consistency, write ordering, search params) are ignored the way Qdrant ignores unknown fields.
+//! from the request's root (`points[3].vectors.image`). Fields Quiver does not use (timeouts, write
+//! ordering) are ignored the way Qdrant ignores unknown fields. [`routing`] reads shard key
+//! selectors and read consistency, which the services pass beside the converted request.
 
 pub mod collections;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod index;
 pub mod payload;
 pub mod points;
 pub mod query;
+pub mod routing;
 pub mod strict;
 pub mod vectors;
 
@@ -44,19 +46,4 @@ pub fn required<'a, T>(v: &'a Option<T>, path: &str, key: &str) -> Result<&'a T,
 /// An `f32` widened to the `f64` a user wrote (0.95f32 stays 0.95, not 0.949999988).
 pub fn widen(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
-}
-
-/// Custom sharding (shard keys) arrives with the cluster work; a request naming shard keys is refused
-/// rather than silently applied to every shard.
-pub fn no_shard_keys(
-    selector: &Option<qdrant_client::qdrant::ShardKeySelector>,
-    path: &str,
-) -> Result<(), ApiError> {
-    match selector {
-        Some(s) if !s.shard_keys.is_empty() || s.fallback.is_some() => Err(bad(
-            &join(path, "shard_key_selector"),
-            "shard keys need custom sharding, which arrives with the cluster work",
-        )),
-        _ => Ok(()),
-    }
 }

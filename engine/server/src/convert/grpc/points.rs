@@ -13,8 +13,9 @@ use quiver_types::{PointRecord, UpdateOperation};
 
 use super::ids::{points_selector, required_id, selector};
 use super::payload::{json_path, json_paths, object};
+use super::routing::shard_keys;
 use super::vectors::vectors;
-use super::{bad, index, join, no_shard_keys};
+use super::{bad, index, join};
 use crate::error::ApiResult;
 
 /// Refuses what the engine cannot do yet rather than doing something else.
@@ -51,13 +52,13 @@ fn points(list: &[pb::PointStruct], path: &str) -> ApiResult<UpdateOperation> {
 }
 
 pub fn upsert(req: &pb::UpsertPoints) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     plain_upsert(&req.update_filter, req.update_mode, "")?;
     points(&req.points, "")
 }
 
 pub fn delete(req: &pb::DeletePoints) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     Ok(UpdateOperation::Delete(selector(&req.points, "", "points")?))
 }
 
@@ -78,7 +79,7 @@ fn point_vectors(list: &[pb::PointVectors], path: &str) -> ApiResult<UpdateOpera
 }
 
 pub fn update_vectors(req: &pb::UpdatePointVectors) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     plain_upsert(&req.update_filter, None, "")?;
     point_vectors(&req.points, "")
 }
@@ -93,7 +94,7 @@ fn names(v: &Option<pb::VectorsSelector>, path: &str) -> ApiResult<Vec<String>> 
 }
 
 pub fn delete_vectors(req: &pb::DeletePointVectors) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     Ok(UpdateOperation::DeleteVectors {
         selector: selector(&req.points_selector, "", "points_selector")?,
         names: names(&req.vectors, "")?,
@@ -135,17 +136,17 @@ fn overwrite(
 }
 
 pub fn set_payload(req: &pb::SetPayloadPoints) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     set(&req.payload, &req.points_selector, &req.key, "")
 }
 
 pub fn overwrite_payload(req: &pb::SetPayloadPoints) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     overwrite(&req.payload, &req.points_selector, &req.key, "")
 }
 
 pub fn delete_payload(req: &pb::DeletePayloadPoints) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     Ok(UpdateOperation::DeletePayload {
         selector: selector(&req.points_selector, "", "points_selector")?,
         keys: json_paths(&req.keys, "keys")?,
@@ -153,7 +154,7 @@ pub fn delete_payload(req: &pb::DeletePayloadPoints) -> ApiResult<UpdateOperatio
 }
 
 pub fn clear_payload(req: &pb::ClearPayloadPoints) -> ApiResult<UpdateOperation> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     Ok(UpdateOperation::ClearPayload(selector(
         &req.points,
         "",
@@ -167,7 +168,7 @@ pub fn batch_operation(op: &pb::PointsUpdateOperation, path: &str) -> ApiResult<
     match &op.operation {
         Some(Operation::Upsert(u)) => {
             let p = join(path, "upsert");
-            no_shard_keys(&u.shard_key_selector, &p)?;
+            shard_keys(&u.shard_key_selector, &p)?;
             plain_upsert(&u.update_filter, u.update_mode, &p)?;
             points(&u.points, &p)
         }
@@ -177,22 +178,22 @@ pub fn batch_operation(op: &pb::PointsUpdateOperation, path: &str) -> ApiResult<
         )?)),
         Some(Operation::DeletePoints(d)) => {
             let p = join(path, "delete_points");
-            no_shard_keys(&d.shard_key_selector, &p)?;
+            shard_keys(&d.shard_key_selector, &p)?;
             Ok(UpdateOperation::Delete(selector(&d.points, &p, "points")?))
         }
         Some(Operation::SetPayload(s)) => {
             let p = join(path, "set_payload");
-            no_shard_keys(&s.shard_key_selector, &p)?;
+            shard_keys(&s.shard_key_selector, &p)?;
             set(&s.payload, &s.points_selector, &s.key, &p)
         }
         Some(Operation::OverwritePayload(s)) => {
             let p = join(path, "overwrite_payload");
-            no_shard_keys(&s.shard_key_selector, &p)?;
+            shard_keys(&s.shard_key_selector, &p)?;
             overwrite(&s.payload, &s.points_selector, &s.key, &p)
         }
         Some(Operation::DeletePayload(d)) => {
             let p = join(path, "delete_payload");
-            no_shard_keys(&d.shard_key_selector, &p)?;
+            shard_keys(&d.shard_key_selector, &p)?;
             Ok(UpdateOperation::DeletePayload {
                 selector: selector(&d.points_selector, &p, "points_selector")?,
                 keys: json_paths(&d.keys, &join(&p, "keys"))?,
@@ -204,18 +205,18 @@ pub fn batch_operation(op: &pb::PointsUpdateOperation, path: &str) -> ApiResult<
         )?)),
         Some(Operation::ClearPayload(c)) => {
             let p = join(path, "clear_payload");
-            no_shard_keys(&c.shard_key_selector, &p)?;
+            shard_keys(&c.shard_key_selector, &p)?;
             Ok(UpdateOperation::ClearPayload(selector(&c.points, &p, "points")?))
         }
         Some(Operation::UpdateVectors(u)) => {
             let p = join(path, "update_vectors");
-            no_shard_keys(&u.shard_key_selector, &p)?;
+            shard_keys(&u.shard_key_selector, &p)?;
             plain_upsert(&u.update_filter, None, &p)?;
             point_vectors(&u.points, &p)
         }
         Some(Operation::DeleteVectors(d)) => {
             let p = join(path, "delete_vectors");
-            no_shard_keys(&d.shard_key_selector, &p)?;
+            shard_keys(&d.shard_key_selector, &p)?;
             Ok(UpdateOperation::DeleteVectors {
                 selector: selector(&d.points_selector, &p, "points_selector")?,
                 names: names(&d.vectors, &p)?,

@@ -17,8 +17,9 @@ use quiver_types::{
 use super::filter::{opt_filter, timestamp_micros};
 use super::ids::{point_id, point_id_out, point_ids};
 use super::payload::{json_path, object_out, with_payload};
+use super::routing::shard_keys;
 use super::vectors::{vector_input, vectors_output, with_vectors};
-use super::{bad, index, join, no_shard_keys};
+use super::{bad, index, join};
 use crate::error::ApiResult;
 
 /// Largest `limit` accepted in one request (as the REST surface).
@@ -74,7 +75,7 @@ fn oversampling(o: f64, path: &str) -> ApiResult<f32> {
 
 /// A deprecated `SearchPoints` -> a nearest-neighbour query.
 pub fn search(req: &pb::SearchPoints, path: &str) -> ApiResult<QueryRequest> {
-    no_shard_keys(&req.shard_key_selector, path)?;
+    shard_keys(&req.shard_key_selector, path)?;
     if req.limit == 0 {
         return Err(bad(&join(path, "limit"), "must be at least 1"));
     }
@@ -201,7 +202,7 @@ fn prefetches(list: &[pb::PrefetchQuery], path: &str) -> ApiResult<Vec<Prefetch>
 
 /// `QueryPoints` at `path` (the root, or `query_points[i]` of a batch).
 pub fn query(req: &pb::QueryPoints, path: &str) -> ApiResult<QueryRequest> {
-    no_shard_keys(&req.shard_key_selector, path)?;
+    shard_keys(&req.shard_key_selector, path)?;
     no_lookup(&req.lookup_from, path)?;
     Ok(QueryRequest {
         prefetch: prefetches(&req.prefetch, path)?,
@@ -226,7 +227,7 @@ pub fn query_batch(req: &pb::QueryBatchPoints) -> ApiResult<Vec<QueryRequest>> {
 }
 
 pub fn scroll(req: &pb::ScrollPoints) -> ApiResult<ScrollRequest> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     Ok(ScrollRequest {
         offset: req.offset.as_ref().map(|o| point_id(o, "offset")).transpose()?,
         limit: limit(req.limit.map_or(DEFAULT_LIMIT, u64::from), "")?,
@@ -242,13 +243,13 @@ pub fn scroll(req: &pb::ScrollPoints) -> ApiResult<ScrollRequest> {
 }
 
 pub fn count(req: &pb::CountPoints) -> ApiResult<Option<Filter>> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     opt_filter(&req.filter, "", "filter")
 }
 
 /// `GetPoints` -> (ids, payload selector, vector selector).
 pub fn get(req: &pb::GetPoints) -> ApiResult<(Vec<PointId>, WithPayload, WithVector)> {
-    no_shard_keys(&req.shard_key_selector, "")?;
+    shard_keys(&req.shard_key_selector, "")?;
     Ok((
         point_ids(&req.ids, "ids")?,
         with_payload(&req.with_payload, true, "with_payload")?,

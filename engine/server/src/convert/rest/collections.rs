@@ -96,12 +96,6 @@ pub fn create_body(body: &Value) -> ApiResult<CollectionConfig> {
         strict_mode_config: opt::<Value>(body, "strict_mode_config")?,
         metadata: opt::<serde_json::Map<String, Value>>(body, "metadata")?,
     };
-    if config.params.sharding_method == Some(ShardingMethod::Custom) {
-        return Err(bad(
-            "sharding_method",
-            "custom sharding needs cluster mode, which arrives with the cluster work",
-        ));
-    }
     config.validate()?;
     Ok(config)
 }

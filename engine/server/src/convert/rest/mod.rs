@@ -8,3 +8,4 @@ pub mod json;
 pub mod output;
 pub mod points;
 pub mod query;
+pub mod routing;

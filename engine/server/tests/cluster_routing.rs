@@ -1,0 +1,251 @@
+//! Where cluster reads and writes go: custom sharding (shard keys created, listed, used on
+//! writes and reads, deleted) and read consistency levels, through every node of a 3-process
+//! cluster on 127.0.0.1; and reads that fail over when a replica's node is killed.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::cluster::{node, point};
+use common::Rest;
+use serde_json::{json, Value};
+
+/// Upserts `ids` into collection `t` with shard key `key` (`Value::Null`: none).
+async fn write_keyed(rest: &Rest, ids: impl Iterator<Item = u64>, key: Value) -> (u16, Value) {
+    let mut body = json!({"points": ids.map(point).collect::<Vec<_>>()});
+    if !key.is_null() {
+        body["shard_key"] = key;
+    }
+    rest.call("PUT", "/collections/t/points?wait=true", Some(body))
+        .await
+}
+
+async fn count(rest: &Rest, query: &str, body: Value) -> u64 {
+    let path = format!("/collections/t/points/count{query}");
+    rest.ok("POST", &path, Some(body)).await["count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_keys_route_writes_and_reads_and_consistency_levels_read_every_replica() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let rests = [Rest::new(&a), Rest::new(&b), Rest::new(&c)];
+    rests[0]
+        .ok(
+            "PUT",
+            "/collections/t",
+            Some(
+                json!({"vectors": {"size": 4, "distance": "Cosine"}, "sharding_method": "custom",
+                        "shard_number": 1, "replication_factor": 2}),
+            ),
+        )
+        .await;
+    // Keys through different nodes: a keyword one and a number one with two shards.
+    rests[1]
+        .ok("PUT", "/collections/t/shards", Some(json!({"shard_key": "acme"})))
+        .await;
+    rests[2]
+        .ok(
+            "PUT",
+            "/collections/t/shards",
+            Some(json!({"shard_key": 7, "shards_number": 2})),
+        )
+        .await;
+    let (status, body) = rests[0]
+        .call("PUT", "/collections/t/shards", Some(json!({"shard_key": "acme"})))
+        .await;
+    assert_eq!(status, 400, "a key that exists: {body}");
+    for r in &rests {
+        let listed = r.ok("GET", "/collections/t/shards", None).await;
+        assert_eq!(
+            listed["shard_keys"],
+            json!([{"key": 7}, {"key": "acme"}]),
+            "{listed}"
+        );
+    }
+    let layout = rests[0].ok("GET", "/collections/t/cluster", None).await;
+    assert_eq!(layout["shard_count"], 3, "{layout}");
+    let keys: BTreeSet<String> = layout["local_shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(layout["remote_shards"].as_array().unwrap())
+        .map(|s| s["shard_key"].to_string())
+        .collect();
+    assert_eq!(keys, BTreeSet::from(["7".to_string(), "\"acme\"".to_string()]));
+
+    // Writes must name an existing key; each key's points stay in its shards.
+    let (status, body) = write_keyed(&rests[0], 0..5, Value::Null).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("shard_key"), "{body}");
+    let (status, body) = write_keyed(&rests[0], 0..5, json!("initech")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("initech"), "{body}");
+    assert_eq!(write_keyed(&rests[0], 0..50, json!("acme")).await.0, 200);
+    assert_eq!(write_keyed(&rests[1], 50..100, json!(7)).await.0, 200);
+    // The same id under another key is another point.
+    let mut other = point(5);
+    other["payload"]["tag"] = json!("under-7");
+    rests[2]
+        .ok(
+            "PUT",
+            "/collections/t/points?wait=true",
+            Some(json!({"points": [other], "shard_key": [7]})),
+        )
+        .await;
+    for r in &rests {
+        assert_eq!(count(r, "", json!({"exact": true})).await, 101);
+        assert_eq!(count(r, "", json!({"shard_key": "acme"})).await, 50);
+        assert_eq!(count(r, "", json!({"shard_key": 7})).await, 51);
+        assert_eq!(count(r, "", json!({"shard_key": ["acme", 7]})).await, 101);
+        for level in ["all", "majority", "quorum", "2"] {
+            let q = format!("?consistency={level}");
+            assert_eq!(count(r, &q, json!({})).await, 101, "consistency={level}");
+        }
+        let hits = r
+            .ok(
+                "POST",
+                "/collections/t/points/search?consistency=all",
+                Some(json!({"vector": [0.3, 0.9, 1.0, 0.0], "limit": 40, "shard_key": "acme"})),
+            )
+            .await;
+        let ids: Vec<u64> = hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 40, "{hits}");
+        assert!(ids.iter().all(|&i| i < 50), "{ids:?}");
+        assert_eq!(
+            ids.iter().collect::<BTreeSet<_>>().len(),
+            40,
+            "no point twice from two replicas"
+        );
+        let get = |key: Value| {
+            let r = r.clone();
+            async move {
+                let mut body = json!({"ids": [5, 60], "with_payload": true});
+                if !key.is_null() {
+                    body["shard_key"] = key;
+                }
+                r.ok("POST", "/collections/t/points?consistency=all", Some(body))
+                    .await
+            }
+        };
+        let under_7 = get(json!(7)).await;
+        assert_eq!(under_7.as_array().unwrap().len(), 2, "{under_7}");
+        assert_eq!(under_7[0]["payload"]["tag"], "under-7", "{under_7}");
+        let under_acme = get(json!("acme")).await;
+        assert_eq!(under_acme.as_array().unwrap().len(), 1, "{under_acme}");
+        assert_eq!(under_acme[0]["payload"]["tag"], "w5");
+        let scrolled = r
+            .ok(
+                "POST",
+                "/collections/t/points/scroll?consistency=majority",
+                Some(json!({"limit": 200, "shard_key": 7})),
+            )
+            .await;
+        assert_eq!(scrolled["points"].as_array().unwrap().len(), 51, "{scrolled}");
+    }
+    let (status, body) = rests[0]
+        .call(
+            "POST",
+            "/collections/t/points/count?consistency=most",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("consistency"), "{body}");
+
+    // Deleting a key drops its shards and their points everywhere.
+    rests[2]
+        .ok(
+            "POST",
+            "/collections/t/shards/delete",
+            Some(json!({"shard_key": "acme"})),
+        )
+        .await;
+    for r in &rests {
+        assert_eq!(count(r, "", json!({})).await, 51);
+        let listed = r.ok("GET", "/collections/t/shards", None).await;
+        assert_eq!(listed["shard_keys"], json!([{"key": 7}]));
+    }
+    assert_eq!(write_keyed(&rests[0], 0..3, json!("acme")).await.0, 400);
+
+    // A node dies: reads at one replica fail over to the other replica of each of its shards;
+    // reads that need every replica cannot be answered and say so.
+    let survivors = [rests[0].clone(), rests[1].clone()];
+    c.kill9();
+    for r in &survivors {
+        assert_eq!(count(r, "", json!({})).await, 51, "read failover");
+        let (status, body) = r
+            .call(
+                "POST",
+                "/collections/t/points/count?consistency=all",
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(
+            status, 503,
+            "all replicas cannot answer with one node down: {body}"
+        );
+    }
+    drop((a, b));
+}
+
+/// Custom sharding needs cluster mode; a single node says so, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_refuses_custom_sharding_and_shard_keys_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::Server::start(dir.path());
+    let r = Rest::new(&s);
+    let (status, body) = r
+        .call(
+            "PUT",
+            "/collections/t",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "sharding_method": "custom"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("sharding_method"), "{body}");
+    r.ok(
+        "PUT",
+        "/collections/t",
+        Some(json!({"vectors": {"size": 4, "distance": "Cosine"}})),
+    )
+    .await;
+    let (status, body) = r
+        .call(
+            "PUT",
+            "/collections/t/points?wait=true",
+            Some(json!({"points": [point(1)], "shard_key": "a"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("shard_key"), "{body}");
+    let (status, _) = r
+        .call("PUT", "/collections/t/shards", Some(json!({"shard_key": "a"})))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        r.ok("GET", "/collections/t/shards", None).await["shard_keys"],
+        json!([])
+    );
+    // One replica is every replica here: consistency levels are accepted.
+    assert_eq!(
+        r.ok(
+            "POST",
+            "/collections/t/points/count?consistency=all",
+            Some(json!({}))
+        )
+        .await["count"],
+        0
+    );
+}
