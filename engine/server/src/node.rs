@@ -45,7 +45,7 @@ async fn start_cluster(
         dir: settings.storage.path.join("raft"),
         node_id: settings.cluster.node_id,
         uri,
-        local_ip: own_ip,
+        local_ip: settings.cluster.p2p.source_address.or(own_ip),
         heartbeat_ms: settings.cluster.consensus.tick_period_ms,
     })
     .await

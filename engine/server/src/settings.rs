@@ -18,7 +18,7 @@ pub struct Settings {
 }
 
 /// Cluster mode (Qdrant's `cluster` section): off by default, a single node.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ClusterSettings {
     pub enabled: bool,
@@ -38,6 +38,9 @@ pub struct ClusterSettings {
 pub struct P2pSettings {
     /// 0 picks a free one (logged as `p2p=`).
     pub port: u16,
+    /// The local address outgoing node-to-node connections bind; default `service.host`. On a
+    /// host with several addresses it picks the one peers see this node's traffic come from.
+    pub source_address: Option<std::net::IpAddr>,
 }
 
 /// Raft timing.
@@ -48,22 +51,12 @@ pub struct ConsensusSettings {
     pub tick_period_ms: u64,
 }
 
-impl Default for ClusterSettings {
-    fn default() -> Self {
-        ClusterSettings {
-            enabled: false,
-            node_id: None,
-            uri: None,
-            bootstrap: None,
-            p2p: P2pSettings { port: 6335 },
-            consensus: ConsensusSettings::default(),
-        }
-    }
-}
-
 impl Default for P2pSettings {
     fn default() -> Self {
-        P2pSettings { port: 6335 }
+        P2pSettings {
+            port: 6335,
+            source_address: None,
+        }
     }
 }
 

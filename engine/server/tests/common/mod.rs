@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod cluster;
+pub mod partition;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -148,6 +149,14 @@ impl Rest {
     pub fn new(server: &Server) -> Rest {
         Rest {
             client: reqwest::Client::new(),
+            base: server.url(""),
+        }
+    }
+
+    /// A client whose every request gives up after `timeout` (a cut-off node may never answer).
+    pub fn with_timeout(server: &Server, timeout: Duration) -> Rest {
+        Rest {
+            client: reqwest::Client::builder().timeout(timeout).build().unwrap(),
             base: server.url(""),
         }
     }
