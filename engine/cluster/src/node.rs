@@ -40,6 +40,8 @@ pub struct ClusterOptions {
     pub local_ip: Option<IpAddr>,
     /// Leader heartbeat period; elections start after 5-10 of them without one.
     pub heartbeat_ms: u64,
+    /// A new member joins as a learner (receives the log, no vote) until promoted.
+    pub join_as_learner: bool,
 }
 
 /// This member's view of the cluster (`GET /cluster`, the admin surface).
@@ -69,6 +71,8 @@ pub struct ClusterNode {
     channels: Channels,
     /// No raft history when this process started.
     fresh: bool,
+    /// Joins as a learner (see [`ClusterOptions::join_as_learner`]).
+    learner: bool,
     /// Membership changes one at a time (openraft refuses overlapping ones).
     pub(crate) membership: tokio::sync::Mutex<()>,
     /// The raft timing: a leader's lease ends this long after its last heartbeat.
@@ -136,6 +140,7 @@ impl ClusterNode {
             changes,
             channels,
             fresh,
+            learner: opts.join_as_learner,
             membership: tokio::sync::Mutex::new(()),
             lease: Duration::from_millis(hb * 10),
         }))
@@ -246,6 +251,7 @@ impl ClusterNode {
                 node_id: self.id,
                 uri: self.uri.clone(),
                 fresh: self.fresh,
+                learner: self.learner,
             };
             match self.remote_join(via, req).await {
                 Attempt::Done(r) => return r.map(|_| ()),
@@ -278,12 +284,13 @@ impl ClusterNode {
     /// Refused when `id` is already a member and the asker has no history (its data was lost:
     /// it must come back under a new id), or when a node with history is not a member (it was
     /// removed, or belongs to another cluster).
-    pub async fn join(&self, id: NodeId, uri: String, fresh: bool) -> Result<NodeId> {
+    /// With `learner`, a new member is added as a learner only.
+    pub async fn join(&self, id: NodeId, uri: String, fresh: bool, learner: bool) -> Result<NodeId> {
         self.on_leader(|leader| {
             let uri = uri.clone();
             async move {
                 match leader {
-                    None => self.join_here(id, uri, fresh).await,
+                    None => self.join_here(id, uri, fresh, learner).await,
                     Some(leader_uri) => {
                         self.remote_join(
                             &leader_uri,
@@ -291,6 +298,7 @@ impl ClusterNode {
                                 node_id: id,
                                 uri,
                                 fresh,
+                                learner,
                             },
                         )
                         .await
@@ -315,6 +323,7 @@ impl ClusterNode {
                         node_id: id,
                         uri: String::new(),
                         fresh: false,
+                        learner: false,
                     });
                     request.set_timeout(FORWARD_TIMEOUT);
                     match MembershipClient::new(channel).remove(request).await {
@@ -356,7 +365,7 @@ impl ClusterNode {
         }
     }
 
-    async fn join_here(&self, id: NodeId, uri: String, fresh: bool) -> Attempt<NodeId> {
+    async fn join_here(&self, id: NodeId, uri: String, fresh: bool, learner: bool) -> Attempt<NodeId> {
         let _one = self.membership.lock().await;
         let membership = self.raft.metrics().borrow().membership_config.clone();
         let m = membership.membership();
@@ -392,6 +401,10 @@ impl ClusterNode {
             if let Err(e) = self.raft.add_learner(id, Peer { uri }, true).await {
                 return write_attempt(e);
             }
+        }
+        if learner {
+            // Stays a learner until promoted (`ClusterNode::promote`).
+            return Attempt::Done(Ok(self.id));
         }
         match self
             .raft

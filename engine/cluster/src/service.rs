@@ -99,7 +99,7 @@ impl Membership for MembershipRpcs {
         }
         let leader_id = self
             .node
-            .join(r.node_id, r.uri, r.fresh)
+            .join(r.node_id, r.uri, r.fresh, r.learner)
             .await
             .map_err(status_of)?;
         Ok(Response::new(JoinReply { leader_id }))

@@ -26,6 +26,7 @@ async fn start(dir: &Path, node_id: Option<u64>) -> Result<Member, ClusterError>
         uri: uri.clone(),
         local_ip: Some("127.0.0.1".parse().unwrap()),
         heartbeat_ms: 50,
+        join_as_learner: false,
     })
     .await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

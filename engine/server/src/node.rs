@@ -47,6 +47,7 @@ async fn start_cluster(
         uri,
         local_ip: settings.cluster.p2p.source_address.or(own_ip),
         heartbeat_ms: settings.cluster.consensus.tick_period_ms,
+        join_as_learner: settings.cluster.join_as_learner,
     })
     .await
     .context("starting the cluster member")?;

@@ -28,6 +28,10 @@ pub struct ClusterSettings {
     pub uri: Option<String>,
     /// A member of the cluster to join (`--bootstrap`); none: form a new cluster (or resume).
     pub bootstrap: Option<String>,
+    /// Join as a learner: the node receives the metadata and serves requests but does not vote
+    /// and gets no replicas until `POST /quiver/cluster/peers/{id}/promote` (how an operator
+    /// adds a node one safe step at a time).
+    pub join_as_learner: bool,
     pub p2p: P2pSettings,
     pub consensus: ConsensusSettings,
 }

@@ -9,6 +9,7 @@
 //! and every Active replica either has it or was demoted to Dead by a committed raft entry.
 //! Reads go to one Active replica of each shard (this node's own when it has one).
 
+pub mod admin;
 pub mod coordinator;
 pub mod reconcile;
 pub mod recovery;

@@ -1,6 +1,7 @@
 //! The REST surface (axum) on Qdrant's paths, answering in Qdrant's envelope
 //! `{"result": ..., "status": "ok", "time": seconds}`.
 
+mod admin;
 mod collections;
 mod points;
 mod service;
@@ -107,6 +108,10 @@ pub fn router(api: Api, settings: &Settings) -> Router {
         .route("/livez", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/quiver/node", get(service::node_status))
+        .route("/quiver/cluster/leader", post(admin::transfer_leader))
+        .route("/quiver/cluster/peers/{peer}/promote", post(admin::promote))
+        .route("/quiver/cluster/peers/{peer}/demote", post(admin::demote))
+        .route("/quiver/cluster/peers/{peer}/drain", post(admin::drain))
         .route("/cluster", get(service::cluster))
         .route("/telemetry", get(service::telemetry))
         .route("/metrics", get(service::metrics))
