@@ -32,4 +32,4 @@ pub use collection::{
 pub use config::{CollectionConfig, ShardingMethod};
 pub use error::CollectionError;
 pub use explain::StageExplain;
-pub use query::fuse;
+pub use query::{and as both_filters, fuse};

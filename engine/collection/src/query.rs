@@ -25,7 +25,8 @@ struct Stage<'a> {
     params: SearchParams,
 }
 
-pub(crate) fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
+/// Both filters (either may be absent or empty).
+pub fn and(a: Option<&Filter>, b: Option<&Filter>) -> Option<Filter> {
     match (a.filter(|f| !f.is_empty()), b.filter(|f| !f.is_empty())) {
         (None, None) => None,
         (Some(x), None) | (None, Some(x)) => Some(x.clone()),
@@ -63,7 +64,7 @@ impl Collection {
         }
         let ids: Vec<PointId> = page.iter().map(|p| p.id).collect();
         let records: HashMap<PointId, _> = self
-            .retrieve(&ids, &req.with_payload, &req.with_vector)
+            .retrieve_in(&ids, &req.with_payload, &req.with_vector, scope)
             .into_iter()
             .map(|r| (r.id, r))
             .collect();

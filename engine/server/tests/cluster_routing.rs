@@ -249,3 +249,64 @@ async fn a_single_node_refuses_custom_sharding_and_shard_keys_by_name() {
         0
     );
 }
+
+/// Hybrid queries fuse at the coordinator: a fusion over prefetches in a 3-node cluster (3
+/// shards) gives the answer a single node gives for the same points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fusion_across_nodes_matches_a_single_node() {
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let single = common::Server::start(dirs[3].path());
+    let (cluster, alone) = (Rest::new(&b), Rest::new(&single));
+    let points = json!({"points": (0..300u64).map(point).collect::<Vec<_>>()});
+    for (r, shards) in [(&cluster, 3), (&alone, 1)] {
+        r.ok(
+            "PUT",
+            "/collections/h",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": shards})),
+        )
+        .await;
+        r.ok("PUT", "/collections/h/points?wait=true", Some(points.clone()))
+            .await;
+    }
+    for fusion in ["rrf", "dbsf"] {
+        let q = json!({
+            "prefetch": [
+                {"query": [0.9, 0.1, 1.0, 0.2], "limit": 25},
+                {"query": [-0.3, 0.8, 1.0, -0.5], "limit": 25, "filter": {"must_not": [{"key": "tag", "match": {"value": "w7"}}]}},
+                {"prefetch": [{"query": [0.1, -0.9, 1.0, 0.0], "limit": 30}], "query": {"fusion": "rrf"}, "limit": 20},
+            ],
+            "query": {"fusion": fusion},
+            "limit": 12,
+            "offset": 2,
+            "with_payload": true,
+        });
+        let got = cluster
+            .ok("POST", "/collections/h/points/query", Some(q.clone()))
+            .await;
+        let want = alone.ok("POST", "/collections/h/points/query", Some(q)).await;
+        let ids = |v: &Value| -> Vec<u64> {
+            v["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(ids(&got), ids(&want), "{fusion}: {got} vs {want}");
+        assert_eq!(ids(&got).len(), 12);
+        for (g, w) in got["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(want["points"].as_array().unwrap())
+        {
+            let (gs, ws) = (g["score"].as_f64().unwrap(), w["score"].as_f64().unwrap());
+            assert!((gs - ws).abs() < 1e-5, "{fusion}: score {gs} vs {ws}");
+            assert_eq!(g["payload"], w["payload"]);
+        }
+    }
+    drop((a, b, c, single));
+}

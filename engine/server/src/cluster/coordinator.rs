@@ -515,6 +515,10 @@ impl Distributed {
         opts: ReadOptions,
     ) -> ApiResult<Vec<ScoredPoint>> {
         let (meta, target, shards) = self.read_target(&name, &opts).await?;
+        if let (Some(Query::Fusion(kind)), false) = (&req.query, req.prefetch.is_empty()) {
+            let kind = *kind;
+            return Box::pin(self.fused_query(name, req, kind, opts)).await;
+        }
         // A query by point id: the point lives on one shard, so its vector is fetched here once
         // and every node searches with the vector itself.
         let req = self.resolve_ids(&name, req, &opts).await?;
@@ -557,6 +561,59 @@ impl Distributed {
             .filter(|p| seen.insert(p.id))
             .skip(req.offset)
             .take(req.limit)
+            .collect())
+    }
+
+    /// A fusion over prefetches, fused here: each prefetch runs over the whole cluster first
+    /// (fusing per node would combine ranks that mean nothing across nodes), then the lists
+    /// are fused the way a single node fuses them.
+    async fn fused_query(
+        &self,
+        name: String,
+        req: QueryRequest,
+        kind: quiver_types::Fusion,
+        opts: ReadOptions,
+    ) -> ApiResult<Vec<ScoredPoint>> {
+        let mut lists = Vec::with_capacity(req.prefetch.len());
+        for p in &req.prefetch {
+            let sub = QueryRequest {
+                prefetch: p.prefetch.clone(),
+                query: p.query.clone(),
+                using: p.using.clone(),
+                filter: quiver_collection::both_filters(req.filter.as_ref(), p.filter.as_ref()),
+                limit: p.limit,
+                offset: 0,
+                score_threshold: p.score_threshold,
+                with_payload: WithPayload::None,
+                with_vector: WithVector::None,
+                params: req.params,
+            };
+            lists.push(self.query(name.clone(), sub, opts.clone()).await?);
+        }
+        let mut fused = quiver_collection::fuse(&lists, kind);
+        if let Some(t) = req.score_threshold {
+            fused.retain(|p| p.score >= t);
+        }
+        let page: Vec<ScoredPoint> = fused.into_iter().skip(req.offset).take(req.limit).collect();
+        if matches!(req.with_payload, WithPayload::None) && matches!(req.with_vector, WithVector::None) {
+            return Ok(page);
+        }
+        let ids: Vec<PointId> = page.iter().map(|p| p.id).collect();
+        let records: BTreeMap<PointId, Record> = self
+            .retrieve(name, ids, req.with_payload, req.with_vector, opts)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        Ok(page
+            .into_iter()
+            .map(|mut p| {
+                if let Some(r) = records.get(&p.id) {
+                    p.payload = r.payload.clone();
+                    p.vectors = r.vectors.clone();
+                }
+                p
+            })
             .collect())
     }
 
