@@ -253,7 +253,17 @@ impl ClusterNode {
                 fresh: self.fresh,
                 learner: self.learner,
             };
-            match self.remote_join(via, req).await {
+            // A member restarted on a new address may win an election before the others learn
+            // that address (they forward to the old one and never reach it): as the leader it
+            // records its own new address.
+            let leads = self.raft.metrics().borrow().current_leader == Some(self.id);
+            let attempt = if leads && self.is_member() {
+                self.join_here(self.id, self.uri.clone(), self.fresh, self.learner)
+                    .await
+            } else {
+                self.remote_join(via, req).await
+            };
+            match attempt {
                 Attempt::Done(r) => return r.map(|_| ()),
                 Attempt::Retry(why) if started.elapsed() < LEADER_WAIT * 4 => {
                     tracing::info!("join via {via}: {why}; retrying");

@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, point};
+use common::cluster::{node, point, settle, shard0};
 use common::Rest;
 use serde_json::json;
 
@@ -424,41 +424,6 @@ async fn the_replica_checker_catches_a_planted_lost_write() {
         "the checker must see the planted divergence: {reports}"
     );
     drop((a, b, rb));
-}
-
-/// The replica list of shard 0 as the admin surface reports it: (peer, state, hash).
-async fn shard0(rest: &Rest) -> Vec<(u64, String, String)> {
-    let reports = rest.ok("GET", "/quiver/collections/c/replicas", None).await;
-    reports
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["shard_id"] == 0)
-        .map(|r| {
-            (
-                r["peer_id"].as_u64().unwrap(),
-                r["state"].as_str().unwrap().to_string(),
-                r["hash"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-/// Waits until shard 0's replicas are exactly `peers`, all Active with one hash.
-async fn settle(rest: &Rest, peers: &BTreeSet<u64>) -> String {
-    let started = Instant::now();
-    loop {
-        let r = shard0(rest).await;
-        let on: BTreeSet<u64> = r.iter().map(|x| x.0).collect();
-        if on == *peers && r.iter().all(|x| x.1 == "Active" && x.2 == r[0].2) {
-            return r[0].2.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "replicas of shard 0: {r:?}, want {peers:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

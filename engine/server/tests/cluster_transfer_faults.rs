@@ -1,0 +1,189 @@
+//! Shard copies interrupted while writes go on, on a cluster of processes on 127.0.0.1: a copy
+//! aborted mid-way and started again, and a receiving node killed with SIGKILL mid-copy and
+//! restarted. Each time the copy must end Active and identical to the primary, and every write
+//! acknowledged during it must be there, read at consistency=all through every node.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::cluster::{node, point, settle, shard0};
+use common::{Rest, Server};
+use serde_json::json;
+
+/// Points in the shard before the copy starts: enough that a copy takes a while.
+const POINTS: u64 = 30_000;
+
+struct Setup {
+    servers: Vec<Server>,
+    rests: Vec<Rest>,
+    holder: u64,
+    to: u64,
+    to_index: usize,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+async fn setup() -> Setup {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let rests = vec![Rest::new(&a), Rest::new(&b), Rest::new(&c)];
+    let mut ids = Vec::new();
+    for r in &rests {
+        ids.push(r.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap());
+    }
+    rests[0]
+        .ok(
+            "PUT",
+            "/collections/c",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 1})),
+        )
+        .await;
+    for start in (0..POINTS).step_by(2_000) {
+        let body = json!({"points": (start..start + 2_000).map(point).collect::<Vec<_>>()});
+        rests[1]
+            .ok("PUT", "/collections/c/points?wait=true", Some(body))
+            .await;
+    }
+    let holder = shard0(&rests[0]).await[0].0;
+    let to_index = ids.iter().position(|&i| i != holder).unwrap();
+    Setup {
+        servers: vec![a, b, c],
+        rests,
+        holder,
+        to: ids[to_index],
+        to_index,
+        _dirs: dirs,
+    }
+}
+
+/// Writes unique points through `rest` until stopped; the acknowledged ids.
+fn writer(rest: Rest, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<u64>> {
+    tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut id = 1_000_000u64;
+        while !stop.load(Ordering::Relaxed) {
+            let body = json!({"points": [point(id), point(id + 1)]});
+            if let Some((200, _)) = rest
+                .try_call("PUT", "/collections/c/points?wait=true", Some(body))
+                .await
+            {
+                acked.extend([id, id + 1]);
+            }
+            id += 2;
+        }
+        acked
+    })
+}
+
+/// Waits until the replica of shard 0 on `peer` is being copied (Partial).
+async fn copying(rest: &Rest, peer: u64) {
+    let started = Instant::now();
+    loop {
+        let partial = shard0(rest)
+            .await
+            .iter()
+            .any(|(p, state, _)| *p == peer && state == "Partial");
+        if partial {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the copy to {peer} never started: {:?}",
+            shard0(rest).await
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn replicate(rest: &Rest, from: u64, to: u64) {
+    let op = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": from, "to_peer_id": to}});
+    rest.ok("POST", "/collections/c/cluster", Some(op)).await;
+}
+
+/// Every acknowledged id is readable through every node in `rests` at consistency=all.
+async fn all_present(rests: &[&Rest], acked: &[u64]) {
+    for r in rests {
+        let n = r
+            .ok(
+                "POST",
+                "/collections/c/points/count?consistency=all",
+                Some(json!({"exact": true})),
+            )
+            .await["count"]
+            .as_u64()
+            .unwrap();
+        assert!(n >= POINTS + acked.len() as u64, "{n} points");
+        for chunk in acked.chunks(200) {
+            let got = r
+                .ok(
+                    "POST",
+                    "/collections/c/points?consistency=all",
+                    Some(json!({"ids": chunk})),
+                )
+                .await;
+            assert_eq!(
+                got.as_array().unwrap().len(),
+                chunk.len(),
+                "acknowledged writes missing"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_aborted_mid_way_and_started_again_ends_identical() {
+    let s = setup().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(s.rests[1].clone(), Arc::clone(&stop));
+    replicate(&s.rests[0], s.holder, s.to).await;
+    copying(&s.rests[0], s.to).await;
+    let abort = json!({"abort_transfer": {"shard_id": 0, "to_peer_id": s.to}});
+    s.rests[2].ok("POST", "/collections/c/cluster", Some(abort)).await;
+    settle(&s.rests[0], &BTreeSet::from([s.holder])).await;
+    // The aborted copy's data is gone from the receiver.
+    let layout = s.rests[s.to_index]
+        .ok("GET", "/collections/c/cluster", None)
+        .await;
+    assert_eq!(layout["local_shards"], json!([]), "{layout}");
+    replicate(&s.rests[1], s.holder, s.to).await;
+    settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = w.await.unwrap();
+    assert!(!acked.is_empty());
+    let hash = settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    assert!(!hash.is_empty());
+    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    drop(s.servers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_killed_mid_copy_restarts_and_finishes_identical() {
+    let mut s = setup().await;
+    let writer_index = (0..3).find(|&i| i != s.to_index).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(s.rests[writer_index].clone(), Arc::clone(&stop));
+    replicate(&s.rests[writer_index], s.holder, s.to).await;
+    copying(&s.rests[writer_index], s.to).await;
+    let victim = s.servers.remove(s.to_index);
+    let storage = victim.storage.clone();
+    victim.kill9();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Back on its own data: it recovers the copy by itself.
+    let peer_uri = s.servers[0].p2p_uri();
+    let back = common::cluster::node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
+    s.rests[s.to_index] = Rest::new(&back);
+    settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = w.await.unwrap();
+    assert!(!acked.is_empty());
+    settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    drop((s.servers, back));
+}
