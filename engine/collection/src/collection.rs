@@ -120,7 +120,10 @@ impl std::fmt::Debug for Collection {
     }
 }
 
-fn shard_options(config: &CollectionConfig, schema: &BTreeMap<String, PayloadFieldSchema>) -> ShardOptions {
+pub(crate) fn shard_options(
+    config: &CollectionConfig,
+    schema: &BTreeMap<String, PayloadFieldSchema>,
+) -> ShardOptions {
     ShardOptions {
         wal_segment_bytes: config.wal_config.wal_capacity_mb.clamp(1, 1024) << 20,
         indexing: indexing_options(config, &config.segment_config(), schema),
@@ -280,10 +283,19 @@ impl Collection {
         let payload_schema: BTreeMap<String, PayloadFieldSchema> =
             read_json(&dir.join("payload_index.json"))?.unwrap_or_default();
         let segment_config = config.segment_config();
-        // The shards stored here: every one on a single node, this node's share in a cluster.
-        let shard_ids: Vec<ShardId> = (0..config.params.shard_number)
-            .filter(|i| dir.join("shards").join(i.to_string()).is_dir())
-            .collect();
+        // The shards stored here: every one on a single node, this node's share in a cluster
+        // (with custom sharding, ids beyond shard_number).
+        crate::shard_snapshot::restore_replaced(&dir.join("shards"))?;
+        let mut shard_ids: Vec<ShardId> = std::fs::read_dir(dir.join("shards"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        shard_ids.sort_unstable();
         let shards = shard_ids
             .iter()
             .map(|&i| {
@@ -334,6 +346,16 @@ impl Collection {
     /// The local shards with their ids, as they are now.
     pub(crate) fn shards(&self) -> Vec<(ShardId, Arc<LocalShard>)> {
         self.shards.read().clone()
+    }
+
+    /// The table of local shards, held for a change.
+    pub(crate) fn shards_mut(&self) -> parking_lot::RwLockWriteGuard<'_, Vec<(ShardId, Arc<LocalShard>)>> {
+        self.shards.write()
+    }
+
+    /// The collection's folder.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Creates local shard `id` (empty; a cluster replica added to this node). No-op when it

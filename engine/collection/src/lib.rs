@@ -20,6 +20,7 @@ pub mod error;
 pub mod explain;
 mod fsio;
 mod query;
+pub mod shard_snapshot;
 pub mod snapshot;
 pub mod text_rules;
 pub mod validate;

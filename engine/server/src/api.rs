@@ -20,6 +20,46 @@ use quiver_types::{
 use crate::error::{ApiError, ApiResult};
 use crate::snapshot_store::{file_stream, save_stream, ByteStream, RemoteSnapshots};
 
+/// What a snapshot covers: the whole storage, one collection (in a cluster: the shards this
+/// node holds), or one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotScope {
+    Full,
+    Collection(String),
+    Shard(String, quiver_types::ShardId),
+}
+
+impl From<Option<String>> for SnapshotScope {
+    fn from(collection: Option<String>) -> Self {
+        collection.map_or(SnapshotScope::Full, SnapshotScope::Collection)
+    }
+}
+
+impl SnapshotScope {
+    /// The folder under the snapshot store's prefix: `<collection>`, `<collection>/shards/<id>`.
+    fn remote_folder(&self) -> Option<String> {
+        match self {
+            SnapshotScope::Full => None,
+            SnapshotScope::Collection(c) => Some(c.clone()),
+            SnapshotScope::Shard(c, s) => Some(format!("{c}/shards/{s}")),
+        }
+    }
+}
+
+/// Which data wins when a shard snapshot is recovered on a replica in a cluster (Qdrant's
+/// `priority`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotPriority {
+    /// The other replicas' data: the recovered replica copies itself again from the primary
+    /// (the snapshot counts only when no other replica is Active).
+    #[default]
+    Replica,
+    /// The snapshot's: every other replica is marked Dead and copies itself from this one.
+    Snapshot,
+    /// Neither: the data is replaced here and nothing else happens.
+    NoSync,
+}
+
 /// The engine as the API layer sees it. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Api {
@@ -163,29 +203,36 @@ impl Api {
 
     /// Snapshots collection `collection` (`None`: the whole storage); with S3 storage the
     /// archive is uploaded and the local copy removed.
-    pub async fn create_snapshot(&self, collection: Option<String>) -> ApiResult<SnapshotDescription> {
-        self.single_node_only("a snapshot")?;
-        let scope = collection.clone();
+    pub async fn create_snapshot(&self, scope: impl Into<SnapshotScope>) -> ApiResult<SnapshotDescription> {
+        let scope = scope.into();
+        if scope == SnapshotScope::Full {
+            self.single_node_only("a full-storage snapshot (snapshot each collection or shard instead)")?;
+        }
+        let dir = self.snapshot_dir(scope.clone()).await?;
+        let what = scope.clone();
         let (d, dir) = self
-            .blocking(move |c| match scope {
-                Some(name) => {
-                    let col = c.get(&name)?;
-                    let dir = c.snapshots_dir(col.name());
-                    Ok((col.create_snapshot(&dir)?, dir))
+            .blocking(move |c| match what {
+                SnapshotScope::Collection(name) => Ok((c.get(&name)?.create_snapshot(&dir)?, dir)),
+                SnapshotScope::Shard(name, shard) => {
+                    Ok((c.get(&name)?.create_shard_snapshot(shard, &dir)?, dir))
                 }
-                None => Ok((c.create_full_snapshot()?, c.full_snapshots_dir())),
+                SnapshotScope::Full => Ok((c.create_full_snapshot()?, c.full_snapshots_dir())),
             })
             .await?;
         if let Some(remote) = &self.remote {
-            remote.upload(collection.as_deref(), &dir, &d).await?;
+            remote.upload(scope.remote_folder().as_deref(), &dir, &d).await?;
         }
         Ok(d)
     }
 
-    pub async fn list_snapshots(&self, collection: Option<String>) -> ApiResult<Vec<SnapshotDescription>> {
-        let dir = self.snapshot_dir(collection.clone()).await?;
+    pub async fn list_snapshots(
+        &self,
+        scope: impl Into<SnapshotScope>,
+    ) -> ApiResult<Vec<SnapshotDescription>> {
+        let scope = scope.into();
+        let dir = self.snapshot_dir(scope.clone()).await?;
         match &self.remote {
-            Some(remote) => remote.list(collection.as_deref()).await,
+            Some(remote) => remote.list(scope.remote_folder().as_deref()).await,
             None => self.blocking(move |_| Ok(snapshot::list_snapshots(&dir)?)).await,
         }
     }
@@ -193,12 +240,13 @@ impl Api {
     /// The archive's bytes as a stream, for a download.
     pub async fn snapshot_stream(
         &self,
-        collection: Option<String>,
+        scope: impl Into<SnapshotScope>,
         snapshot: String,
     ) -> ApiResult<ByteStream> {
-        let dir = self.snapshot_dir(collection.clone()).await?;
+        let scope = scope.into();
+        let dir = self.snapshot_dir(scope.clone()).await?;
         match &self.remote {
-            Some(remote) => remote.stream(collection.as_deref(), &snapshot).await,
+            Some(remote) => remote.stream(scope.remote_folder().as_deref(), &snapshot).await,
             None => {
                 let path = self
                     .blocking(move |_| Ok(snapshot::snapshot_path(&dir, &snapshot)?))
@@ -208,10 +256,11 @@ impl Api {
         }
     }
 
-    pub async fn delete_snapshot(&self, collection: Option<String>, snapshot: String) -> ApiResult<()> {
-        let dir = self.snapshot_dir(collection.clone()).await?;
+    pub async fn delete_snapshot(&self, scope: impl Into<SnapshotScope>, snapshot: String) -> ApiResult<()> {
+        let scope = scope.into();
+        let dir = self.snapshot_dir(scope.clone()).await?;
         match &self.remote {
-            Some(remote) => remote.delete(collection.as_deref(), &snapshot).await,
+            Some(remote) => remote.delete(scope.remote_folder().as_deref(), &snapshot).await,
             None => {
                 self.blocking(move |_| Ok(snapshot::delete_snapshot(&dir, &snapshot)?))
                     .await
@@ -219,13 +268,37 @@ impl Api {
         }
     }
 
-    /// The local snapshot folder of `collection` (which must exist), or the full-storage one.
-    async fn snapshot_dir(&self, collection: Option<String>) -> ApiResult<std::path::PathBuf> {
+    /// The local snapshot folder of `scope` (its collection must exist).
+    async fn snapshot_dir(&self, scope: SnapshotScope) -> ApiResult<std::path::PathBuf> {
         self.blocking(move |c| {
-            Ok(match collection {
-                Some(name) => c.snapshots_dir(c.get(&name)?.name()),
-                None => c.full_snapshots_dir(),
+            Ok(match scope {
+                SnapshotScope::Collection(name) => c.snapshots_dir(c.get(&name)?.name()),
+                SnapshotScope::Shard(name, shard) => c
+                    .snapshots_dir(c.get(&name)?.name())
+                    .join("shards")
+                    .join(shard.to_string()),
+                SnapshotScope::Full => c.full_snapshots_dir(),
             })
+        })
+        .await
+    }
+
+    /// Replaces the local replica of shard `shard` of `name` with the archive at `path`; in a
+    /// cluster `priority` says which data the other replicas end with.
+    pub async fn recover_shard_snapshot(
+        &self,
+        name: String,
+        shard: quiver_types::ShardId,
+        path: std::path::PathBuf,
+        checksum: Option<String>,
+        priority: SnapshotPriority,
+    ) -> ApiResult<()> {
+        if let Some(d) = &self.cluster {
+            return d.recover_shard(name, shard, path, checksum, priority).await;
+        }
+        self.blocking(move |c| {
+            Ok(c.get(&name)?
+                .recover_shard_snapshot(shard, &path, checksum.as_deref())?)
         })
         .await
     }
@@ -248,7 +321,9 @@ impl Api {
         path: std::path::PathBuf,
         checksum: Option<String>,
     ) -> ApiResult<()> {
-        self.single_node_only("recovering a snapshot")?;
+        self.single_node_only(
+            "recovering a collection snapshot (recover each shard with PUT /collections/{name}/shards/{shard}/snapshots/recover)",
+        )?;
         self.blocking(move |c| Ok(c.recover_snapshot(&name, &path, checksum.as_deref())?))
             .await
     }

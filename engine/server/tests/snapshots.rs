@@ -260,3 +260,166 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Shard snapshots on a single node: one shard of a 2-shard collection is snapshotted,
+/// changed, and recovered from the archive (by location and by upload) while the other shard
+/// keeps its own changes; archives that do not fit are refused naming why, and the recovered
+/// shard survives a restart.
+#[test]
+fn shard_snapshots_recover_one_shard_and_leave_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    let count = |rest: &Rest| {
+        let rest = rest.clone();
+        async move {
+            rest.ok("POST", "/collections/c/points/count", Some(json!({})))
+                .await["count"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let (name, shard_points) = rt().block_on(async {
+        let body = json!({"vectors": {"size": 3, "distance": "Dot"}, "shard_number": 2});
+        rest.ok("PUT", "/collections/c", Some(body)).await;
+        rest.ok(
+            "PUT",
+            "/collections/c/points?wait=true",
+            Some(points(0..200, "before")),
+        )
+        .await;
+        let layout = rest.ok("GET", "/collections/c/cluster", None).await;
+        let shard_points = layout["local_shards"][0]["points_count"].as_u64().unwrap();
+        let d = rest.ok("POST", "/collections/c/shards/0/snapshots", None).await;
+        let name = d["name"].as_str().unwrap().to_string();
+        assert!(name.starts_with("c-shard-0-"), "{d}");
+        let listed = rest.ok("GET", "/collections/c/shards/0/snapshots", None).await;
+        assert_eq!(listed[0]["name"], d["name"]);
+        assert_eq!(
+            rest.ok("GET", "/collections/c/shards/1/snapshots", None).await,
+            json!([])
+        );
+        // Every point changes after the snapshot.
+        rest.ok(
+            "PUT",
+            "/collections/c/points?wait=true",
+            Some(points(0..200, "after")),
+        )
+        .await;
+        rest.ok(
+            "PUT",
+            "/collections/c/points?wait=true",
+            Some(points(200..220, "new")),
+        )
+        .await;
+        (name, shard_points)
+    });
+    let file = dir.path().join("snapshots/c/shards/0").join(&name);
+    let recovered = rt().block_on(async {
+        let location = json!({"location": format!("file://{}", file.display())});
+        rest.ok("PUT", "/collections/c/shards/0/snapshots/recover", Some(location.clone()))
+            .await;
+        let tags: Vec<(u64, String)> = rest
+            .ok("POST", "/collections/c/points/scroll", Some(json!({"limit": 500})))
+            .await["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_u64().unwrap(), p["payload"]["tag"].as_str().unwrap().to_string()))
+            .collect();
+        let before = tags.iter().filter(|(_, t)| t == "before").count() as u64;
+        assert_eq!(before, shard_points, "shard 0 is back as it was");
+        assert!(tags.iter().any(|(_, t)| t == "after"), "shard 1 kept its writes");
+        // Shard 0's points written after the snapshot are gone with it; shard 1's stay.
+        let recovered = count(&rest).await;
+        assert!(recovered > 200 && recovered < 220, "{recovered}");
+        // A shard of another collection shape, a collection archive with two shards, a bad
+        // priority and a missing shard are refused by name.
+        rest.ok(
+            "PUT",
+            "/collections/other",
+            Some(json!({"vectors": {"size": 5, "distance": "Dot"}})),
+        )
+        .await;
+        let (status, body) = rest
+            .call("PUT", "/collections/other/shards/0/snapshots/recover", Some(location.clone()))
+            .await;
+        refused(status, &body, "vectors differ");
+        let whole = rest.ok("POST", "/collections/c/snapshots", None).await;
+        let whole_file = dir
+            .path()
+            .join("snapshots/c")
+            .join(whole["name"].as_str().unwrap());
+        let (status, body) = rest
+            .call(
+                "PUT",
+                "/collections/c/shards/1/snapshots/recover",
+                Some(json!({"location": format!("file://{}", whole_file.display())})),
+            )
+            .await;
+        refused(status, &body, "holds one shard");
+        let mut bad = location.clone();
+        bad["priority"] = json!("mine");
+        let (status, body) = rest
+            .call("PUT", "/collections/c/shards/0/snapshots/recover", Some(bad))
+            .await;
+        refused(status, &body, "priority");
+        let (status, _) = rest
+            .call("PUT", "/collections/c/shards/7/snapshots/recover", Some(location))
+            .await;
+        assert_eq!(status, 404);
+        // Upload: shard 0 again from the archive's bytes.
+        rest.ok("PUT", "/collections/c/points?wait=true", Some(points(0..200, "later")))
+            .await;
+        let bytes = std::fs::read(&file).unwrap();
+        let boundary = "quiver-test-boundary-7f3a";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"snapshot\"; filename=\"s.snapshot\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let resp = reqwest::Client::new()
+            .post(server.url("/collections/c/shards/0/snapshots/upload?priority=snapshot"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(count(&rest).await, recovered);
+        let name = name.clone();
+        rest.ok("DELETE", &format!("/collections/c/shards/0/snapshots/{name}"), None)
+            .await;
+        assert_eq!(
+            rest.ok("GET", "/collections/c/shards/0/snapshots", None).await,
+            json!([])
+        );
+        recovered
+    });
+    // The recovered shard is what a restart opens.
+    let tags_of = |rest: &Rest| {
+        let rest = rest.clone();
+        async move {
+            let got = rest
+                .ok(
+                    "POST",
+                    "/collections/c/points/scroll",
+                    Some(json!({"limit": 500})),
+                )
+                .await;
+            got["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["payload"]["tag"] == "before")
+                .count() as u64
+        }
+    };
+    assert_eq!(rt().block_on(tags_of(&rest)), shard_points);
+    drop(server);
+    let server = Server::start(dir.path());
+    let rest = Rest::new(&server);
+    assert_eq!(rt().block_on(tags_of(&rest)), shard_points);
+    assert_eq!(rt().block_on(count(&rest)), recovered);
+}

@@ -272,7 +272,7 @@ impl Distributed {
     }
 
     /// The metadata of `name` and the local collection, once this node caught up with it.
-    async fn target(&self, name: &str) -> ApiResult<(CollectionMeta, Target)> {
+    pub(crate) async fn target(&self, name: &str) -> ApiResult<(CollectionMeta, Target)> {
         let meta = self.meta(name)?;
         let metadata = self.node.metadata();
         let name = metadata.aliases.get(name).map_or(name, String::as_str);

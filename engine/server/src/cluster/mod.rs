@@ -14,6 +14,7 @@ pub mod coordinator;
 pub mod reconcile;
 pub mod recovery;
 pub mod replica;
+pub mod restore;
 pub mod service;
 pub mod status;
 pub mod wire;

@@ -136,6 +136,22 @@ pub fn router(api: Api, settings: &Settings) -> Router {
             get(shard_keys::list).put(shard_keys::create),
         )
         .route(&format!("{c}/shards/delete"), post(shard_keys::delete))
+        .route(
+            &format!("{c}/shards/{{shard}}/snapshots"),
+            get(snapshots::list_shard).post(snapshots::create_shard),
+        )
+        .route(
+            &format!("{c}/shards/{{shard}}/snapshots/recover"),
+            put(snapshots::recover_shard),
+        )
+        .route(
+            &format!("{c}/shards/{{shard}}/snapshots/upload"),
+            post(snapshots::upload_shard).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            &format!("{c}/shards/{{shard}}/snapshots/{{snapshot}}"),
+            get(snapshots::download_shard).delete(snapshots::delete_shard),
+        )
         .route("/cluster/peer/{peer}", delete(collections::remove_peer))
         .route(
             "/quiver/collections/{name}/replicas",
