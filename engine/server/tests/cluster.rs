@@ -537,3 +537,119 @@ async fn replicas_are_replicated_moved_and_dropped_and_an_empty_peer_is_removed(
     }
     drop((a, b, c));
 }
+
+/// A primary that dies while forwarding a write can leave that (unacknowledged) write on some
+/// replicas only. The new primary compares the replicas when it takes over and has any that
+/// differs copy itself again: planted here as an extra point on one replica, on disk, before the
+/// primary is killed; afterwards the two live replicas are identical and Active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_primary_brings_replicas_that_differ_back_in_line() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let mut servers = vec![Some(a), Some(b), Some(c)];
+    let mut rests: Vec<Rest> = servers.iter().map(|s| Rest::new(s.as_ref().unwrap())).collect();
+    let mut ids = Vec::new();
+    for r in &rests {
+        ids.push(r.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap());
+    }
+    rests[0]
+        .ok(
+            "PUT",
+            "/collections/c",
+            Some(json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 3})),
+        )
+        .await;
+    let body = json!({"points": (0..300u64).map(point).collect::<Vec<_>>()});
+    rests[0]
+        .ok("PUT", "/collections/c/points?wait=true", Some(body))
+        .await;
+    // The first replica placed (the lowest id) is the primary.
+    let primary = (0..3).min_by_key(|&i| ids[i]).unwrap();
+    let others: Vec<usize> = (0..3).filter(|&i| i != primary).collect();
+    let (odd, plain) = (others[0], others[1]);
+
+    // The odd replica gets a point no other replica has, directly on disk.
+    assert!(servers[odd].take().unwrap().stop(), "clean stop");
+    {
+        let dir = dirs[odd].path().join("collections").join("c");
+        let col = quiver_collection::Collection::open(&dir, "c").unwrap();
+        let mut vectors = quiver_types::NamedVectors::new();
+        vectors.insert(
+            quiver_types::DEFAULT_VECTOR.to_string(),
+            quiver_types::VectorData::Dense(vec![0.1, 0.2, 0.3, 0.4]),
+        );
+        let extra = quiver_types::UpdateOperation::Upsert(vec![quiver_types::PointRecord {
+            id: quiver_types::PointId::Num(9999),
+            vectors,
+            payload: Default::default(),
+        }]);
+        col.update_shard(0, &extra, true).unwrap();
+        col.checkpoint().unwrap();
+    }
+    let via = servers[plain].as_ref().unwrap().p2p_uri();
+    let back = node(dirs[odd].path(), Some(&via));
+    rests[odd] = Rest::new(&back);
+    servers[odd] = Some(back);
+    ready(&rests[odd], Duration::from_secs(20)).await;
+    let reports = rests[plain]
+        .ok("GET", "/quiver/collections/c/replicas", None)
+        .await;
+    let hashes: BTreeSet<String> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["hash"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(hashes.len(), 2, "the planted difference is there: {reports}");
+
+    // The primary dies; the next write hands the shard to another replica, which aligns them.
+    servers[primary].take().unwrap().kill9();
+    rests[plain]
+        .ok(
+            "PUT",
+            "/collections/c/points?wait=true",
+            Some(json!({"points": [point(500)]})),
+        )
+        .await;
+    let started = Instant::now();
+    loop {
+        let reports = rests[plain]
+            .ok("GET", "/quiver/collections/c/replicas", None)
+            .await;
+        let live: Vec<&serde_json::Value> = reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["peer_id"] != json!(ids[primary]))
+            .collect();
+        if live.len() == 2
+            && live.iter().all(|r| r["state"] == "Active")
+            && live[0]["hash"] == live[1]["hash"]
+            && live[0]["hash"].is_string()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the live replicas did not come back in line: {reports}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in [odd, plain] {
+        let got = rests[i]
+            .ok(
+                "POST",
+                "/collections/c/points?consistency=all",
+                Some(json!({"ids": (0..300u64).chain([500]).collect::<Vec<_>>()})),
+            )
+            .await;
+        assert_eq!(
+            got.as_array().unwrap().len(),
+            301,
+            "acknowledged writes through node {i}"
+        );
+    }
+    drop(servers);
+}

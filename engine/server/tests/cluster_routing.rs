@@ -183,13 +183,19 @@ async fn shard_keys_route_writes_and_reads_and_consistency_levels_read_every_rep
     // reads that need every replica cannot be answered and say so.
     // A restarted node finds its shards of the remaining key (ids beyond shard_number).
     let held_before = rests[1].ok("GET", "/collections/t/cluster", None).await["local_shards"].clone();
-    assert!(!held_before.as_array().unwrap().is_empty(), "every node holds a shard of key 7");
+    assert!(
+        !held_before.as_array().unwrap().is_empty(),
+        "every node holds a shard of key 7"
+    );
     b.kill9();
     let b = node(dirs[1].path(), Some(&a.p2p_uri()));
     rests[1] = Rest::new(&b);
     let held_after = rests[1].ok("GET", "/collections/t/cluster", None).await["local_shards"].clone();
     assert_eq!(held_after, held_before, "local shards after a restart");
-    assert_eq!(count(&rests[1], "?consistency=all", json!({"shard_key": 7})).await, 51);
+    assert_eq!(
+        count(&rests[1], "?consistency=all", json!({"shard_key": 7})).await,
+        51
+    );
     let survivors = [rests[0].clone(), rests[1].clone()];
     c.kill9();
     for r in &survivors {

@@ -17,6 +17,7 @@ pub mod replica;
 pub mod restore;
 pub mod service;
 pub mod status;
+pub mod takeover;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -34,6 +35,9 @@ use wire::{ShardReply, ShardRequest, Target};
 
 /// A shard of a collection, by name.
 type ShardKey = (String, ShardId);
+
+/// A shard of one generation of a collection (a recreated collection's shards are others).
+type ShardOfGeneration = (String, u64, ShardId);
 
 /// Held by a primary while it applies and replicates one write of a shard.
 type WriteLock = Arc<tokio::sync::Mutex<()>>;
@@ -53,7 +57,9 @@ pub struct Distributed {
     /// Local replicas catching up (Partial), by (collection, shard).
     transfers: Arc<Mutex<HashMap<ShardKey, Arc<recovery::Incoming>>>>,
     /// Recoveries running on this node, by (collection, generation, shard).
-    recovering: Arc<Mutex<std::collections::HashSet<(String, u64, ShardId)>>>,
+    recovering: Arc<Mutex<std::collections::HashSet<ShardOfGeneration>>>,
+    /// The primary last seen for each (collection, generation, shard), to notice a takeover.
+    primaries: Arc<Mutex<HashMap<ShardOfGeneration, Option<NodeId>>>>,
 }
 
 impl Distributed {
@@ -67,6 +73,7 @@ impl Distributed {
             write_locks: Arc::default(),
             transfers: Arc::default(),
             recovering: Arc::default(),
+            primaries: Arc::default(),
         };
         d.spawn_healer();
         Ok(d)

@@ -47,6 +47,7 @@ impl Distributed {
     /// One recovery task per Dead local replica that has none running, and per Partial one with
     /// none running (left so by a crash or a lost answer mid-recovery).
     fn heal(&self) {
+        self.check_takeovers();
         let me = self.node.id();
         for (name, c) in self.node.metadata().collections {
             for (&i, s) in &c.shards {

@@ -60,7 +60,7 @@ impl Distributed {
             Vec::new()
         } else {
             let (c, op) = (std::sync::Arc::clone(&c), op.clone());
-            blocking(move || Ok(effect_of(&c, &op))).await?
+            blocking(move || Ok(effect_of(&c, shard, &op))).await?
         };
         let incarnation_of = |peer: NodeId| {
             meta.shards
@@ -235,9 +235,14 @@ impl Distributed {
 
 /// What a Partial replica must apply to match the primary after `op` (applied there): the
 /// points `op` names, whole as they are now, and the ids among them that no longer exist.
-fn effect_of(c: &Collection, op: &UpdateOperation) -> Vec<UpdateOperation> {
+fn effect_of(c: &Collection, shard: ShardId, op: &UpdateOperation) -> Vec<UpdateOperation> {
     let ids = op.explicit_ids().unwrap_or_default();
-    let records = c.retrieve(&ids, &WithPayload::All, &WithVector::All);
+    let records = c.retrieve_in(
+        &ids,
+        &WithPayload::All,
+        &WithVector::All,
+        quiver_collection::Scope::Only(&[shard]),
+    );
     let present: BTreeSet<PointId> = records.iter().map(|r| r.id).collect();
     let gone: Vec<PointId> = ids.into_iter().filter(|id| !present.contains(id)).collect();
     let mut out = Vec::new();

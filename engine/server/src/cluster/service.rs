@@ -93,8 +93,10 @@ pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> Resul
         .call(request)
         .await
         .map_err(|s| match s.code() {
-            // Could not connect (or the connection broke): the node is down or cut off.
-            tonic::Code::Unavailable => {
+            // Could not connect, or the connection broke mid-call (`Cancelled`: the process
+            // died under it): the node is down or cut off. A write it may have applied before
+            // dying is applied again by the next primary, which writes tolerate.
+            tonic::Code::Unavailable | tonic::Code::Cancelled => {
                 CallError::Unreachable(format!("node {peer} unreachable: {}", s.message()))
             }
             // It may still be working on it: not proof that it is gone.
