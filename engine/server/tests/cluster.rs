@@ -653,3 +653,55 @@ async fn a_new_primary_brings_replicas_that_differ_back_in_line() {
     }
     drop(servers);
 }
+
+/// A replica whose files vanish while its node is down (a lost volume, an operator error) is
+/// not brought back empty and Active: the node marks it Dead when it starts, and it copies
+/// itself again from the primary, ending identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_files_vanished_copies_itself_again() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let ra = Rest::new(&a);
+    ra.ok(
+        "PUT",
+        "/collections/c",
+        Some(
+            json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 2}),
+        ),
+    )
+    .await;
+    let body = json!({"points": (0..200u64).map(point).collect::<Vec<_>>()});
+    ra.ok("PUT", "/collections/c/points?wait=true", Some(body)).await;
+    let b_id = Rest::new(&b).ok("GET", "/cluster", None).await["peer_id"]
+        .as_u64()
+        .unwrap();
+    let peers = BTreeSet::from([
+        ra.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap(),
+        b_id,
+    ]);
+    let hash = settle(&ra, &peers).await;
+
+    assert!(b.stop(), "clean stop");
+    let shard_dir = dirs[1].path().join("collections/c/shards/0");
+    assert!(shard_dir.is_dir());
+    std::fs::remove_dir_all(&shard_dir).unwrap();
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let rb = Rest::new(&b);
+    // Never Active and empty: every read through b at consistency=all sees all 200 points,
+    // and the replica comes back identical.
+    assert_eq!(settle(&ra, &peers).await, hash, "identical after the copy");
+    let count = rb
+        .ok(
+            "POST",
+            "/collections/c/points/count?consistency=all",
+            Some(json!({"exact": true})),
+        )
+        .await;
+    assert_eq!(count["count"], 200);
+    assert!(
+        b.log().contains("are gone; marking it Dead"),
+        "the node said what it found"
+    );
+    drop((a, b));
+}
