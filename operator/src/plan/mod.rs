@@ -1,0 +1,246 @@
+//! The one next step for a cluster, as a pure function of what is declared and what is
+//! observed (pods, the engine's raft view and replica states). Disruptive steps wait until
+//! every pod is ready, raft has a leader, no replica is Dead or Partial, and the step keeps a
+//! raft majority and another Active replica of every shard the touched node holds. Steps are
+//! returned one at a time; the reconciler applies one, records it in status and asks again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A peer id in the engine's raft.
+pub type PeerId = u64;
+
+/// One engine pod as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pod {
+    /// The StatefulSet ordinal.
+    pub index: u32,
+    pub ready: bool,
+    /// The engine version it runs.
+    pub version: String,
+    /// Its raft peer id, once its engine answered.
+    pub peer: Option<PeerId>,
+}
+
+/// A replica's state, as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replica {
+    Active,
+    Partial,
+    Dead,
+}
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub pods: Vec<Pod>,
+    pub leader: Option<PeerId>,
+    pub voters: BTreeSet<PeerId>,
+    pub learners: BTreeSet<PeerId>,
+    /// For each (collection, shard), its replicas by peer.
+    pub shards: BTreeMap<(String, u32), BTreeMap<PeerId, Replica>>,
+    /// A node a scale-down already started removing (recorded in status).
+    pub leaving: Option<u32>,
+}
+
+/// What the user declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub nodes: u32,
+    pub version: String,
+}
+
+/// The next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do now; the reason is reported.
+    Wait(String),
+    /// The declared state cannot be reached until the user changes something.
+    Stalled(String),
+    /// Create pod `index` (it joins as a learner).
+    CreatePod(u32),
+    /// Promote learner `peer` to voter.
+    Promote(PeerId),
+    /// Record node `index` as leaving (a scale-down, not undone once started).
+    MarkLeaving(u32),
+    /// Move every replica off `peer` (repeated until it holds none).
+    Drain(PeerId),
+    /// Hand the raft leadership to `to`.
+    TransferLeader { to: PeerId },
+    /// Make voter `peer` a learner.
+    Demote(PeerId),
+    /// Remove `peer` from the cluster.
+    RemovePeer(PeerId),
+    /// Delete pod `index` and its volume.
+    DeletePod(u32),
+    /// Restart pod `index` on the declared version.
+    Upgrade(u32),
+    /// The cluster is as declared.
+    Done,
+}
+
+impl Step {
+    /// Whether the step takes a node (or a vote, or replicas) away.
+    pub fn is_disruptive(&self) -> bool {
+        matches!(
+            self,
+            Step::Drain(_)
+                | Step::TransferLeader { .. }
+                | Step::Demote(_)
+                | Step::RemovePeer(_)
+                | Step::DeletePod(_)
+                | Step::Upgrade(_)
+        )
+    }
+}
+
+/// The next step from `observed` towards `desired`.
+pub fn next_step(desired: &Desired, observed: &Observed) -> Step {
+    if let Some(p) = observed.pods.iter().find(|p| !p.ready) {
+        return Step::Wait(format!("pod {} is not ready", p.index));
+    }
+    let Some(leader) = observed.leader else {
+        return Step::Wait("raft has no leader".into());
+    };
+    if let Some(((c, s), _)) = observed
+        .shards
+        .iter()
+        .find(|(_, r)| r.values().any(|st| *st != Replica::Active))
+    {
+        return Step::Wait(format!("shard {s} of `{c}` has a replica recovering"));
+    }
+    let peer_of = |index: u32| {
+        observed
+            .pods
+            .iter()
+            .find(|p| p.index == index)
+            .and_then(|p| p.peer)
+    };
+    // Scale-down already under way: finish it before anything else.
+    if let Some(index) = observed.leaving {
+        return finish_leaving(index, peer_of(index), leader, observed);
+    }
+    let count = observed.pods.len() as u32;
+    if count < desired.nodes {
+        let next = (0..)
+            .find(|i| !observed.pods.iter().any(|p| p.index == *i))
+            .unwrap_or(count);
+        return Step::CreatePod(next);
+    }
+    if let Some(&learner) = observed.learners.iter().find(|l| {
+        observed
+            .pods
+            .iter()
+            .any(|p| p.peer == Some(**l) && observed.leaving != Some(p.index))
+    }) {
+        return Step::Promote(learner);
+    }
+    if count > desired.nodes {
+        let Some(highest) = observed.pods.iter().map(|p| p.index).max() else {
+            return Step::Done;
+        };
+        if let Some(why) = cannot_lose_node(peer_of(highest), observed) {
+            return Step::Stalled(format!("cannot remove node {highest}: {why}"));
+        }
+        return Step::MarkLeaving(highest);
+    }
+    upgrade_step(desired, leader, observed)
+}
+
+/// The steps that remove node `index` (peer `peer`): leadership away, replicas away, vote
+/// away, membership away, pod away.
+fn finish_leaving(index: u32, peer: Option<PeerId>, leader: PeerId, observed: &Observed) -> Step {
+    let Some(peer) = peer else {
+        return Step::DeletePod(index);
+    };
+    if peer == leader {
+        return match observed.voters.iter().find(|v| **v != peer) {
+            Some(&to) => Step::TransferLeader { to },
+            None => Step::Stalled(format!("node {index} is the only voter")),
+        };
+    }
+    if observed.shards.values().any(|r| r.contains_key(&peer)) {
+        return Step::Drain(peer);
+    }
+    if observed.voters.contains(&peer) {
+        return Step::Demote(peer);
+    }
+    if observed.learners.contains(&peer) {
+        return Step::RemovePeer(peer);
+    }
+    Step::DeletePod(index)
+}
+
+/// Why the cluster cannot lose the node with `peer` (None: it can).
+fn cannot_lose_node(peer: Option<PeerId>, observed: &Observed) -> Option<String> {
+    let peer = peer?;
+    let others = observed.voters.iter().filter(|v| **v != peer).count();
+    if observed.voters.contains(&peer) && others == 0 {
+        return Some("it is the only voter".into());
+    }
+    // Every shard on it must find room on another node that does not hold it yet.
+    let nodes: BTreeSet<PeerId> = observed.pods.iter().filter_map(|p| p.peer).collect();
+    for ((c, s), replicas) in &observed.shards {
+        if !replicas.contains_key(&peer) {
+            continue;
+        }
+        let room = nodes.iter().any(|n| *n != peer && !replicas.contains_key(n));
+        let elsewhere = replicas.keys().filter(|n| **n != peer).count();
+        if !room && elsewhere == 0 {
+            return Some(format!(
+                "shard {s} of `{c}` has no other replica and no other node"
+            ));
+        }
+        if !room {
+            return Some(format!(
+                "shard {s} of `{c}` has a replica on every node; the replication factor would drop"
+            ));
+        }
+    }
+    None
+}
+
+/// The next node to restart on the declared version: followers first (highest index first),
+/// the leader last after handing its leadership over; each only when every shard it holds has
+/// another Active replica.
+fn upgrade_step(desired: &Desired, leader: PeerId, observed: &Observed) -> Step {
+    let mut stale: Vec<&Pod> = observed
+        .pods
+        .iter()
+        .filter(|p| p.version != desired.version)
+        .collect();
+    if stale.is_empty() {
+        return Step::Done;
+    }
+    stale.sort_by_key(|p| (p.peer == Some(leader), std::cmp::Reverse(p.index)));
+    let pod = stale[0];
+    let Some(peer) = pod.peer else {
+        return Step::Upgrade(pod.index);
+    };
+    if let Some(((c, s), _)) = observed
+        .shards
+        .iter()
+        .find(|(_, r)| r.contains_key(&peer) && !r.iter().any(|(n, st)| *n != peer && *st == Replica::Active))
+    {
+        return Step::Stalled(format!(
+            "node {} holds the only replica of shard {s} of `{c}`: raise its replication factor before upgrading",
+            pod.index
+        ));
+    }
+    if peer == leader {
+        let updated = observed
+            .pods
+            .iter()
+            .filter(|p| p.version == desired.version)
+            .filter_map(|p| p.peer)
+            .find(|p| observed.voters.contains(p));
+        return match updated {
+            Some(to) => Step::TransferLeader { to },
+            None if observed.voters.len() == 1 => Step::Upgrade(pod.index),
+            None => Step::Wait("no upgraded voter to take the leadership yet".into()),
+        };
+    }
+    Step::Upgrade(pod.index)
+}
+
+#[cfg(test)]
+mod tests;
