@@ -25,6 +25,10 @@ pub enum ApiError {
     /// The server is shutting down or overloaded (503 / UNAVAILABLE).
     #[error("{0}")]
     Unavailable(String),
+    /// A shard write reached a node that is no longer the shard's primary: the coordinator
+    /// looks the primary up again (503 / UNAVAILABLE if it ever reaches a client).
+    #[error("{0}")]
+    NotPrimary(String),
     /// A bug or a storage failure (500 / INTERNAL).
     #[error("{0}")]
     Internal(String),
@@ -42,7 +46,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotPrimary(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,7 +59,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => tonic::Status::already_exists(msg),
             ApiError::TooLarge(_) => tonic::Status::resource_exhausted(msg),
             ApiError::Unauthorized(_) => tonic::Status::unauthenticated(msg),
-            ApiError::Unavailable(_) => tonic::Status::unavailable(msg),
+            ApiError::Unavailable(_) | ApiError::NotPrimary(_) => tonic::Status::unavailable(msg),
             ApiError::Internal(_) => tonic::Status::internal(msg),
         }
     }

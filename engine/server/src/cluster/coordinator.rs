@@ -366,13 +366,23 @@ impl Distributed {
                 Ok(other) => return Err(unexpected(&other)),
                 Err(CallError::Unreachable(why)) if active.len() > 1 && attempts <= active.len() => {
                     tracing::warn!("primary of shard {shard} on node {primary}: {why}; handing the shard to the next replica");
-                    // Only if it still is the primary: coordinators racing demote it once.
+                    // Only if it still is the primary: coordinators racing demote it once, and
+                    // the one that loses the race just looks the primary up again.
                     let change = StateChange {
                         to: ReplicaState::Dead,
                         if_primary: Some(primary),
                         expect: Some(ReplicaState::Active),
                     };
-                    self.set_state(&target, shard, primary, change).await?;
+                    if let Err(e) = self.set_state(&target, shard, primary, change).await {
+                        tracing::debug!("demoting the primary of shard {shard}: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                }
+                // This node's metadata named a primary that has been replaced since: wait for
+                // the change to arrive here, then send it to the new one.
+                Err(CallError::Api(ApiError::NotPrimary(why))) if attempts <= active.len() + 2 => {
+                    tracing::debug!("shard {shard}: {why}; looking the primary up again");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempts as u64)).await;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -40,7 +40,7 @@ impl Distributed {
         let me = self.node.id();
         let active = active_replicas(&meta, shard);
         if active.first() != Some(&me) {
-            return Err(ApiError::Unavailable(format!(
+            return Err(ApiError::NotPrimary(format!(
                 "node {me} is no longer the primary of shard {shard}"
             )));
         }
