@@ -20,6 +20,7 @@ pub mod error;
 pub mod explain;
 mod fsio;
 mod query;
+mod records;
 pub mod shard_snapshot;
 pub mod snapshot;
 pub mod text_rules;
@@ -33,4 +34,4 @@ pub use collection::{
 pub use config::{CollectionConfig, ShardingMethod};
 pub use error::CollectionError;
 pub use explain::StageExplain;
-pub use query::{and as both_filters, fuse};
+pub use query::{and as both_filters, fuse, with_records};

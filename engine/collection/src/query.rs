@@ -63,21 +63,8 @@ impl Collection {
             return Ok(page);
         }
         let ids: Vec<PointId> = page.iter().map(|p| p.id).collect();
-        let records: HashMap<PointId, _> = self
-            .retrieve_in(&ids, &req.with_payload, &req.with_vector, scope)
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        Ok(page
-            .into_iter()
-            .map(|mut p| {
-                if let Some(r) = records.get(&p.id) {
-                    p.payload = r.payload.clone();
-                    p.vectors = r.vectors.clone();
-                }
-                p
-            })
-            .collect())
+        let records = self.retrieve_in(&ids, &req.with_payload, &req.with_vector, scope);
+        Ok(with_records(page, records))
     }
 
     fn run_stage(
@@ -202,6 +189,20 @@ fn scored(id: PointId, score: f32) -> ScoredPoint {
         vectors: None,
         order_value: None,
     }
+}
+
+/// `page` with each point's payload and vectors taken from `records` (read by id).
+pub fn with_records(page: Vec<ScoredPoint>, records: Vec<quiver_types::Record>) -> Vec<ScoredPoint> {
+    let mut by_id: HashMap<PointId, quiver_types::Record> = records.into_iter().map(|r| (r.id, r)).collect();
+    page.into_iter()
+        .map(|mut p| {
+            if let Some(r) = by_id.remove(&p.id) {
+                p.payload = r.payload;
+                p.vectors = r.vectors;
+            }
+            p
+        })
+        .collect()
 }
 
 /// Combines ranked lists into one, best first (ties by id).

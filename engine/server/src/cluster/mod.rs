@@ -11,11 +11,13 @@
 
 pub mod admin;
 pub mod coordinator;
+pub mod reads;
 pub mod reconcile;
 pub mod recovery;
 pub mod replica;
 pub mod restore;
 pub mod service;
+pub mod shard_keys;
 pub mod status;
 pub mod takeover;
 pub mod wire;

@@ -225,24 +225,12 @@ impl Points for PointsService {
     ) -> Result<Response<SearchBatchResponse>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
-        let qs = query::search_batch(&req)?;
-        let level = routing::consistency(&req.read_consistency, "")?;
-        let qs = qs
-            .into_iter()
-            .zip(&req.search_points)
-            .enumerate()
-            .map(|(i, (q, one))| {
-                let path = crate::convert::index("search_points", i);
-                let shard_keys = routing::shard_keys(&one.shard_key_selector, &path)?;
-                Ok((
-                    q,
-                    quiver_types::ReadOptions {
-                        consistency: level,
-                        shard_keys,
-                    },
-                ))
-            })
-            .collect::<crate::error::ApiResult<Vec<_>>>()?;
+        let qs = routing::batch_read_options(
+            query::search_batch(&req)?,
+            req.search_points.iter().map(|one| &one.shard_key_selector),
+            &req.read_consistency,
+            "search_points",
+        )?;
         let lists = self.api.query_batch(req.collection_name, qs).await?;
         Ok(Response::new(SearchBatchResponse {
             result: batch_results(&lists),
@@ -378,24 +366,12 @@ impl Points for PointsService {
     ) -> Result<Response<QueryBatchResponse>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
-        let qs = query::query_batch(&req)?;
-        let level = routing::consistency(&req.read_consistency, "")?;
-        let qs = qs
-            .into_iter()
-            .zip(&req.query_points)
-            .enumerate()
-            .map(|(i, (q, one))| {
-                let path = crate::convert::index("query_points", i);
-                let shard_keys = routing::shard_keys(&one.shard_key_selector, &path)?;
-                Ok((
-                    q,
-                    quiver_types::ReadOptions {
-                        consistency: level,
-                        shard_keys,
-                    },
-                ))
-            })
-            .collect::<crate::error::ApiResult<Vec<_>>>()?;
+        let qs = routing::batch_read_options(
+            query::query_batch(&req)?,
+            req.query_points.iter().map(|one| &one.shard_key_selector),
+            &req.read_consistency,
+            "query_points",
+        )?;
         let lists = self.api.query_batch(req.collection_name, qs).await?;
         Ok(Response::new(QueryBatchResponse {
             result: batch_results(&lists),

@@ -81,6 +81,32 @@ pub fn read_options(
     })
 }
 
+/// Each request of a read batch with its routing: the batch's `read_consistency` and the
+/// request's own selector (`selectors`, named `field[i]` in errors).
+pub fn batch_read_options<'a, Q>(
+    requests: Vec<Q>,
+    selectors: impl Iterator<Item = &'a Option<pb::ShardKeySelector>>,
+    consistency_level: &Option<pb::ReadConsistency>,
+    field: &str,
+) -> ApiResult<Vec<(Q, ReadOptions)>> {
+    let level = consistency(consistency_level, "")?;
+    requests
+        .into_iter()
+        .zip(selectors)
+        .enumerate()
+        .map(|(i, (q, selector))| {
+            let shard_keys = shard_keys(selector, &index(field, i))?;
+            Ok((
+                q,
+                ReadOptions {
+                    consistency: level,
+                    shard_keys,
+                },
+            ))
+        })
+        .collect()
+}
+
 /// The shard key selector of one `UpdateBatch` operation.
 #[allow(deprecated)] // The deprecated delete/clear forms carry no selector.
 pub fn operation_selector(op: &pb::PointsUpdateOperation) -> &Option<pb::ShardKeySelector> {
