@@ -19,5 +19,8 @@ if [ -d ../shared/examples ]; then
 fi
 
 echo "== compatibility suite (qdrant-client over REST and gRPC vs local mode; shared examples)"
-cargo build -p quiver-server --bin quiver 2>&1
+# `cargo test --workspace` above built target/debug/quiver for the process tests, with the
+# workspace's unified features; `cargo build -p quiver-server` would resolve features for that one
+# package and rebuild a large part of the tree (nearly four minutes in CI) for the same code.
+test -x target/debug/quiver || cargo build --workspace --bins 2>&1
 QUIVER_BIN="$PWD/target/debug/quiver" .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider "$@"
