@@ -43,7 +43,7 @@ fn observed() -> impl Strategy<Value = (Desired, Observed)> {
         let leader = Some(1000 + u64::from(leader)).filter(|l| voters.contains(l));
         (
             Desired { nodes: want, version: "2".into() },
-            Observed { pods, leader, voters, learners, shards, leaving },
+            Observed { pods, leader, voters, learners, shards, leaving, ..Observed::default() },
         )
     })
 }
@@ -93,6 +93,12 @@ proptest! {
             // The remaining voters are all ready (checked above), so they form a majority of
             // the new voter set; the demoted one holds no replica any more.
             prop_assert!(o.shards.values().all(|r| !r.contains_key(&p)), "{step:?} while it holds replicas");
+        }
+        if let Step::MoveReplica { collection, shard, from, to } = &step {
+            let r = &o.shards[&(collection.clone(), *shard)];
+            prop_assert!(r.contains_key(from) && !r.contains_key(to), "{step:?}: wrong ends");
+            prop_assert!(o.voters.contains(to), "{step:?}: the target is no voter");
+            prop_assert!(r.values().all(|s| *s == Replica::Active), "{step:?} while the shard recovers");
         }
         if let Step::DeletePod(i) = step {
             if let Some(peer) = o.pods.iter().find(|p| p.index == i).and_then(|p| p.peer) {

@@ -221,4 +221,8 @@ pub struct VectorClusterStatus {
     /// The last scheduled backup's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<String>,
+    /// The schedule slot of the last scheduled backup (RFC 3339), so a restarted operator
+    /// neither repeats nor skips one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<String>,
 }

@@ -230,4 +230,7 @@ pub struct VectorCollectionStatus {
     /// Shard keys that exist in the engine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shard_keys: Vec<String>,
+    /// A bootstrapped collection was filled from its backup (done once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restored: bool,
 }

@@ -40,6 +40,8 @@ pub struct Observed {
     pub shards: BTreeMap<(String, u32), BTreeMap<PeerId, Replica>>,
     /// A node a scale-down already started removing (recorded in status).
     pub leaving: Option<u32>,
+    /// Pod indices that have a volume (a member's data), with or without a pod.
+    pub volumes: BTreeSet<u32>,
 }
 
 /// What the user declared.
@@ -74,6 +76,14 @@ pub enum Step {
     DeletePod(u32),
     /// Restart pod `index` on the declared version.
     Upgrade(u32),
+    /// Move one replica from a loaded node to an emptier one (after a scale-up). The source
+    /// keeps serving until the copy is Active, so nothing is disrupted.
+    MoveReplica {
+        collection: String,
+        shard: u32,
+        from: PeerId,
+        to: PeerId,
+    },
     /// The cluster is as declared.
     Done,
 }
@@ -95,7 +105,22 @@ impl Step {
 
 /// The next step from `observed` towards `desired`.
 pub fn next_step(desired: &Desired, observed: &Observed) -> Step {
-    if let Some(p) = observed.pods.iter().find(|p| !p.ready) {
+    // A member whose pod is gone (restarted for an upgrade, deleted by hand, every pod lost at
+    // once) comes back first and without waiting: it only returns a vote and replicas, and
+    // without it a cluster that lost its majority never gets a leader to wait for.
+    if let Some(&index) = observed.volumes.iter().find(|i| {
+        observed.leaving != Some(**i) && !observed.pods.iter().any(|p| p.index == **i)
+    }) {
+        return Step::CreatePod(index);
+    }
+    // The pod of a removed member is no member any more and never gets ready again: only its
+    // deletion is left, and it must not hold everything else up.
+    let removed = |p: &Pod| {
+        observed.leaving == Some(p.index)
+            && p.peer
+                .is_none_or(|peer| !observed.voters.contains(&peer) && !observed.learners.contains(&peer))
+    };
+    if let Some(p) = observed.pods.iter().find(|p| !p.ready && !removed(p)) {
         return Step::Wait(format!("pod {} is not ready", p.index));
     }
     let Some(leader) = observed.leader else {
@@ -143,7 +168,44 @@ pub fn next_step(desired: &Desired, observed: &Observed) -> Step {
         }
         return Step::MarkLeaving(highest);
     }
+    if let Some(step) = rebalance_step(observed) {
+        return step;
+    }
     upgrade_step(desired, leader, observed)
+}
+
+/// A move that evens out the replicas per voter when the most loaded one holds at least two
+/// more than the least loaded (after a scale-up the new node holds none).
+fn rebalance_step(observed: &Observed) -> Option<Step> {
+    let mut load: BTreeMap<PeerId, usize> = observed
+        .pods
+        .iter()
+        .filter_map(|p| p.peer)
+        .filter(|p| observed.voters.contains(p))
+        .map(|p| (p, 0))
+        .collect();
+    for replicas in observed.shards.values() {
+        for peer in replicas.keys() {
+            if let Some(n) = load.get_mut(peer) {
+                *n += 1;
+            }
+        }
+    }
+    let (&to, &least) = load.iter().min_by_key(|(p, n)| (**n, **p))?;
+    let (&from, &most) = load.iter().max_by_key(|(p, n)| (**n, std::cmp::Reverse(**p)))?;
+    if most < least + 2 {
+        return None;
+    }
+    let ((collection, shard), _) = observed
+        .shards
+        .iter()
+        .find(|(_, r)| r.contains_key(&from) && !r.contains_key(&to))?;
+    Some(Step::MoveReplica {
+        collection: collection.clone(),
+        shard: *shard,
+        from,
+        to,
+    })
 }
 
 /// The steps that remove node `index` (peer `peer`): leadership away, replicas away, vote

@@ -30,6 +30,7 @@ fn cluster(n: u32, version: &str) -> Observed {
         learners: BTreeSet::new(),
         shards,
         leaving: None,
+        volumes: (0..n).collect(),
     }
 }
 
@@ -59,6 +60,7 @@ fn scale_up_creates_a_pod_then_promotes_its_learner() {
     let mut o = cluster(3, "1");
     assert_eq!(next_step(&want(4, "1"), &o), Step::CreatePod(3));
     o.pods.push(pod(3, "1", 200));
+    o.volumes.insert(3);
     o.learners.insert(200);
     assert_eq!(next_step(&want(4, "1"), &o), Step::Promote(200));
 }
@@ -116,4 +118,40 @@ fn a_node_with_the_only_replica_of_a_shard_is_not_restarted() {
     o.shards
         .insert(("solo".into(), 0), BTreeMap::from([(102, Replica::Active)]));
     assert!(matches!(next_step(&want(3, "2"), &o), Step::Stalled(m) if m.contains("only replica")));
+}
+
+#[test]
+fn a_promoted_node_receives_replicas_until_loads_even_out() {
+    let mut o = cluster(3, "1");
+    o.pods.push(pod(3, "1", 200));
+    o.volumes.insert(3);
+    o.voters.insert(200);
+    let step = next_step(&want(4, "1"), &o);
+    assert_eq!(
+        step,
+        Step::MoveReplica {
+            collection: "c".into(),
+            shard: 0,
+            from: 100,
+            to: 200
+        }
+    );
+    let r = o.shards.get_mut(&("c".into(), 0)).unwrap();
+    r.remove(&100);
+    r.insert(200, Replica::Active);
+    assert_eq!(next_step(&want(4, "1"), &o), Step::Done, "loads 1,2,2,1 are even enough");
+}
+
+#[test]
+fn a_member_whose_pod_is_gone_comes_back_before_anything_else() {
+    let mut o = cluster(3, "1");
+    o.pods.retain(|p| p.index != 1);
+    o.pods[0].ready = false;
+    o.leader = None;
+    assert_eq!(next_step(&want(3, "2"), &o), Step::CreatePod(1));
+    // Not the node a scale-down removes.
+    let mut o = cluster(4, "1");
+    o.pods.retain(|p| p.index != 3);
+    o.leaving = Some(3);
+    assert_ne!(next_step(&want(3, "1"), &o), Step::CreatePod(3));
 }

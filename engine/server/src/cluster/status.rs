@@ -26,6 +26,17 @@ pub struct NodeStatus {
     pub incoming_transfers: Vec<(String, ShardId)>,
     /// Empty when the node can serve every replica it holds; else why not.
     pub not_ready: Vec<String>,
+    /// Every collection's replica layout as this node's metadata has it (the operator plans
+    /// drains and upgrades from it without asking each node).
+    pub layout: Vec<ShardLayout>,
+}
+
+/// One shard of one collection and the state of each of its replicas, by peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardLayout {
+    pub collection: String,
+    pub shard_id: ShardId,
+    pub replicas: std::collections::BTreeMap<u64, ReplicaState>,
 }
 
 impl Distributed {
@@ -35,8 +46,14 @@ impl Distributed {
         let raft = self.node.status();
         let reconciled_index = *self.reconciled.borrow();
         let mut replicas = Vec::new();
+        let mut layout = Vec::new();
         for (name, c) in self.node.metadata().collections {
             for (&i, s) in &c.shards {
+                layout.push(ShardLayout {
+                    collection: name.clone(),
+                    shard_id: i,
+                    replicas: s.replicas.iter().map(|(&p, r)| (p, r.state)).collect(),
+                });
                 if let Some(r) = s.replicas.get(&me) {
                     replicas.push(LocalReplica {
                         collection: name.clone(),
@@ -51,9 +68,8 @@ impl Distributed {
         if raft.leader.is_none() {
             not_ready.push("no raft leader is known".to_string());
         }
-        if !raft.voters.contains(&me) {
-            not_ready.push("this node is not a voter".to_string());
-        }
+        // A learner is ready too: it coordinates requests like any member, and the operator's
+        // promotion of a new node waits for its pod to be ready.
         if raft.last_applied.is_some_and(|a| a > reconciled_index) {
             not_ready.push(format!(
                 "local collections reflect raft index {reconciled_index}, {} is applied",
@@ -74,6 +90,7 @@ impl Distributed {
             replicas,
             incoming_transfers,
             not_ready,
+            layout,
         }
     }
 }
