@@ -27,14 +27,22 @@ fn on_error<K>(kind: &'static str) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> A
 pub async fn run(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
     let api = |c: &Client| -> (Api<VectorCluster>, Api<VectorCollection>, Api<VectorBackup>) {
         match &namespace {
-            Some(ns) => (Api::namespaced(c.clone(), ns), Api::namespaced(c.clone(), ns), Api::namespaced(c.clone(), ns)),
+            Some(ns) => (
+                Api::namespaced(c.clone(), ns),
+                Api::namespaced(c.clone(), ns),
+                Api::namespaced(c.clone(), ns),
+            ),
             None => (Api::all(c.clone()), Api::all(c.clone()), Api::all(c.clone())),
         }
     };
     let (clusters, collections, backups) = api(&client);
     let owned = |c: &Client| -> (Api<Pod>, Api<PersistentVolumeClaim>, Api<ConfigMap>) {
         match &namespace {
-            Some(ns) => (Api::namespaced(c.clone(), ns), Api::namespaced(c.clone(), ns), Api::namespaced(c.clone(), ns)),
+            Some(ns) => (
+                Api::namespaced(c.clone(), ns),
+                Api::namespaced(c.clone(), ns),
+                Api::namespaced(c.clone(), ns),
+            ),
             None => (Api::all(c.clone()), Api::all(c.clone()), Api::all(c.clone())),
         }
     };
@@ -44,14 +52,22 @@ pub async fn run(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
         .owns(pods, selector.clone())
         .owns(pvcs, selector.clone())
         .owns(config_maps, selector)
-        .run(reconcile::cluster::reconcile, on_error("VectorCluster"), Arc::clone(&ctx))
+        .run(
+            reconcile::cluster::reconcile,
+            on_error("VectorCluster"),
+            Arc::clone(&ctx),
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!("cluster controller: {e}");
             }
         });
     let collection_loop = Controller::new(collections, watcher::Config::default())
-        .run(reconcile::collection::reconcile, on_error("VectorCollection"), Arc::clone(&ctx))
+        .run(
+            reconcile::collection::reconcile,
+            on_error("VectorCollection"),
+            Arc::clone(&ctx),
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!("collection controller: {e}");
@@ -72,10 +88,13 @@ pub async fn serve_metrics(addr: SocketAddr, ctx: Arc<Context>) -> std::io::Resu
     use axum::routing::get;
     let metrics = Arc::clone(&ctx.metrics);
     let app = axum::Router::new()
-        .route("/metrics", get(move || {
-            let m = Arc::clone(&metrics);
-            async move { m.render() }
-        }))
+        .route(
+            "/metrics",
+            get(move || {
+                let m = Arc::clone(&metrics);
+                async move { m.render() }
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await

@@ -22,11 +22,7 @@ pub enum EngineError {
         body: String,
     },
     #[error("engine at {base}: unexpected answer to {what}: {why}")]
-    Malformed {
-        base: String,
-        what: String,
-        why: String,
-    },
+    Malformed { base: String, what: String, why: String },
 }
 
 impl EngineError {
@@ -164,11 +160,7 @@ impl Engine {
         Ok(v.get("result").cloned().unwrap_or(v))
     }
 
-    fn decode<T: serde::de::DeserializeOwned>(
-        base: &str,
-        what: &str,
-        v: Value,
-    ) -> Result<T, EngineError> {
+    fn decode<T: serde::de::DeserializeOwned>(base: &str, what: &str, v: Value) -> Result<T, EngineError> {
         serde_json::from_value(v).map_err(|e| EngineError::Malformed {
             base: base.to_string(),
             what: what.to_string(),
@@ -179,7 +171,13 @@ impl Engine {
     /// The node's raft view, replicas and readiness.
     pub async fn node(&self, base: &str) -> Result<NodeView, EngineError> {
         let v = self
-            .call(base, reqwest::Method::GET, "/quiver/node", None, Duration::from_secs(3))
+            .call(
+                base,
+                reqwest::Method::GET,
+                "/quiver/node",
+                None,
+                Duration::from_secs(3),
+            )
             .await?;
         Self::decode(base, "GET /quiver/node", v)
     }

@@ -30,7 +30,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             "--namespace" => namespace = it.next().cloned(),
             "--metrics-addr" => {
                 let v = it.next().context("--metrics-addr needs an address")?;
-                metrics = v.parse().with_context(|| format!("--metrics-addr: `{v}` is not host:port"))?;
+                metrics = v
+                    .parse()
+                    .with_context(|| format!("--metrics-addr: `{v}` is not host:port"))?;
             }
             other => anyhow::bail!("unknown argument `{other}`\n{USAGE}"),
         }

@@ -47,12 +47,18 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP quiver_operator_reconciles_total Reconciles run, by resource kind.");
+        let _ = writeln!(
+            out,
+            "# HELP quiver_operator_reconciles_total Reconciles run, by resource kind."
+        );
         let _ = writeln!(out, "# TYPE quiver_operator_reconciles_total counter");
         for (kind, n) in self.reconciles.lock().iter() {
             let _ = writeln!(out, "quiver_operator_reconciles_total{{kind=\"{kind}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP quiver_operator_reconcile_errors_total Failed reconciles, by kind and error category.");
+        let _ = writeln!(
+            out,
+            "# HELP quiver_operator_reconcile_errors_total Failed reconciles, by kind and error category."
+        );
         let _ = writeln!(out, "# TYPE quiver_operator_reconcile_errors_total counter");
         for ((kind, cat), n) in self.errors.lock().iter() {
             let _ = writeln!(
@@ -60,18 +66,27 @@ impl Metrics {
                 "quiver_operator_reconcile_errors_total{{kind=\"{kind}\",category=\"{cat}\"}} {n}"
             );
         }
-        let _ = writeln!(out, "# HELP quiver_operator_steps_total Cluster steps applied, by step.");
+        let _ = writeln!(
+            out,
+            "# HELP quiver_operator_steps_total Cluster steps applied, by step."
+        );
         let _ = writeln!(out, "# TYPE quiver_operator_steps_total counter");
         for (step, n) in self.steps.lock().iter() {
             let _ = writeln!(out, "quiver_operator_steps_total{{step=\"{step}\"}} {n}");
         }
         let ops = self.operations.lock();
-        let _ = writeln!(out, "# HELP quiver_operator_operations_in_progress Clusters with a step in progress.");
+        let _ = writeln!(
+            out,
+            "# HELP quiver_operator_operations_in_progress Clusters with a step in progress."
+        );
         let _ = writeln!(out, "# TYPE quiver_operator_operations_in_progress gauge");
         let _ = writeln!(out, "quiver_operator_operations_in_progress {}", ops.len());
         for (cluster, op) in ops.iter() {
             let op = op.replace('"', "'");
-            let _ = writeln!(out, "quiver_operator_operation{{cluster=\"{cluster}\",operation=\"{op}\"}} 1");
+            let _ = writeln!(
+                out,
+                "quiver_operator_operation{{cluster=\"{cluster}\",operation=\"{op}\"}} 1"
+            );
         }
         out
     }

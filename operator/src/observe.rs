@@ -86,13 +86,22 @@ pub fn observed(pods: &[PodState], leaving: Option<u32>) -> plan::Observed {
                 // A pod whose engine is silent is still known by its address.
                 peer: p.view.as_ref().map(|v| v.raft.peer_id).or_else(|| {
                     let ip = p.ip.as_deref()?;
-                    view?.raft.peers.iter().find(|(_, info)| uri_host(&info.uri) == Some(ip)).map(|(id, _)| *id)
+                    view?
+                        .raft
+                        .peers
+                        .iter()
+                        .find(|(_, info)| uri_host(&info.uri) == Some(ip))
+                        .map(|(id, _)| *id)
                 }),
             })
             .collect(),
         leader: view.and_then(|v| v.raft.leader),
-        voters: view.map(|v| v.raft.voters.iter().copied().collect()).unwrap_or_default(),
-        learners: view.map(|v| v.raft.learners.iter().copied().collect()).unwrap_or_default(),
+        voters: view
+            .map(|v| v.raft.voters.iter().copied().collect())
+            .unwrap_or_default(),
+        learners: view
+            .map(|v| v.raft.learners.iter().copied().collect())
+            .unwrap_or_default(),
         shards,
         leaving,
         // Filled in by the reconciler from the volume claims.
@@ -128,7 +137,14 @@ mod tests {
                 peer_id: me,
                 peers: voters
                     .iter()
-                    .map(|&p| (p, PeerInfo { uri: format!("http://10.0.0.{p}:6335") }))
+                    .map(|&p| {
+                        (
+                            p,
+                            PeerInfo {
+                                uri: format!("http://10.0.0.{p}:6335"),
+                            },
+                        )
+                    })
                     .collect(),
                 voters: voters.to_vec(),
                 learners: vec![],
@@ -176,7 +192,11 @@ mod tests {
         assert_eq!(o.pods[2].peer, None, "no member has its address");
         let mut silent = pods.clone();
         silent[2].ip = Some("10.0.0.3".into());
-        assert_eq!(observed(&silent, None).pods[2].peer, Some(3), "known by its address");
+        assert_eq!(
+            observed(&silent, None).pods[2].peer,
+            Some(3),
+            "known by its address"
+        );
         assert_eq!(join_address(&pods).as_deref(), Some("http://10.0.0.2:6335"));
     }
 }

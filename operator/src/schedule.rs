@@ -60,7 +60,9 @@ impl Cron {
     pub fn parse(text: &str) -> Result<Self, String> {
         let parts: Vec<&str> = text.split_whitespace().collect();
         let [mi, h, d, mo, w] = parts.as_slice() else {
-            return Err(format!("`{text}` must have five fields: minute hour day month weekday"));
+            return Err(format!(
+                "`{text}` must have five fields: minute hour day month weekday"
+            ));
         };
         let (minutes, _) = field(mi, 0, 59, "minute")?;
         let (hours, _) = field(h, 0, 23, "hour")?;
@@ -84,7 +86,11 @@ impl Cron {
     fn matches(&self, t: DateTime) -> bool {
         let day = self.days[t.day() as usize];
         let weekday = self.weekdays[t.weekday().to_sunday_zero_offset() as usize];
-        let day_ok = if self.either_day { day || weekday } else { day && weekday };
+        let day_ok = if self.either_day {
+            day || weekday
+        } else {
+            day && weekday
+        };
         self.minutes[t.minute() as usize]
             && self.hours[t.hour() as usize]
             && self.months[t.month() as usize]
@@ -108,11 +114,19 @@ impl Cron {
             let date_ok = {
                 let day = self.days[t.day() as usize];
                 let weekday = self.weekdays[t.weekday().to_sunday_zero_offset() as usize];
-                let d = if self.either_day { day || weekday } else { day && weekday };
+                let d = if self.either_day {
+                    day || weekday
+                } else {
+                    day && weekday
+                };
                 d && self.months[t.month() as usize]
             };
             if !date_ok {
-                t = t.date().checked_add(1.day()).ok()?.to_datetime(Default::default());
+                t = t
+                    .date()
+                    .checked_add(1.day())
+                    .ok()?
+                    .to_datetime(Default::default());
                 continue;
             }
             if self.matches(t) {
@@ -135,13 +149,25 @@ mod tests {
     #[test]
     fn daily_and_stepped_schedules() {
         let c = Cron::parse("0 3 * * *").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.next_after(at("2026-12-02T22:10:00Z")), Some(at("2026-12-03T03:00:00Z")));
-        assert_eq!(c.next_after(at("2026-12-03T03:00:00Z")), Some(at("2026-12-04T03:00:00Z")));
+        assert_eq!(
+            c.next_after(at("2026-12-02T22:10:00Z")),
+            Some(at("2026-12-03T03:00:00Z"))
+        );
+        assert_eq!(
+            c.next_after(at("2026-12-03T03:00:00Z")),
+            Some(at("2026-12-04T03:00:00Z"))
+        );
         let c = Cron::parse("*/15 * * * *").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.next_after(at("2026-12-02T22:10:30Z")), Some(at("2026-12-02T22:15:00Z")));
+        assert_eq!(
+            c.next_after(at("2026-12-02T22:10:30Z")),
+            Some(at("2026-12-02T22:15:00Z"))
+        );
         // Sundays (0 and 7), or the 1st of the month: either matches.
         let c = Cron::parse("30 1 1 * 7").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.next_after(at("2026-12-02T00:00:00Z")), Some(at("2026-12-06T01:30:00Z")));
+        assert_eq!(
+            c.next_after(at("2026-12-02T00:00:00Z")),
+            Some(at("2026-12-06T01:30:00Z"))
+        );
     }
 
     #[test]

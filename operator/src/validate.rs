@@ -33,8 +33,14 @@ pub fn cluster(spec: &VectorClusterSpec) -> Result<(), Invalid> {
         return Err(invalid("version", "must be an image tag such as v1.2.0"));
     }
     if let Some(image) = &spec.image {
-        if image.is_empty() || image.contains(' ') || image.rsplit('/').next().is_some_and(|last| last.contains(':')) {
-            return Err(invalid("image", "must be a repository without a tag (the tag is `version`)"));
+        if image.is_empty()
+            || image.contains(' ')
+            || image.rsplit('/').next().is_some_and(|last| last.contains(':'))
+        {
+            return Err(invalid(
+                "image",
+                "must be a repository without a tag (the tag is `version`)",
+            ));
         }
     }
     for name in spec.engine.env.keys() {
@@ -57,7 +63,10 @@ pub fn cluster(spec: &VectorClusterSpec) -> Result<(), Invalid> {
         }
         if let Some(e) = &store.endpoint {
             if !(e.starts_with("http://") || e.starts_with("https://")) {
-                return Err(invalid("objectStore.endpoint", "must start with http:// or https://"));
+                return Err(invalid(
+                    "objectStore.endpoint",
+                    "must start with http:// or https://",
+                ));
             }
         }
     }
@@ -74,7 +83,10 @@ pub fn collection(spec: &VectorCollectionSpec) -> Result<(), Invalid> {
     }
     for (name, v) in &spec.vectors {
         if v.size == 0 || v.size > 65_536 {
-            return Err(invalid(&format!("vectors.{name}.size"), "must be between 1 and 65536"));
+            return Err(invalid(
+                &format!("vectors.{name}.size"),
+                "must be between 1 and 65536",
+            ));
         }
     }
     if spec.replication_factor == 0 {
@@ -89,7 +101,9 @@ pub fn collection(spec: &VectorCollectionSpec) -> Result<(), Invalid> {
     if spec.sharding.shard_number == Some(0) {
         return Err(invalid("sharding.shardNumber", "must be at least 1"));
     }
-    let kinds = ["keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid"];
+    let kinds = [
+        "keyword", "integer", "float", "bool", "geo", "datetime", "text", "uuid",
+    ];
     for (i, ix) in spec.payload_indexes.iter().enumerate() {
         if !kinds.contains(&ix.schema.as_str()) {
             return Err(invalid(
@@ -155,6 +169,9 @@ mod tests {
             schema: "words".into(),
             is_tenant: false,
         });
-        assert_eq!(collection(&ok).map_err(|e| e.field), Err("payloadIndexes[0].schema".into()));
+        assert_eq!(
+            collection(&ok).map_err(|e| e.field),
+            Err("payloadIndexes[0].schema".into())
+        );
     }
 }

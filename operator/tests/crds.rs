@@ -1,5 +1,5 @@
-//! The CRDs in `crds/` are exactly what the types generate (CI fails on drift: regenerate with
-//! `cargo run -p quiver-operator -- crd --out crds`), carry the subresources, columns and short
+//! The CRDs in `crds/` and `charts/quiver/crds/` are exactly what the types generate (CI fails
+//! on drift: regenerate with `cargo run -p quiver-operator -- crd --out <folder>`), carry the subresources, columns and short
 //! names, and their CEL rules accept good changes and refuse immutable ones (kube's client-side
 //! CEL evaluation, the rules the API server runs).
 
@@ -7,16 +7,20 @@ use quiver_operator::crd::{self, VectorBackup, VectorCluster, VectorCollection};
 use serde_json::json;
 
 #[test]
-fn the_crds_folder_matches_the_types() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
-    for c in crd::all() {
-        let path = dir.join(crd::file_name(&c));
-        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            on_disk == crd::to_yaml(&c).unwrap(),
-            "{} is out of date: run `cargo run -p quiver-operator -- crd --out crds`",
-            path.display()
-        );
+fn the_crds_folders_match_the_types() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // crds/ for `kubectl apply`, and the chart's copy that Helm installs.
+    for folder in ["crds", "charts/quiver/crds"] {
+        let dir = root.join(folder);
+        for c in crd::all() {
+            let path = dir.join(crd::file_name(&c));
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                on_disk == crd::to_yaml(&c).unwrap(),
+                "{} is out of date: run `cargo run -p quiver-operator -- crd --out {folder}`",
+                path.display()
+            );
+        }
     }
 }
 

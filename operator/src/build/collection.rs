@@ -79,7 +79,10 @@ pub fn create_body(spec: &VectorCollectionSpec) -> Value {
         b.insert("shard_number".into(), json!(n));
     }
     b.insert("replication_factor".into(), json!(spec.replication_factor));
-    b.insert("write_consistency_factor".into(), json!(spec.write_consistency_factor));
+    b.insert(
+        "write_consistency_factor".into(),
+        json!(spec.write_consistency_factor),
+    );
     if let Some(h) = &spec.hnsw {
         b.insert("hnsw_config".into(), hnsw(h));
     }
@@ -164,7 +167,11 @@ pub fn immutable_drift(spec: &VectorCollectionSpec, info: &Value) -> Option<Stri
     for (name, w, h) in pairs {
         for field in ["size", "distance"] {
             if w.get(field) != h.get(field) {
-                let label = if name.is_empty() { "vectors".to_string() } else { format!("vectors.{name}") };
+                let label = if name.is_empty() {
+                    "vectors".to_string()
+                } else {
+                    format!("vectors.{name}")
+                };
                 return Some(format!(
                     "{label}.{field} is {} in the engine, {} declared; vectors cannot change: create a new collection",
                     h.get(field).unwrap_or(&Value::Null),
@@ -174,13 +181,21 @@ pub fn immutable_drift(spec: &VectorCollectionSpec, info: &Value) -> Option<Stri
         }
     }
     let method = params["sharding_method"].as_str().unwrap_or("auto");
-    let want_method = if spec.sharding.method == ShardingMethod::Custom { "custom" } else { "auto" };
+    let want_method = if spec.sharding.method == ShardingMethod::Custom {
+        "custom"
+    } else {
+        "auto"
+    };
     if method != want_method {
-        return Some(format!("sharding.method is {method} in the engine, {want_method} declared"));
+        return Some(format!(
+            "sharding.method is {method} in the engine, {want_method} declared"
+        ));
     }
     if let (Some(w), Some(h)) = (spec.sharding.shard_number, params["shard_number"].as_u64()) {
         if want_method == "auto" && u64::from(w) != h {
-            return Some(format!("sharding.shardNumber is {h} in the engine, {w} declared; resharding is not supported"));
+            return Some(format!(
+                "sharding.shardNumber is {h} in the engine, {w} declared; resharding is not supported"
+            ));
         }
     }
     None
@@ -290,7 +305,9 @@ mod tests {
         assert_eq!(changes.len(), 3, "{changes:?}");
         assert_eq!(
             changes[0],
-            IndexChange::Create(json!({"field_name": "tenant", "field_schema": {"type": "keyword", "is_tenant": true}}))
+            IndexChange::Create(
+                json!({"field_name": "tenant", "field_schema": {"type": "keyword", "is_tenant": true}})
+            )
         );
         assert_eq!(changes[1], IndexChange::Drop("year".into()));
     }

@@ -71,10 +71,7 @@ impl Names {
     }
     pub fn labels(&self) -> BTreeMap<String, String> {
         let mut l = self.selector();
-        l.insert(
-            "app.kubernetes.io/managed-by".to_string(),
-            MANAGER.to_string(),
-        );
+        l.insert("app.kubernetes.io/managed-by".to_string(), MANAGER.to_string());
         l
     }
 }

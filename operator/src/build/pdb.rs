@@ -44,9 +44,6 @@ mod tests {
         assert_eq!(majority(4), 3);
         assert_eq!(majority(5), 3);
         let p = pdb(&Names::new("vec"), 5, &OwnerReference::default());
-        assert_eq!(
-            p.spec.and_then(|s| s.min_available),
-            Some(IntOrString::Int(3))
-        );
+        assert_eq!(p.spec.and_then(|s| s.min_available), Some(IntOrString::Int(3)));
     }
 }

@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource,
-    HTTPGetAction, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, Pod, PodSpec, Probe, SecretKeySelector,
-    VolumeResourceRequirements, Volume, VolumeMount,
+    ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction,
+    ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    Pod, PodSpec, Probe, SecretKeySelector, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -97,10 +96,7 @@ fn engine_env(spec: &VectorClusterSpec, at: &PodPlacement) -> Vec<EnvVar> {
         field_env("POD_IP", "status.podIP"),
         field_env("POD_NAME", "metadata.name"),
         env("QUIVER__SERVICE__HOST", "0.0.0.0"),
-        env(
-            "QUIVER__STORAGE__PATH",
-            &format!("{}/storage", names::DATA_MOUNT),
-        ),
+        env("QUIVER__STORAGE__PATH", &format!("{}/storage", names::DATA_MOUNT)),
         env("QUIVER__CLUSTER__ENABLED", "true"),
         env(
             "QUIVER__CLUSTER__URI",
@@ -264,7 +260,11 @@ pub(crate) mod tests {
     }
 
     fn env_of(p: &Pod) -> BTreeMap<String, String> {
-        let c = &p.spec.as_ref().map(|s| s.containers[0].clone()).unwrap_or_default();
+        let c = &p
+            .spec
+            .as_ref()
+            .map(|s| s.containers[0].clone())
+            .unwrap_or_default();
         c.env
             .iter()
             .flatten()
@@ -289,16 +289,29 @@ pub(crate) mod tests {
         let meta = &p.metadata;
         assert_eq!(meta.name.as_deref(), Some("vec-3"));
         assert_eq!(
-            meta.labels.as_ref().and_then(|l| l.get(names::NODE_INDEX)).map(String::as_str),
+            meta.labels
+                .as_ref()
+                .and_then(|l| l.get(names::NODE_INDEX))
+                .map(String::as_str),
             Some("3")
         );
         assert_eq!(
-            meta.annotations.as_ref().and_then(|a| a.get(names::REVISION)).map(String::as_str),
+            meta.annotations
+                .as_ref()
+                .and_then(|a| a.get(names::REVISION))
+                .map(String::as_str),
             Some("v1-abc")
         );
-        let vols = p.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+        let vols = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.clone())
+            .unwrap_or_default();
         assert_eq!(
-            vols[0].persistent_volume_claim.as_ref().map(|c| c.claim_name.as_str()),
+            vols[0]
+                .persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str()),
             Some("data-vec-3")
         );
     }
@@ -349,7 +362,10 @@ pub(crate) mod tests {
         let c = pvc(&Names::new("vec"), &s, 1, &owner());
         let spec = c.spec.unwrap_or_default();
         assert_eq!(spec.storage_class_name.as_deref(), Some("fast"));
-        let size = spec.resources.and_then(|r| r.requests).and_then(|r| r.get("storage").cloned());
+        let size = spec
+            .resources
+            .and_then(|r| r.requests)
+            .and_then(|r| r.get("storage").cloned());
         assert_eq!(size, Some(Quantity("20Gi".into())));
     }
 }

@@ -101,13 +101,9 @@ mod tests {
     fn user_env_overrides_derived_settings() {
         let mut s = spec();
         s.engine.tick_period_ms = Some(50);
-        s.engine.env.insert(
-            "QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS".into(),
-            "80".into(),
-        );
-        assert_eq!(
-            engine_env(&s)["QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS"],
-            "80"
-        );
+        s.engine
+            .env
+            .insert("QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS".into(), "80".into());
+        assert_eq!(engine_env(&s)["QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS"], "80");
     }
 }

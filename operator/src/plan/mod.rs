@@ -108,10 +108,16 @@ pub fn next_step(desired: &Desired, observed: &Observed) -> Step {
     // A member whose pod is gone (restarted for an upgrade, deleted by hand, every pod lost at
     // once) comes back first and without waiting: it only returns a vote and replicas, and
     // without it a cluster that lost its majority never gets a leader to wait for.
-    if let Some(&index) = observed.volumes.iter().find(|i| {
-        observed.leaving != Some(**i) && !observed.pods.iter().any(|p| p.index == **i)
-    }) {
+    if let Some(&index) = observed
+        .volumes
+        .iter()
+        .find(|i| observed.leaving != Some(**i) && !observed.pods.iter().any(|p| p.index == **i))
+    {
         return Step::CreatePod(index);
+    }
+    // A new cluster: its first pod forms it.
+    if observed.pods.is_empty() && desired.nodes > 0 {
+        return Step::CreatePod(0);
     }
     // The pod of a removed member is no member any more and never gets ready again: only its
     // deletion is left, and it must not hold everything else up.

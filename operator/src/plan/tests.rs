@@ -139,7 +139,11 @@ fn a_promoted_node_receives_replicas_until_loads_even_out() {
     let r = o.shards.get_mut(&("c".into(), 0)).unwrap();
     r.remove(&100);
     r.insert(200, Replica::Active);
-    assert_eq!(next_step(&want(4, "1"), &o), Step::Done, "loads 1,2,2,1 are even enough");
+    assert_eq!(
+        next_step(&want(4, "1"), &o),
+        Step::Done,
+        "loads 1,2,2,1 are even enough"
+    );
 }
 
 #[test]
@@ -154,4 +158,9 @@ fn a_member_whose_pod_is_gone_comes_back_before_anything_else() {
     o.pods.retain(|p| p.index != 3);
     o.leaving = Some(3);
     assert_ne!(next_step(&want(3, "1"), &o), Step::CreatePod(3));
+}
+
+#[test]
+fn a_new_cluster_starts_with_its_first_pod() {
+    assert_eq!(next_step(&want(3, "1"), &Observed::default()), Step::CreatePod(0));
 }

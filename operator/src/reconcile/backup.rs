@@ -30,7 +30,8 @@ pub const SCHEDULED_BY: &str = "quiver.dev/scheduled-by";
 
 async fn set_finalizers(api: &Api<VectorBackup>, b: &VectorBackup, list: Vec<String>) -> Result<(), Error> {
     let patch = json!({"metadata": {"finalizers": list, "resourceVersion": b.resource_version()}});
-    api.patch(&b.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch(&b.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -51,7 +52,10 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
             let (_, ep) = *r;
             for a in &before.archives {
                 let name = a.key.rsplit('/').next().unwrap_or_default();
-                let path = format!("/collections/{}/shards/{}/snapshots/{name}", a.collection, a.shard_id);
+                let path = format!(
+                    "/collections/{}/shards/{}/snapshots/{name}",
+                    a.collection, a.shard_id
+                );
                 match ep.engine.send(&ep.base, Method::DELETE, &path, None).await {
                     Ok(_) => {}
                     Err(e) if e.status() == Some(404) => {}
@@ -59,7 +63,12 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
                 }
             }
         }
-        let rest = b.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+        let rest = b
+            .finalizers()
+            .iter()
+            .filter(|f| *f != FINALIZER)
+            .cloned()
+            .collect();
         set_finalizers(&api, &b, rest).await?;
         return Ok(Action::await_change());
     }
@@ -81,19 +90,32 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
         Reach::Unreachable(why) => {
             status.phase = BackupPhase::Pending;
             status.message = Some(why);
-            return done(&ctx, &api, &b, before, status, &now).await.map(|_| Action::requeue(Duration::from_secs(5)));
+            return done(&ctx, &api, &b, before, status, &now)
+                .await
+                .map(|_| Action::requeue(Duration::from_secs(5)));
         }
         Reach::Ready(r) => *r,
     };
     let (qvc, ep) = ep;
     let Some(store) = qvc.spec.object_store.clone() else {
         status.phase = BackupPhase::Failed;
-        status.message = Some(format!("VectorCluster `{}` has no spec.objectStore", qvc.name_any()));
+        status.message = Some(format!(
+            "VectorCluster `{}` has no spec.objectStore",
+            qvc.name_any()
+        ));
         return done(&ctx, &api, &b, before, status, &now).await;
     };
     let collections: Vec<String> = if b.spec.collections.is_empty() {
-        let list = ep.engine.send(&ep.base, Method::GET, "/collections", None).await?;
-        list["collections"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()
+        let list = ep
+            .engine
+            .send(&ep.base, Method::GET, "/collections", None)
+            .await?;
+        list["collections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect()
     } else {
         b.spec.collections.clone()
     };
@@ -112,15 +134,24 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
                 .filter(|(_, st)| **st == ReplicaState::Active)
                 .find_map(|(p, _)| ep.of(*p));
             let Some(base) = holder else {
-                status.message = Some(format!("no ready node holds an Active replica of shard {} of `{c}`", s.shard_id));
-                return done(&ctx, &api, &b, before, status, &now).await.map(|_| Action::requeue(Duration::from_secs(5)));
+                status.message = Some(format!(
+                    "no ready node holds an Active replica of shard {} of `{c}`",
+                    s.shard_id
+                ));
+                return done(&ctx, &api, &b, before, status, &now)
+                    .await
+                    .map(|_| Action::requeue(Duration::from_secs(5)));
             };
             let path = format!("/collections/{c}/shards/{}/snapshots?wait=true", s.shard_id);
             let d = ep.engine.send(base, Method::POST, &path, None).await?;
             let name = d["name"].as_str().unwrap_or_default();
             let prefix = store.prefix.as_deref().unwrap_or("").trim_matches('/');
             let folder = format!("{c}/shards/{}", s.shard_id);
-            let key = if prefix.is_empty() { format!("{folder}/{name}") } else { format!("{prefix}/{folder}/{name}") };
+            let key = if prefix.is_empty() {
+                format!("{folder}/{name}")
+            } else {
+                format!("{prefix}/{folder}/{name}")
+            };
             archives.push(BackupArchive {
                 collection: c.clone(),
                 shard_id: s.shard_id,
@@ -134,7 +165,18 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
     status.bucket = Some(store.bucket.clone());
     status.phase = BackupPhase::Completed;
     status.message = None;
-    event(&ctx, b.as_ref(), false, "Completed", format!("{} shard archives uploaded to {}", status.archives.len(), store.bucket)).await;
+    event(
+        &ctx,
+        b.as_ref(),
+        false,
+        "Completed",
+        format!(
+            "{} shard archives uploaded to {}",
+            status.archives.len(),
+            store.bucket
+        ),
+    )
+    .await;
     done(&ctx, &api, &b, before, status, &now).await
 }
 
@@ -151,7 +193,15 @@ async fn done(
     let c = &mut status.conditions;
     match status.phase {
         BackupPhase::Completed => {
-            set_condition(c, READY, true, "Completed", "every archive is in the object store", g, now);
+            set_condition(
+                c,
+                READY,
+                true,
+                "Completed",
+                "every archive is in the object store",
+                g,
+                now,
+            );
             set_condition(c, RECONCILING, false, "Completed", "", g, now);
             set_condition(c, STALLED, false, "Completed", "", g, now);
         }

@@ -27,7 +27,13 @@ use crate::plan::{self, Step};
 use crate::validate;
 
 /// Status fields cleared (written as null) when they are unset.
-const CLEARED: &[&str] = &["leader", "currentVersion", "shardReplicas", "operation", "leavingNode"];
+const CLEARED: &[&str] = &[
+    "leader",
+    "currentVersion",
+    "shardReplicas",
+    "operation",
+    "leavingNode",
+];
 
 /// Reconciles one cluster.
 pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -46,8 +52,24 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
     if qvc.spec.paused {
         status.phase = ClusterPhase::Paused;
         status.observed_generation = generation;
-        set_condition(&mut status.conditions, RECONCILING, false, "Paused", "spec.paused is true", generation, &now);
-        set_condition(&mut status.conditions, STALLED, false, "Paused", "", generation, &now);
+        set_condition(
+            &mut status.conditions,
+            RECONCILING,
+            false,
+            "Paused",
+            "spec.paused is true",
+            generation,
+            &now,
+        );
+        set_condition(
+            &mut status.conditions,
+            STALLED,
+            false,
+            "Paused",
+            "",
+            generation,
+            &now,
+        );
         ctx.metrics.operation(&key(qvc.as_ref()), None);
         if status != before {
             write_status(&api, &name, &status, CLEARED).await?;
@@ -69,12 +91,20 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
 
     // Build and apply what does not depend on the engines.
     let client = ctx.client.clone();
-    apply(&Api::<ConfigMap>::namespaced(client.clone(), &ns), &settings::config_map(&names, &qvc.spec, &owner)).await?;
+    apply(
+        &Api::<ConfigMap>::namespaced(client.clone(), &ns),
+        &settings::config_map(&names, &qvc.spec, &owner),
+    )
+    .await?;
     let svc = Api::<Service>::namespaced(client.clone(), &ns);
     apply(&svc, &services::headless(&names, &owner)).await?;
     apply(&svc, &services::client(&names, &owner)).await?;
     let nodes = u32::try_from(qvc.spec.nodes).unwrap_or(1);
-    apply(&Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns), &pdb::pdb(&names, nodes, &owner)).await?;
+    apply(
+        &Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns),
+        &pdb::pdb(&names, nodes, &owner),
+    )
+    .await?;
 
     // Read.
     let api_key = match &qvc.spec.api_key_secret {
@@ -104,7 +134,18 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
     let step = plan::next_step(&desired, &observed);
     let leader_base = leader_base(&states, observed.leader);
     let ready_before = matches!(before.phase, ClusterPhase::Ready | ClusterPhase::Degraded);
-    let taken = take_step(&ctx, &qvc, &names, &owner, &engine, &states, leader_base.as_deref(), &step, &mut status).await;
+    let taken = take_step(
+        &ctx,
+        &qvc,
+        &names,
+        &owner,
+        &engine,
+        &states,
+        leader_base.as_deref(),
+        &step,
+        &mut status,
+    )
+    .await;
     let backup_wait = super::backup::schedule(&ctx, &qvc, &mut status, &now).await?;
 
     // Status.
@@ -131,19 +172,73 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
     status.phase = phase(&step, &observed, &desired, ready_before);
     match &step {
         Step::Done => {
-            set_condition(&mut status.conditions, READY, true, "Ready", &format!("{nodes} of {nodes} nodes ready"), generation, &now);
-            set_condition(&mut status.conditions, RECONCILING, false, "Ready", "", generation, &now);
-            set_condition(&mut status.conditions, STALLED, false, "Ready", "", generation, &now);
+            set_condition(
+                &mut status.conditions,
+                READY,
+                true,
+                "Ready",
+                &format!("{nodes} of {nodes} nodes ready"),
+                generation,
+                &now,
+            );
+            set_condition(
+                &mut status.conditions,
+                RECONCILING,
+                false,
+                "Ready",
+                "",
+                generation,
+                &now,
+            );
+            set_condition(
+                &mut status.conditions,
+                STALLED,
+                false,
+                "Ready",
+                "",
+                generation,
+                &now,
+            );
         }
         Step::Stalled(why) => stalled(&mut status, "Stalled", why, generation, &now),
         other => {
             let what = describe(other).unwrap_or_default();
-            set_condition(&mut status.conditions, READY, false, "Reconciling", &what, generation, &now);
-            set_condition(&mut status.conditions, RECONCILING, true, reason(other), &what, generation, &now);
-            set_condition(&mut status.conditions, STALLED, false, "Progressing", "", generation, &now);
+            set_condition(
+                &mut status.conditions,
+                READY,
+                false,
+                "Reconciling",
+                &what,
+                generation,
+                &now,
+            );
+            set_condition(
+                &mut status.conditions,
+                RECONCILING,
+                true,
+                reason(other),
+                &what,
+                generation,
+                &now,
+            );
+            set_condition(
+                &mut status.conditions,
+                STALLED,
+                false,
+                "Progressing",
+                "",
+                generation,
+                &now,
+            );
         }
     }
-    ctx.metrics.operation(&key(qvc.as_ref()), status.operation.as_deref().filter(|_| !matches!(step, Step::Done)));
+    ctx.metrics.operation(
+        &key(qvc.as_ref()),
+        status
+            .operation
+            .as_deref()
+            .filter(|_| !matches!(step, Step::Done)),
+    );
     if status != before {
         write_status(&api, &name, &status, CLEARED).await?;
     }
@@ -160,8 +255,24 @@ fn stalled(status: &mut VectorClusterStatus, reason: &str, why: &str, generation
     status.phase = ClusterPhase::Stalled;
     status.observed_generation = generation;
     set_condition(&mut status.conditions, READY, false, reason, why, generation, now);
-    set_condition(&mut status.conditions, RECONCILING, false, reason, why, generation, now);
-    set_condition(&mut status.conditions, STALLED, true, reason, why, generation, now);
+    set_condition(
+        &mut status.conditions,
+        RECONCILING,
+        false,
+        reason,
+        why,
+        generation,
+        now,
+    );
+    set_condition(
+        &mut status.conditions,
+        STALLED,
+        true,
+        reason,
+        why,
+        generation,
+        now,
+    );
 }
 
 /// Each pod with its engine's answer (asked concurrently; a pod without an address or one
@@ -210,7 +321,12 @@ fn describe(step: &Step) -> Option<String> {
         Step::RemovePeer(p) => format!("removing peer {p}"),
         Step::DeletePod(i) => format!("deleting pod {i} and its volume"),
         Step::Upgrade(i) => format!("restarting pod {i} on the declared revision"),
-        Step::MoveReplica { collection, shard, from, to } => {
+        Step::MoveReplica {
+            collection,
+            shard,
+            from,
+            to,
+        } => {
             format!("moving shard {shard} of `{collection}` from peer {from} to peer {to}")
         }
     })
@@ -221,7 +337,11 @@ fn reason(step: &Step) -> &'static str {
         Step::Wait(_) => "Waiting",
         Step::CreatePod(_) => "CreatingPod",
         Step::Promote(_) => "Promoting",
-        Step::MarkLeaving(_) | Step::Drain(_) | Step::Demote(_) | Step::RemovePeer(_) | Step::DeletePod(_) => "ScalingDown",
+        Step::MarkLeaving(_)
+        | Step::Drain(_)
+        | Step::Demote(_)
+        | Step::RemovePeer(_)
+        | Step::DeletePod(_) => "ScalingDown",
         Step::TransferLeader { .. } => "TransferringLeadership",
         Step::Upgrade(_) => "Upgrading",
         Step::MoveReplica { .. } => "Rebalancing",
@@ -314,8 +434,15 @@ async fn take_step(
         Step::TransferLeader { to } => engine.transfer_leader(need_leader()?, *to).await?,
         Step::Demote(p) => engine.demote(need_leader()?, *p).await?,
         Step::RemovePeer(p) => engine.remove_peer(need_leader()?, *p).await?,
-        Step::MoveReplica { collection, shard, from, to } => {
-            engine.move_replica(need_leader()?, collection, *shard, *from, *to).await?
+        Step::MoveReplica {
+            collection,
+            shard,
+            from,
+            to,
+        } => {
+            engine
+                .move_replica(need_leader()?, collection, *shard, *from, *to)
+                .await?
         }
         Step::Upgrade(i) => delete_opt(&pods, &names.pod(*i)).await.map(drop)?,
         Step::DeletePod(i) => {

@@ -29,13 +29,21 @@ const CLEARED: &[&str] = &["shardReplicas"];
 
 /// The engine name of the collection.
 pub fn engine_name(qcol: &VectorCollection) -> String {
-    qcol.spec.collection_name.clone().unwrap_or_else(|| qcol.name_any())
+    qcol.spec
+        .collection_name
+        .clone()
+        .unwrap_or_else(|| qcol.name_any())
 }
 
 /// Sets the finalizers to `list` (guarded by the resource version the decision was made on).
-async fn set_finalizers(api: &Api<VectorCollection>, qcol: &VectorCollection, list: Vec<String>) -> Result<(), Error> {
+async fn set_finalizers(
+    api: &Api<VectorCollection>,
+    qcol: &VectorCollection,
+    list: Vec<String>,
+) -> Result<(), Error> {
     let patch = json!({"metadata": {"finalizers": list, "resourceVersion": qcol.resource_version()}});
-    api.patch(&qcol.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch(&qcol.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -66,16 +74,32 @@ pub async fn reconcile(qcol: Arc<VectorCollection>, ctx: Arc<Context>) -> Result
                 }
                 Reach::Ready(r) => {
                     let (_, ep) = *r;
-                    match ep.engine.send(&ep.base, Method::DELETE, &format!("/collections/{name}"), None).await {
+                    match ep
+                        .engine
+                        .send(&ep.base, Method::DELETE, &format!("/collections/{name}"), None)
+                        .await
+                    {
                         Ok(_) => {}
                         Err(e) if e.status() == Some(404) => {}
                         Err(e) => return Err(e.into()),
                     }
-                    event(&ctx, qcol.as_ref(), false, "Deleted", format!("collection `{name}` deleted from the engine")).await;
+                    event(
+                        &ctx,
+                        qcol.as_ref(),
+                        false,
+                        "Deleted",
+                        format!("collection `{name}` deleted from the engine"),
+                    )
+                    .await;
                 }
             }
         }
-        let rest = qcol.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+        let rest = qcol
+            .finalizers()
+            .iter()
+            .filter(|f| *f != FINALIZER)
+            .cloned()
+            .collect();
         set_finalizers(&api, &qcol, rest).await?;
         return Ok(Action::await_change());
     }
@@ -85,15 +109,42 @@ pub async fn reconcile(qcol: Arc<VectorCollection>, ctx: Arc<Context>) -> Result
         set_finalizers(&api, &qcol, list).await?;
     }
     if let Err(invalid) = validate::collection(&qcol.spec) {
-        return finish(&ctx, &api, &qcol, before, status, Outcome::Stalled("InvalidSpec", invalid.to_string()), &now).await;
+        return finish(
+            &ctx,
+            &api,
+            &qcol,
+            before,
+            status,
+            Outcome::Stalled("InvalidSpec", invalid.to_string()),
+            &now,
+        )
+        .await;
     }
     let ep = match reach(&ctx, &ns, &qcol.spec.cluster_ref).await? {
         Reach::Gone => {
             let why = format!("VectorCluster `{}` does not exist", qcol.spec.cluster_ref);
-            return finish(&ctx, &api, &qcol, before, status, Outcome::Waiting("ClusterMissing", why), &now).await;
+            return finish(
+                &ctx,
+                &api,
+                &qcol,
+                before,
+                status,
+                Outcome::Waiting("ClusterMissing", why),
+                &now,
+            )
+            .await;
         }
         Reach::Unreachable(why) => {
-            return finish(&ctx, &api, &qcol, before, status, Outcome::Waiting("ClusterUnavailable", why), &now).await;
+            return finish(
+                &ctx,
+                &api,
+                &qcol,
+                before,
+                status,
+                Outcome::Waiting("ClusterUnavailable", why),
+                &now,
+            )
+            .await;
         }
         Reach::Ready(r) => r.1,
     };
@@ -123,10 +174,23 @@ async fn converge(
     let path = format!("/collections/{name}");
     let Some(info) = ep.engine.collection(&ep.base, name).await? else {
         let vanished = status.phase != CollectionPhase::Pending && status.phase != CollectionPhase::Creating;
-        ep.engine.send(&ep.base, Method::PUT, &path, Some(create_body(spec))).await?;
+        ep.engine
+            .send(&ep.base, Method::PUT, &path, Some(create_body(spec)))
+            .await?;
         status.restored = false;
-        let how = if vanished { "recreated: it had vanished from the engine" } else { "created" };
-        event(ctx, qcol, vanished, "Created", format!("collection `{name}` {how}")).await;
+        let how = if vanished {
+            "recreated: it had vanished from the engine"
+        } else {
+            "created"
+        };
+        event(
+            ctx,
+            qcol,
+            vanished,
+            "Created",
+            format!("collection `{name}` {how}"),
+        )
+        .await;
         return Ok(Outcome::Progressing("Creating", format!("collection {how}")));
     };
     if let Some(b) = &spec.bootstrap {
@@ -138,43 +202,85 @@ async fn converge(
         return Ok(Outcome::Stalled("ImmutableChange", why));
     }
     if let Some(patch) = mutable_patch(spec, &info) {
-        ep.engine.send(&ep.base, Method::PATCH, &path, Some(patch.clone())).await?;
+        ep.engine
+            .send(&ep.base, Method::PATCH, &path, Some(patch.clone()))
+            .await?;
         return Ok(Outcome::Progressing("Updating", format!("applied {patch}")));
     }
     for change in index_changes(spec, &info) {
         match change {
             IndexChange::Create(body) => {
-                ep.engine.send(&ep.base, Method::PUT, &format!("{path}/index?wait=true"), Some(body)).await?;
+                ep.engine
+                    .send(
+                        &ep.base,
+                        Method::PUT,
+                        &format!("{path}/index?wait=true"),
+                        Some(body),
+                    )
+                    .await?;
             }
             IndexChange::Drop(field) => {
-                ep.engine.send(&ep.base, Method::DELETE, &format!("{path}/index/{field}?wait=true"), None).await?;
+                ep.engine
+                    .send(
+                        &ep.base,
+                        Method::DELETE,
+                        &format!("{path}/index/{field}?wait=true"),
+                        None,
+                    )
+                    .await?;
             }
         }
     }
     if spec.sharding.method == ShardingMethod::Custom {
-        let keys = ep.engine.send(&ep.base, Method::GET, &format!("{path}/shards"), None).await?;
+        let keys = ep
+            .engine
+            .send(&ep.base, Method::GET, &format!("{path}/shards"), None)
+            .await?;
         let have: Vec<String> = keys["shard_keys"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|k| k["key"].as_str().map(str::to_string).or_else(|| k["key"].as_u64().map(|n| n.to_string())))
+            .filter_map(|k| {
+                k["key"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| k["key"].as_u64().map(|n| n.to_string()))
+            })
             .collect();
         for key in spec.sharding.shard_keys.iter().filter(|k| !have.contains(k)) {
             let mut body = json!({"shard_key": key});
             if let Some(n) = spec.sharding.shard_number {
                 body["shards_number"] = json!(n);
             }
-            ep.engine.send(&ep.base, Method::PUT, &format!("{path}/shards"), Some(body)).await?;
+            ep.engine
+                .send(&ep.base, Method::PUT, &format!("{path}/shards"), Some(body))
+                .await?;
         }
-        status.shard_keys = have.into_iter().chain(spec.sharding.shard_keys.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        status.shard_keys = have
+            .into_iter()
+            .chain(spec.sharding.shard_keys.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
     }
     // Replicas: report, and add one where a shard has fewer than declared.
     let layout: Vec<_> = ep.view.layout.iter().filter(|s| s.collection == name).collect();
     let total: usize = layout.iter().map(|s| s.replicas.len()).sum();
-    let active: usize = layout.iter().map(|s| s.replicas.values().filter(|r| **r == ReplicaState::Active).count()).sum();
+    let active: usize = layout
+        .iter()
+        .map(|s| {
+            s.replicas
+                .values()
+                .filter(|r| **r == ReplicaState::Active)
+                .count()
+        })
+        .sum();
     status.shard_replicas = (total > 0).then(|| format!("{active}/{total}"));
     if active < total {
-        return Ok(Outcome::Progressing("ReplicasRecovering", format!("{active} of {total} replicas are Active")));
+        return Ok(Outcome::Progressing(
+            "ReplicasRecovering",
+            format!("{active} of {total} replicas are Active"),
+        ));
     }
     let want = spec.replication_factor as usize;
     let peers: Vec<u64> = ep.view.raft.voters.clone();
@@ -182,18 +288,40 @@ async fn converge(
         if s.replicas.len() >= want {
             continue;
         }
-        let Some(from) = s.replicas.iter().find(|(_, st)| **st == ReplicaState::Active).map(|(p, _)| *p) else {
+        let Some(from) = s
+            .replicas
+            .iter()
+            .find(|(_, st)| **st == ReplicaState::Active)
+            .map(|(p, _)| *p)
+        else {
             continue;
         };
-        let load = |p: u64| ep.view.layout.iter().filter(|l| l.replicas.contains_key(&p)).count();
-        let Some(to) = peers.iter().copied().filter(|p| !s.replicas.contains_key(p)).min_by_key(|p| (load(*p), *p)) else {
+        let load = |p: u64| {
+            ep.view
+                .layout
+                .iter()
+                .filter(|l| l.replicas.contains_key(&p))
+                .count()
+        };
+        let Some(to) = peers
+            .iter()
+            .copied()
+            .filter(|p| !s.replicas.contains_key(p))
+            .min_by_key(|p| (load(*p), *p))
+        else {
             return Ok(Outcome::Stalled(
                 "NotEnoughNodes",
-                format!("replicationFactor {want} needs {want} nodes; shard {} has a replica on every node", s.shard_id),
+                format!(
+                    "replicationFactor {want} needs {want} nodes; shard {} has a replica on every node",
+                    s.shard_id
+                ),
             ));
         };
         ep.engine.replicate(&ep.base, name, s.shard_id, from, to).await?;
-        return Ok(Outcome::Progressing("AddingReplica", format!("copying shard {} to peer {to}", s.shard_id)));
+        return Ok(Outcome::Progressing(
+            "AddingReplica",
+            format!("copying shard {} to peer {to}", s.shard_id),
+        ));
     }
     Ok(Outcome::Ready)
 }
@@ -209,41 +337,85 @@ async fn restore(
     b: &crate::crd::collection::Bootstrap,
     status: &mut VectorCollectionStatus,
 ) -> Result<Outcome, Error> {
-    let Some(backup) = Api::<VectorBackup>::namespaced(ctx.client.clone(), ns).get_opt(&b.backup).await? else {
-        return Ok(Outcome::Stalled("BackupMissing", format!("VectorBackup `{}` does not exist", b.backup)));
+    let Some(backup) = Api::<VectorBackup>::namespaced(ctx.client.clone(), ns)
+        .get_opt(&b.backup)
+        .await?
+    else {
+        return Ok(Outcome::Stalled(
+            "BackupMissing",
+            format!("VectorBackup `{}` does not exist", b.backup),
+        ));
     };
     let bstatus = backup.status.clone().unwrap_or_default();
     if bstatus.phase != crate::crd::backup::BackupPhase::Completed {
-        return Ok(Outcome::Waiting("BackupNotCompleted", format!("VectorBackup `{}` is {:?}", b.backup, bstatus.phase)));
+        return Ok(Outcome::Waiting(
+            "BackupNotCompleted",
+            format!("VectorBackup `{}` is {:?}", b.backup, bstatus.phase),
+        ));
     }
     let source = b.source_collection.clone().unwrap_or_else(|| name.to_string());
-    let archives: Vec<_> = bstatus.archives.iter().filter(|a| a.collection == source).collect();
+    let archives: Vec<_> = bstatus
+        .archives
+        .iter()
+        .filter(|a| a.collection == source)
+        .collect();
     if archives.is_empty() {
-        return Ok(Outcome::Stalled("BackupMissing", format!("VectorBackup `{}` holds no archive of `{source}`", b.backup)));
+        return Ok(Outcome::Stalled(
+            "BackupMissing",
+            format!("VectorBackup `{}` holds no archive of `{source}`", b.backup),
+        ));
     }
     let Some(bucket) = bstatus.bucket.clone() else {
-        return Ok(Outcome::Stalled("BackupMissing", format!("VectorBackup `{}` names no bucket", b.backup)));
+        return Ok(Outcome::Stalled(
+            "BackupMissing",
+            format!("VectorBackup `{}` names no bucket", b.backup),
+        ));
     };
     // The layout of the new collection, as the node we talk to knows it now.
     let view = ep.engine.node(&ep.base).await?;
     for a in archives {
-        let Some(shard) = view.layout.iter().find(|s| s.collection == name && s.shard_id == a.shard_id) else {
+        let Some(shard) = view
+            .layout
+            .iter()
+            .find(|s| s.collection == name && s.shard_id == a.shard_id)
+        else {
             return Ok(Outcome::Stalled(
                 "ShardMismatch",
                 format!("the backup has shard {} of `{source}`, the new collection has none: declare the same shardNumber", a.shard_id),
             ));
         };
         let Some(base) = shard.replicas.keys().find_map(|p| ep.of(*p)) else {
-            return Ok(Outcome::Waiting("ReplicaUnreachable", format!("no ready node holds shard {}", a.shard_id)));
+            return Ok(Outcome::Waiting(
+                "ReplicaUnreachable",
+                format!("no ready node holds shard {}", a.shard_id),
+            ));
         };
         let body = json!({"location": format!("s3://{bucket}/{}", a.key), "priority": "snapshot", "checksum": a.checksum});
         ep.engine
-            .send(base, Method::PUT, &format!("/collections/{name}/shards/{}/snapshots/recover?wait=true", a.shard_id), Some(body))
+            .send(
+                base,
+                Method::PUT,
+                &format!(
+                    "/collections/{name}/shards/{}/snapshots/recover?wait=true",
+                    a.shard_id
+                ),
+                Some(body),
+            )
             .await?;
     }
     status.restored = true;
-    event(ctx, qcol, false, "Restored", format!("collection `{name}` restored from VectorBackup `{}`", b.backup)).await;
-    Ok(Outcome::Progressing("Restored", format!("restored from `{}`", b.backup)))
+    event(
+        ctx,
+        qcol,
+        false,
+        "Restored",
+        format!("collection `{name}` restored from VectorBackup `{}`", b.backup),
+    )
+    .await;
+    Ok(Outcome::Progressing(
+        "Restored",
+        format!("restored from `{}`", b.backup),
+    ))
 }
 
 async fn finish(
@@ -268,7 +440,9 @@ async fn finish(
         Outcome::Progressing(reason, msg) | Outcome::Waiting(reason, msg) => {
             status.phase = match (reason, before.phase) {
                 (&"Creating", _) | (_, CollectionPhase::Pending) => CollectionPhase::Creating,
-                (_, CollectionPhase::Creating) if status.restored || qcol.spec.bootstrap.is_none() => CollectionPhase::Updating,
+                (_, CollectionPhase::Creating) if status.restored || qcol.spec.bootstrap.is_none() => {
+                    CollectionPhase::Updating
+                }
                 (_, CollectionPhase::Creating) => CollectionPhase::Creating,
                 (&"ClusterMissing" | &"ClusterUnavailable", _) => CollectionPhase::Degraded,
                 _ => CollectionPhase::Updating,
@@ -276,7 +450,11 @@ async fn finish(
             set_condition(c, READY, false, reason, msg, g, now);
             set_condition(c, RECONCILING, true, reason, msg, g, now);
             set_condition(c, STALLED, false, reason, "", g, now);
-            Action::requeue(Duration::from_secs(if matches!(outcome, Outcome::Waiting(..)) { 5 } else { 1 }))
+            Action::requeue(Duration::from_secs(if matches!(outcome, Outcome::Waiting(..)) {
+                5
+            } else {
+                1
+            }))
         }
         Outcome::Stalled(reason, msg) => {
             status.phase = CollectionPhase::Stalled;

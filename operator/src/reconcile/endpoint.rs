@@ -24,7 +24,10 @@ pub struct Endpoint {
 impl Endpoint {
     /// The REST base of peer `peer`, if it is ready.
     pub fn of(&self, peer: u64) -> Option<&str> {
-        self.members.iter().find(|(p, _)| *p == peer).map(|(_, b)| b.as_str())
+        self.members
+            .iter()
+            .find(|(p, _)| *p == peer)
+            .map(|(_, b)| b.as_str())
     }
 }
 
@@ -40,7 +43,10 @@ pub enum Reach {
 
 /// Finds cluster `name` in `ns` and a ready member.
 pub async fn reach(ctx: &Context, ns: &str, name: &str) -> Result<Reach, Error> {
-    let Some(qvc) = Api::<VectorCluster>::namespaced(ctx.client.clone(), ns).get_opt(name).await? else {
+    let Some(qvc) = Api::<VectorCluster>::namespaced(ctx.client.clone(), ns)
+        .get_opt(name)
+        .await?
+    else {
         return Ok(Reach::Gone);
     };
     if qvc.metadata.deletion_timestamp.is_some() {
@@ -52,7 +58,10 @@ pub async fn reach(ctx: &Context, ns: &str, name: &str) -> Result<Reach, Error> 
     };
     let engine = Engine::new(api_key);
     let lp = ListParams::default().labels(&Names::new(name).selector_string());
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), ns).list(&lp).await?.items;
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), ns)
+        .list(&lp)
+        .await?
+        .items;
     let mut members = Vec::new();
     let mut first: Option<(String, NodeView)> = None;
     for p in &pods {

@@ -89,7 +89,12 @@ where
 
 /// Writes `status` of `name` (a merge patch of the status subresource; absent optional fields
 /// are written as null so that they are cleared).
-pub async fn write_status<K, S>(api: &Api<K>, name: &str, status: &S, clear: &[&str]) -> Result<(), kube::Error>
+pub async fn write_status<K, S>(
+    api: &Api<K>,
+    name: &str,
+    status: &S,
+    clear: &[&str],
+) -> Result<(), kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,
@@ -116,14 +121,25 @@ pub async fn secret_value(client: &Client, ns: &str, name: &str, key: &str) -> R
         .data
         .and_then(|d| d.get(key).cloned())
         .ok_or_else(|| Error::Missing(format!("Secret {ns}/{name} has no key `{key}`")))?;
-    String::from_utf8(bytes.0).map_err(|_| Error::Missing(format!("Secret {ns}/{name} key `{key}` is not UTF-8")))
+    String::from_utf8(bytes.0)
+        .map_err(|_| Error::Missing(format!("Secret {ns}/{name} key `{key}` is not UTF-8")))
 }
 
 /// Publishes a Kubernetes Event about `obj` (failures are logged, never fatal: an event is a
 /// notice, not part of the state).
-pub async fn event<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, warning: bool, reason: &str, note: String) {
+pub async fn event<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    warning: bool,
+    reason: &str,
+    note: String,
+) {
     let ev = Event {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
         reason: reason.to_string(),
         note: Some(note),
         action: reason.to_string(),
