@@ -435,7 +435,9 @@ async fn finish(
             set_condition(c, READY, true, "Ready", "the collection is as declared", g, now);
             set_condition(c, RECONCILING, false, "Ready", "", g, now);
             set_condition(c, STALLED, false, "Ready", "", g, now);
-            Action::requeue(Duration::from_secs(60))
+            // The engine sends no events: a collection deleted behind the operator's back is
+            // noticed at the next look.
+            Action::requeue(Duration::from_secs(20))
         }
         Outcome::Progressing(reason, msg) | Outcome::Waiting(reason, msg) => {
             status.phase = match (reason, before.phase) {
