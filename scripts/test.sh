@@ -7,9 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== cargo test (workspace)"
-cargo test --workspace 2>&1
-
 echo "== python environments"
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
@@ -18,6 +15,10 @@ if [ -d ../shared/examples ]; then
   if [ ! -x .venv-examples/bin/python ]; then "$PY" -m venv .venv-examples; fi
   .venv-examples/bin/python -m pip install -q --disable-pip-version-check -r ../shared/examples/requirements-1.15.txt
 fi
+
+# After the Python environments: the operator's backup test runs moto from .venv.
+echo "== cargo test (workspace)"
+cargo test --workspace 2>&1
 
 echo "== chart suite (Helm lint and render, Kubernetes schemas, CRDs, examples, Argo CD health)"
 if [ ! -x .venv-chart/bin/python ]; then "$PY" -m venv .venv-chart; fi

@@ -42,7 +42,7 @@ fn observed() -> impl Strategy<Value = (Desired, Observed)> {
         }
         let leader = Some(1000 + u64::from(leader)).filter(|l| voters.contains(l));
         (
-            Desired { nodes: want, version: "2".into() },
+            Desired { nodes: want, version: "2".into(), supervised: seed % 2 == 0 },
             Observed { pods, leader, voters, learners, shards, leaving, ..Observed::default() },
         )
     })

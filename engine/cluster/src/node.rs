@@ -256,7 +256,16 @@ impl ClusterNode {
             // A member restarted on a new address may win an election before the others learn
             // that address (they forward to the old one and never reach it): as the leader it
             // records its own new address.
-            let leads = self.raft.metrics().borrow().current_leader == Some(self.id);
+            // Only a confirmed leader (a quorum acknowledged it within the lease): a restarted
+            // member restores its old leadership from its vote and believes in it until it
+            // hears a higher term, and a membership change written then never commits.
+            let leads = {
+                let metrics = self.raft.metrics();
+                let m = metrics.borrow();
+                m.current_leader == Some(self.id)
+                    && m.millis_since_quorum_ack
+                        .is_some_and(|ms| u128::from(ms) < self.lease.as_millis())
+            };
             let attempt = if leads && self.is_member() {
                 self.join_here(self.id, self.uri.clone(), self.fresh, self.learner)
                     .await

@@ -49,6 +49,9 @@ pub struct Observed {
 pub struct Desired {
     pub nodes: u32,
     pub version: String,
+    /// `updateStrategy.mode: Supervised`: the leader is restarted only once the user sets the
+    /// mode back to `Automatic` (every follower is upgraded by then).
+    pub supervised: bool,
 }
 
 /// The next step.
@@ -291,6 +294,12 @@ fn upgrade_step(desired: &Desired, leader: PeerId, observed: &Observed) -> Step 
     {
         return Step::Stalled(format!(
             "node {} holds the only replica of shard {s} of `{c}`: raise its replication factor before upgrading",
+            pod.index
+        ));
+    }
+    if peer == leader && desired.supervised && observed.voters.len() > 1 {
+        return Step::Wait(format!(
+            "updateStrategy.mode is Supervised: every follower runs the new revision; set it to Automatic to hand over and restart the leader (node {})",
             pod.index
         ));
     }

@@ -38,6 +38,7 @@ fn want(nodes: u32, version: &str) -> Desired {
     Desired {
         nodes,
         version: version.into(),
+        supervised: false,
     }
 }
 
@@ -163,4 +164,16 @@ fn a_member_whose_pod_is_gone_comes_back_before_anything_else() {
 #[test]
 fn a_new_cluster_starts_with_its_first_pod() {
     assert_eq!(next_step(&want(3, "1"), &Observed::default()), Step::CreatePod(0));
+}
+
+#[test]
+fn a_supervised_upgrade_waits_before_the_leader() {
+    let mut o = cluster(3, "1");
+    o.pods[1].version = "2".into();
+    o.pods[2].version = "2".into();
+    let mut d = want(3, "2");
+    d.supervised = true;
+    assert!(matches!(next_step(&d, &o), Step::Wait(m) if m.contains("Supervised")));
+    d.supervised = false;
+    assert!(matches!(next_step(&d, &o), Step::TransferLeader { .. }));
 }

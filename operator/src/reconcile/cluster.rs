@@ -130,6 +130,7 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
     let desired = plan::Desired {
         nodes,
         version: revision.clone(),
+        supervised: qvc.spec.update_strategy.mode == crate::crd::cluster::UpdateMode::Supervised,
     };
     let step = plan::next_step(&desired, &observed);
     let leader_base = leader_base(&states, observed.leader);

@@ -27,7 +27,24 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
     let Some(d) = s.api.distributed() else {
         return "all shards are ready".into_response();
     };
-    let status = d.node_status();
+    let mut status = d.node_status();
+    if status.not_ready.is_empty() {
+        // A restarted member may still hold old metadata that calls its replicas Active: ready
+        // only once it has applied everything the leader had committed when asked.
+        match tokio::time::timeout(std::time::Duration::from_secs(2), d.node().read_index()).await {
+            Ok(Ok(index)) if status.reconciled_index >= index => {}
+            Ok(Ok(index)) => status.not_ready.push(format!(
+                "local collections reflect raft index {}, the leader has committed {index}",
+                status.reconciled_index
+            )),
+            Ok(Err(e)) => status
+                .not_ready
+                .push(format!("the raft leader does not confirm: {e}")),
+            Err(_) => status
+                .not_ready
+                .push("the raft leader does not answer".to_string()),
+        }
+    }
     if status.not_ready.is_empty() {
         "all shards are ready".into_response()
     } else {
