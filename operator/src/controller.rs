@@ -23,30 +23,26 @@ fn on_error<K>(kind: &'static str) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> A
     }
 }
 
+/// `K` in `namespace`, or in every namespace.
+fn scoped<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 /// Runs the three controllers (in `namespace`, or every namespace) until they stop.
 pub async fn run(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
-    let api = |c: &Client| -> (Api<VectorCluster>, Api<VectorCollection>, Api<VectorBackup>) {
-        match &namespace {
-            Some(ns) => (
-                Api::namespaced(c.clone(), ns),
-                Api::namespaced(c.clone(), ns),
-                Api::namespaced(c.clone(), ns),
-            ),
-            None => (Api::all(c.clone()), Api::all(c.clone()), Api::all(c.clone())),
-        }
-    };
-    let (clusters, collections, backups) = api(&client);
-    let owned = |c: &Client| -> (Api<Pod>, Api<PersistentVolumeClaim>, Api<ConfigMap>) {
-        match &namespace {
-            Some(ns) => (
-                Api::namespaced(c.clone(), ns),
-                Api::namespaced(c.clone(), ns),
-                Api::namespaced(c.clone(), ns),
-            ),
-            None => (Api::all(c.clone()), Api::all(c.clone()), Api::all(c.clone())),
-        }
-    };
-    let (pods, pvcs, config_maps) = owned(&client);
+    let clusters: Api<VectorCluster> = scoped(&client, &namespace);
+    let collections: Api<VectorCollection> = scoped(&client, &namespace);
+    let backups: Api<VectorBackup> = scoped(&client, &namespace);
+    let pods: Api<Pod> = scoped(&client, &namespace);
+    let pvcs: Api<PersistentVolumeClaim> = scoped(&client, &namespace);
+    let config_maps: Api<ConfigMap> = scoped(&client, &namespace);
     let selector = watcher::Config::default().labels("app.kubernetes.io/managed-by=quiver-operator");
     let cluster_loop = Controller::new(clusters, watcher::Config::default())
         .owns(pods, selector.clone())

@@ -91,6 +91,13 @@ pub struct DrainReport {
     pub remaining: usize,
 }
 
+/// Whether a replica copy keeps its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaCopy {
+    Move,
+    Replicate,
+}
+
 /// The engine REST client (one per reconcile; cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -224,31 +231,22 @@ impl Engine {
         .map(drop)
     }
 
-    /// Moves the replica of `shard` of `collection` from peer `from` to peer `to`.
-    pub async fn move_replica(
+    /// Copies `shard` of `collection` from peer `from` to peer `to`: `move_shard` drops the
+    /// source once the copy is Active, `replicate_shard` keeps it (Qdrant's operation names).
+    pub async fn copy_replica(
         &self,
         base: &str,
         collection: &str,
+        operation: ReplicaCopy,
         shard: u32,
         from: u64,
         to: u64,
     ) -> Result<(), EngineError> {
-        let body = json!({"move_shard": {"shard_id": shard, "from_peer_id": from, "to_peer_id": to}});
-        self.admin(base, &format!("/collections/{collection}/cluster"), Some(body))
-            .await
-            .map(drop)
-    }
-
-    /// Adds a replica of `shard` of `collection` on peer `to`, copied from peer `from`.
-    pub async fn replicate(
-        &self,
-        base: &str,
-        collection: &str,
-        shard: u32,
-        from: u64,
-        to: u64,
-    ) -> Result<(), EngineError> {
-        let body = json!({"replicate_shard": {"shard_id": shard, "from_peer_id": from, "to_peer_id": to}});
+        let op = match operation {
+            ReplicaCopy::Move => "move_shard",
+            ReplicaCopy::Replicate => "replicate_shard",
+        };
+        let body = json!({op: {"shard_id": shard, "from_peer_id": from, "to_peer_id": to}});
         self.admin(base, &format!("/collections/{collection}/cluster"), Some(body))
             .await
             .map(drop)

@@ -22,14 +22,20 @@ pub struct PodState {
     pub view: Option<NodeView>,
 }
 
+/// Whether Kubernetes reports `pod` Ready (its readiness probe, `/readyz`, passes).
+pub fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
 /// A pod as the reconciler needs it, or None for a pod that is not an engine pod of ours.
 pub fn pod_state(pod: &Pod, view: Option<NodeView>) -> Option<PodState> {
     let meta = &pod.metadata;
     let index = meta.labels.as_ref()?.get(names::NODE_INDEX)?.parse().ok()?;
     let status = pod.status.as_ref();
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let ready = pod_ready(pod);
     Some(PodState {
         index,
         name: meta.name.clone().unwrap_or_default(),

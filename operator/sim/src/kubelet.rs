@@ -29,6 +29,12 @@ fn next_ip() -> String {
     format!("127.{block}.{}.{}", n / 250, n % 250 + 1)
 }
 
+/// Kills `child` (SIGKILL) and reaps it.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 struct Running {
     child: Child,
     ip: String,
@@ -58,8 +64,7 @@ impl std::fmt::Debug for Kubelet {
 impl Drop for Kubelet {
     fn drop(&mut self) {
         for r in self.running.lock().values_mut() {
-            let _ = r.child.kill();
-            let _ = r.child.wait();
+            stop(&mut r.child);
         }
     }
 }
@@ -333,8 +338,7 @@ impl Kubelet {
             let stale = self.running.lock().get(&key).is_some_and(|r| r.uid != uid);
             if stale {
                 if let Some(mut r) = self.running.lock().remove(&key) {
-                    let _ = r.child.kill();
-                    let _ = r.child.wait();
+                    stop(&mut r.child);
                 }
             }
             if deleting {
@@ -352,8 +356,7 @@ impl Kubelet {
                             });
                             let exited = matches!(r.child.try_wait(), Ok(Some(_)));
                             if !exited && since.elapsed() > Duration::from_secs(grace) {
-                                let _ = r.child.kill();
-                                let _ = r.child.wait();
+                                stop(&mut r.child);
                             }
                             exited || since.elapsed() > Duration::from_secs(grace)
                         }
@@ -440,8 +443,7 @@ impl Kubelet {
         let gone: Vec<_> = running.keys().filter(|k| !present.contains(k)).cloned().collect();
         for k in gone {
             if let Some(mut r) = running.remove(&k) {
-                let _ = r.child.kill();
-                let _ = r.child.wait();
+                stop(&mut r.child);
             }
         }
     }

@@ -236,17 +236,16 @@ fn watch(
         s.push('\n');
         Ok::<Bytes, std::io::Error>(Bytes::from(s))
     };
-    let relevant2 = relevant.clone();
     let past: Vec<_> = past.iter().filter(|c| relevant(c)).map(line).collect();
-    let last_past = rv;
-    // A lagging receiver ends the watch; the client watches again from its last version.
+    // Live changes all come after the past ones (both were taken under the store's lock). A
+    // lagging receiver ends the watch; the client watches again from its last version.
     let live =
         futures_util::stream::unfold(
             rx,
             move |mut rx| async move { rx.recv().await.ok().map(|c| (c, rx)) },
         )
         .filter(move |c| {
-            let keep = c.rv > last_past && relevant2(c);
+            let keep = relevant(c);
             async move { keep }
         })
         .map(move |c| line(&c));

@@ -215,6 +215,12 @@ impl Store {
         format!("{}/{}/{}", kind.group, kind.version, kind.plural)
     }
 
+    /// Where `name` of `kind` is kept (cluster-scoped kinds ignore `ns`).
+    fn key(kind: &Kind, ns: &str, name: &str) -> Key {
+        let ns = if kind.namespaced { ns } else { "" };
+        (Self::resource(kind), ns.to_string(), name.to_string())
+    }
+
     fn record(
         inner: &mut Inner,
         live: &broadcast::Sender<Change>,
@@ -244,11 +250,7 @@ impl Store {
     }
 
     pub fn get(&self, kind: &Kind, ns: &str, name: &str) -> Option<Value> {
-        self.inner
-            .lock()
-            .objects
-            .get(&(Self::resource(kind), ns.to_string(), name.to_string()))
-            .cloned()
+        self.inner.lock().objects.get(&Self::key(kind, ns, name)).cloned()
     }
 
     /// Objects of `kind` in `ns` (None: every namespace) matching `selector`.
@@ -291,15 +293,7 @@ impl Store {
             meta["name"] = json!(format!("{prefix}{suffix}"));
         }
         let name = meta["name"].as_str().unwrap_or_default().to_string();
-        let key = (
-            Self::resource(kind),
-            if kind.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name.clone(),
-        );
+        let key = Self::key(kind, ns, &name);
         if inner.objects.contains_key(&key) {
             return Err(fail(
                 409,
@@ -344,15 +338,7 @@ impl Store {
         change: impl FnOnce(&Value) -> Result<Value, Failure>,
     ) -> Result<Value, Failure> {
         let mut inner = self.inner.lock();
-        let key = (
-            Self::resource(kind),
-            if kind.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name.to_string(),
-        );
+        let key = Self::key(kind, ns, name);
         let Some(old) = inner.objects.get(&key).cloned() else {
             return Err(fail(
                 404,
@@ -443,7 +429,7 @@ impl Store {
     /// deletion timestamp; anything else goes at once with its dependents.
     pub fn delete(&self, kind: &Kind, ns: &str, name: &str) -> Result<Value, Failure> {
         let current = self
-            .get(kind, if kind.namespaced { ns } else { "" }, name)
+            .get(kind, ns, name)
             .ok_or_else(|| fail(404, "NotFound", format!("{} \"{name}\" not found", kind.plural)))?;
         let finalizers = current["metadata"]["finalizers"]
             .as_array()
@@ -453,15 +439,7 @@ impl Store {
                 return Ok(current);
             }
             let mut inner = self.inner.lock();
-            let key = (
-                Self::resource(kind),
-                if kind.namespaced {
-                    ns.to_string()
-                } else {
-                    String::new()
-                },
-                name.to_string(),
-            );
+            let key = Self::key(kind, ns, name);
             let mut obj = current;
             obj["metadata"]["deletionTimestamp"] = json!(now());
             Self::stamp(&mut inner, &mut obj);
@@ -483,15 +461,7 @@ impl Store {
     pub fn remove(&self, kind: &Kind, ns: &str, name: &str) -> Result<Value, Failure> {
         let removed = {
             let mut inner = self.inner.lock();
-            let key = (
-                Self::resource(kind),
-                if kind.namespaced {
-                    ns.to_string()
-                } else {
-                    String::new()
-                },
-                name.to_string(),
-            );
+            let key = Self::key(kind, ns, name);
             let Some(mut obj) = inner.objects.remove(&key) else {
                 return Err(fail(
                     404,

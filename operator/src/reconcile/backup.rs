@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use reqwest::Method;
-use serde_json::json;
 
 use super::endpoint::{reach, Reach};
-use super::{event, write_status, Context, Error};
+use super::{event, has_finalizer, set_finalizer, write_status, Context, Error};
 use crate::crd::backup::{BackupArchive, BackupPhase};
 use crate::crd::status::{set_condition, READY, RECONCILING, STALLED};
 use crate::crd::{VectorBackup, VectorBackupSpec, VectorCluster, VectorClusterStatus};
@@ -28,13 +27,6 @@ pub const FINALIZER: &str = "quiver.dev/backup-archives";
 /// Label on scheduled backups: the cluster that made them.
 pub const SCHEDULED_BY: &str = "quiver.dev/scheduled-by";
 
-async fn set_finalizers(api: &Api<VectorBackup>, b: &VectorBackup, list: Vec<String>) -> Result<(), Error> {
-    let patch = json!({"metadata": {"finalizers": list, "resourceVersion": b.resource_version()}});
-    api.patch(&b.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
-}
-
 /// Reconciles one backup.
 pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciled("VectorBackup");
@@ -45,7 +37,7 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
     let now = Time(Timestamp::now());
     let g = b.metadata.generation;
     if b.metadata.deletion_timestamp.is_some() {
-        if !b.finalizers().iter().any(|f| f == FINALIZER) {
+        if !has_finalizer(b.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
         }
         if let Reach::Ready(r) = reach(&ctx, &ns, &b.spec.cluster_ref).await? {
@@ -63,23 +55,13 @@ pub async fn reconcile(b: Arc<VectorBackup>, ctx: Arc<Context>) -> Result<Action
                 }
             }
         }
-        let rest = b
-            .finalizers()
-            .iter()
-            .filter(|f| *f != FINALIZER)
-            .cloned()
-            .collect();
-        set_finalizers(&api, &b, rest).await?;
+        set_finalizer(&api, b.as_ref(), FINALIZER, false).await?;
         return Ok(Action::await_change());
     }
     if matches!(before.phase, BackupPhase::Completed | BackupPhase::Failed) {
         return Ok(Action::await_change());
     }
-    if !b.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut list = b.finalizers().to_vec();
-        list.push(FINALIZER.to_string());
-        set_finalizers(&api, &b, list).await?;
-    }
+    set_finalizer(&api, b.as_ref(), FINALIZER, true).await?;
     status.observed_generation = g;
     let ep = match reach(&ctx, &ns, &b.spec.cluster_ref).await? {
         Reach::Gone => {

@@ -15,13 +15,13 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 
-use super::{apply, event, key, secret_value, write_status, Context, Error};
+use super::{apply, event, key, write_status, Context, Error};
 use crate::build::pod::PodPlacement;
 use crate::build::{names, pdb, pod, services, settings, Names};
 use crate::crd::cluster::ClusterPhase;
 use crate::crd::status::{set_condition, READY, RECONCILING, STALLED};
 use crate::crd::{VectorCluster, VectorClusterStatus};
-use crate::engine::{base_url, Engine};
+use crate::engine::{base_url, Engine, ReplicaCopy};
 use crate::observe::{self, PodState};
 use crate::plan::{self, Step};
 use crate::validate;
@@ -107,11 +107,7 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
     .await?;
 
     // Read.
-    let api_key = match &qvc.spec.api_key_secret {
-        Some(r) => Some(secret_value(&client, &ns, &r.name, &r.key).await?),
-        None => None,
-    };
-    let engine = Engine::new(api_key);
+    let engine = super::endpoint::engine_for(&ctx, &ns, &qvc).await?;
     let pods_api = Api::<Pod>::namespaced(client.clone(), &ns);
     let pvc_api = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns);
     let lp = ListParams::default().labels(&names.selector_string());
@@ -442,7 +438,7 @@ async fn take_step(
             to,
         } => {
             engine
-                .move_replica(need_leader()?, collection, *shard, *from, *to)
+                .copy_replica(need_leader()?, collection, ReplicaCopy::Move, *shard, *from, *to)
                 .await?
         }
         Step::Upgrade(i) => delete_opt(&pods, &names.pod(*i)).await.map(drop)?,

@@ -8,19 +8,18 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use reqwest::Method;
 use serde_json::json;
 
 use super::endpoint::{reach, Endpoint, Reach};
-use super::{event, write_status, Context, Error};
+use super::{event, has_finalizer, set_finalizer, write_status, Context, Error};
 use crate::build::collection::{create_body, immutable_drift, index_changes, mutable_patch, IndexChange};
 use crate::crd::collection::{CollectionPhase, DeletionPolicy, ShardingMethod};
 use crate::crd::status::{set_condition, READY, RECONCILING, STALLED};
 use crate::crd::{VectorBackup, VectorCollection, VectorCollectionStatus};
-use crate::engine::ReplicaState;
+use crate::engine::{ReplicaCopy, ReplicaState};
 use crate::validate;
 
 /// The finalizer that keeps a collection resource until its deletion policy ran.
@@ -33,18 +32,6 @@ pub fn engine_name(qcol: &VectorCollection) -> String {
         .collection_name
         .clone()
         .unwrap_or_else(|| qcol.name_any())
-}
-
-/// Sets the finalizers to `list` (guarded by the resource version the decision was made on).
-async fn set_finalizers(
-    api: &Api<VectorCollection>,
-    qcol: &VectorCollection,
-    list: Vec<String>,
-) -> Result<(), Error> {
-    let patch = json!({"metadata": {"finalizers": list, "resourceVersion": qcol.resource_version()}});
-    api.patch(&qcol.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    Ok(())
 }
 
 /// Reconciles one collection resource.
@@ -61,7 +48,7 @@ pub async fn reconcile(qcol: Arc<VectorCollection>, ctx: Arc<Context>) -> Result
     status.observed_generation = generation;
 
     if qcol.metadata.deletion_timestamp.is_some() {
-        if !qcol.finalizers().iter().any(|f| f == FINALIZER) {
+        if !has_finalizer(qcol.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
         }
         if qcol.spec.deletion_policy == DeletionPolicy::Delete {
@@ -94,20 +81,10 @@ pub async fn reconcile(qcol: Arc<VectorCollection>, ctx: Arc<Context>) -> Result
                 }
             }
         }
-        let rest = qcol
-            .finalizers()
-            .iter()
-            .filter(|f| *f != FINALIZER)
-            .cloned()
-            .collect();
-        set_finalizers(&api, &qcol, rest).await?;
+        set_finalizer(&api, qcol.as_ref(), FINALIZER, false).await?;
         return Ok(Action::await_change());
     }
-    if !qcol.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut list = qcol.finalizers().to_vec();
-        list.push(FINALIZER.to_string());
-        set_finalizers(&api, &qcol, list).await?;
-    }
+    set_finalizer(&api, qcol.as_ref(), FINALIZER, true).await?;
     if let Err(invalid) = validate::collection(&qcol.spec) {
         return finish(
             &ctx,
@@ -317,7 +294,9 @@ async fn converge(
                 ),
             ));
         };
-        ep.engine.replicate(&ep.base, name, s.shard_id, from, to).await?;
+        ep.engine
+            .copy_replica(&ep.base, name, ReplicaCopy::Replicate, s.shard_id, from, to)
+            .await?;
         return Ok(Outcome::Progressing(
             "AddingReplica",
             format!("copying shard {} to peer {to}", s.shard_id),

@@ -41,6 +41,15 @@ pub enum Reach {
     Ready(Box<(VectorCluster, Endpoint)>),
 }
 
+/// The engine client for `qvc`'s pods, carrying the API key its spec names.
+pub async fn engine_for(ctx: &Context, ns: &str, qvc: &VectorCluster) -> Result<Engine, Error> {
+    let api_key = match &qvc.spec.api_key_secret {
+        Some(r) => Some(secret_value(&ctx.client, ns, &r.name, &r.key).await?),
+        None => None,
+    };
+    Ok(Engine::new(api_key))
+}
+
 /// Finds cluster `name` in `ns` and a ready member.
 pub async fn reach(ctx: &Context, ns: &str, name: &str) -> Result<Reach, Error> {
     let Some(qvc) = Api::<VectorCluster>::namespaced(ctx.client.clone(), ns)
@@ -52,11 +61,7 @@ pub async fn reach(ctx: &Context, ns: &str, name: &str) -> Result<Reach, Error> 
     if qvc.metadata.deletion_timestamp.is_some() {
         return Ok(Reach::Gone);
     }
-    let api_key = match &qvc.spec.api_key_secret {
-        Some(r) => Some(secret_value(&ctx.client, ns, &r.name, &r.key).await?),
-        None => None,
-    };
-    let engine = Engine::new(api_key);
+    let engine = engine_for(ctx, ns, &qvc).await?;
     let lp = ListParams::default().labels(&Names::new(name).selector_string());
     let pods = Api::<Pod>::namespaced(ctx.client.clone(), ns)
         .list(&lp)
@@ -65,11 +70,7 @@ pub async fn reach(ctx: &Context, ns: &str, name: &str) -> Result<Reach, Error> 
     let mut members = Vec::new();
     let mut first: Option<(String, NodeView)> = None;
     for p in &pods {
-        let ready = p
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let ready = crate::observe::pod_ready(p);
         let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone()) else {
             continue;
         };

@@ -111,6 +111,32 @@ where
         .map(drop)
 }
 
+/// Whether `obj` carries finalizer `name`.
+pub fn has_finalizer<K: Resource>(obj: &K, name: &str) -> bool {
+    obj.finalizers().iter().any(|f| f == name)
+}
+
+/// Adds (`keep`) or removes finalizer `name` on `obj` when that changes anything. The patch
+/// carries the resource version the decision was made on, so a concurrent change is refused
+/// rather than overwritten.
+pub async fn set_finalizer<K>(api: &Api<K>, obj: &K, name: &str, keep: bool) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if has_finalizer(obj, name) == keep {
+        return Ok(());
+    }
+    let mut list: Vec<String> = obj.finalizers().iter().filter(|f| *f != name).cloned().collect();
+    if keep {
+        list.push(name.to_string());
+    }
+    let patch =
+        serde_json::json!({"metadata": {"finalizers": list, "resourceVersion": obj.resource_version()}});
+    api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
 /// Reads key `key` of Secret `name`.
 pub async fn secret_value(client: &Client, ns: &str, name: &str, key: &str) -> Result<String, Error> {
     let secret = Api::<Secret>::namespaced(client.clone(), ns)

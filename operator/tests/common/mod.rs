@@ -162,18 +162,17 @@ impl Sim {
     /// The REST bases of the cluster's ready pods.
     pub async fn ready_bases(&self) -> Vec<String> {
         let pods = self.pods().list(&ListParams::default()).await.unwrap().items;
-        pods.iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
-            .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
-            .map(|ip| format!("http://{ip}:6333"))
-            .collect()
+        ready_bases_of(&pods)
     }
+}
+
+/// The REST bases of the ready pods in `pods`, as the client Service would route.
+fn ready_bases_of(pods: &[Pod]) -> Vec<String> {
+    pods.iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && quiver_operator::observe::pod_ready(p))
+        .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+        .map(|ip| format!("http://{ip}:6333"))
+        .collect()
 }
 
 /// Whether the cluster is Ready with `nodes` ready nodes at the declared generation.
@@ -220,14 +219,9 @@ impl Writer {
             while !s.load(Ordering::Relaxed) {
                 let targets = bases.lock().clone();
                 let mut ok = false;
-                for (k, base) in targets
-                    .iter()
-                    .enumerate()
-                    .cycle()
-                    .skip(id as usize % targets.len().max(1))
-                    .take(targets.len())
-                {
-                    let _ = k;
+                // Start at a different pod each time, try each once.
+                let start = id as usize % targets.len().max(1);
+                for base in targets.iter().cycle().skip(start).take(targets.len()) {
                     let body = json!({"points": [{"id": id, "vector": [1.0, id as f32 % 7.0, 0.5, 0.25], "payload": {"n": id}}]});
                     let r = http
                         .put(format!("{base}/collections/{c}/points?wait=true"))
@@ -303,20 +297,7 @@ pub fn follow_ready_pods(sim: &Sim) -> (Arc<Mutex<Vec<String>>>, tokio::task::Jo
     let task = tokio::spawn(async move {
         loop {
             if let Ok(list) = pods.list(&ListParams::default()).await {
-                let ready: Vec<String> = list
-                    .items
-                    .iter()
-                    .filter(|p| p.metadata.deletion_timestamp.is_none())
-                    .filter(|p| {
-                        p.status
-                            .as_ref()
-                            .and_then(|s| s.conditions.as_ref())
-                            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                    })
-                    .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
-                    .map(|ip| format!("http://{ip}:6333"))
-                    .collect();
-                *b.lock() = ready;
+                *b.lock() = ready_bases_of(&list.items);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
