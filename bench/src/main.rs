@@ -5,6 +5,7 @@
 //! filters (with the planner's choice per segment).
 //!
 //!     cargo run --release -p quiver-bench -- [--dataset DIR] [--queries N] [--shards N] [--efs 16,32]
+//!         [--principal FIELD] [--no-exact]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -81,11 +82,15 @@ fn main() -> anyhow::Result<()> {
     let mut nq = 500usize;
     let mut shards = 1u32;
     let mut efs: Vec<usize> = vec![16, 32, 64, 128];
+    let mut principal: Vec<String> = Vec::new();
+    let mut exact_searches = true;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--dataset" => dir = PathBuf::from(args.next().context("--dataset DIR")?),
             "--queries" => nq = args.next().context("--queries N")?.parse()?,
             "--shards" => shards = args.next().context("--shards N")?.parse()?,
+            "--principal" => principal.push(args.next().context("--principal FIELD")?),
+            "--no-exact" => exact_searches = false,
             "--efs" => {
                 efs = args
                     .next()
@@ -128,12 +133,14 @@ fn main() -> anyhow::Result<()> {
     if let Some(indexes) = meta["indexes"].as_object() {
         for (field, kind) in indexes {
             let data_type = kind.as_str().unwrap_or("keyword").to_string();
+            // `--principal year`: the field orders the stored points (Qdrant's `is_principal`,
+            // for the field most filters select ranges of).
+            let params = principal
+                .contains(field)
+                .then(|| serde_json::json!({"type": data_type, "is_principal": true}));
             collection.create_payload_index(
                 field,
-                quiver_collection::collection::PayloadFieldSchema {
-                    data_type,
-                    params: None,
-                },
+                quiver_collection::collection::PayloadFieldSchema { data_type, params },
             )?;
         }
     }
@@ -165,7 +172,7 @@ fn main() -> anyhow::Result<()> {
 
     let queries = ds.queries.len() / ds.dim;
     let nq = nq.min(queries);
-    for (label, filter, gt) in ds.filters() {
+    for (label, filter, gt) in ds.filters().into_iter().filter(|_| exact_searches) {
         let m = measure(&collection, &ds, filter, gt, SearchParams::default(), nq)?;
         println!(
             "exact search [{label:>10}]: {nq} queries, recall@10 {:.4}, {:.1} QPS (one query at a time, segments in parallel), p50 {:.2} ms, p99 {:.2} ms",

@@ -339,6 +339,74 @@ impl FieldIndex {
         out
     }
 
+    /// The numbers cut into at most `2^depth` contiguous spans of values, each cut where the
+    /// point counts on both sides balance best (a value is never split): the groups of one level
+    /// of a range graph, so that a `range` filter selecting a recent third of the years walks a
+    /// graph built over exactly those points.
+    pub(crate) fn spans(&self, depth: u32) -> Vec<(GroupKey, Vec<u32>)> {
+        if self.kind != Some(FieldKind::Numeric) || self.numbers.is_empty() {
+            return Vec::new();
+        }
+        // (value, first index in `numbers`), one per distinct value, plus the end.
+        let mut starts: Vec<(f64, usize)> = Vec::new();
+        for (i, (v, _)) in self.numbers.iter().enumerate() {
+            if starts.last().is_none_or(|(last, _)| last.total_cmp(v).is_ne()) {
+                starts.push((*v, i));
+            }
+        }
+        let distinct = starts.len();
+        starts.push((f64::NAN, self.numbers.len()));
+        let mut cuts = vec![(0usize, distinct)];
+        for _ in 0..depth {
+            let mut next = Vec::with_capacity(cuts.len() * 2);
+            for (a, b) in cuts {
+                if b - a < 2 {
+                    next.push((a, b));
+                    continue;
+                }
+                let (lo, hi) = (starts[a].1, starts[b].1);
+                let half = (lo + hi) / 2;
+                // The value boundary in (a, b) nearest to half of the points.
+                let s = (a + 1..b)
+                    .min_by_key(|&s| starts[s].1.abs_diff(half))
+                    .unwrap_or(a + 1);
+                next.push((a, s));
+                next.push((s, b));
+            }
+            cuts = next;
+        }
+        cuts.into_iter()
+            .map(|(a, b)| {
+                let mut list: Vec<u32> = self.numbers[starts[a].1..starts[b].1]
+                    .iter()
+                    .map(|(_, o)| *o)
+                    .collect();
+                list.sort_unstable();
+                list.dedup();
+                (GroupKey::Span(starts[a].0, starts[b - 1].0), list)
+            })
+            .collect()
+    }
+
+    /// How many distinct numbers the index holds.
+    pub(crate) fn distinct_count(&self) -> usize {
+        self.numbers.chunk_by(|a, b| a.0 == b.0).count()
+    }
+
+    /// The smallest and largest number inside `r` and how many (value, point) entries are
+    /// inside; `None` when none is.
+    pub(crate) fn range_extent(&self, r: &Range) -> Option<(f64, f64, usize)> {
+        let (lo, hi) = self.range_bounds(r);
+        (hi > lo).then(|| (self.numbers[lo].0, self.numbers[hi - 1].0, hi - lo))
+    }
+
+    /// How many (value, point) entries have a value in `lo..=hi`.
+    pub(crate) fn count_between(&self, lo: f64, hi: f64) -> usize {
+        let a = self.numbers.partition_point(|(x, _)| *x < lo);
+        let b = self.numbers.partition_point(|(x, _)| *x <= hi);
+        b.saturating_sub(a)
+    }
+
     /// The group keys of the values of `payload` this index holds.
     pub(crate) fn keys_of(&self, path: &JsonPath, payload: &Payload) -> Vec<GroupKey> {
         self.values_of(path, payload)

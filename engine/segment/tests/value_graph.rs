@@ -48,7 +48,9 @@ fn segment_with_m(m: usize) -> Segment {
     let mut seg = Segment::new(config);
     for i in 0..N {
         // year 2020..2025 in runs, tenant by i % 3: every value has hundreds of points.
-        let payload = json!({"year": 2020 + (i * 6 / N) as i64, "tenant": format!("t{}", i % 3)});
+        // `score` is distinct per point: no value group, only range graphs.
+        let payload = json!({"year": 2020 + (i * 6 / N) as i64, "tenant": format!("t{}", i % 3),
+                             "score": i as f64 / 10.0});
         seg.upsert(
             PointId::Num(i as u64),
             1,
@@ -59,6 +61,7 @@ fn segment_with_m(m: usize) -> Segment {
     let declared = vec![
         (JsonPath::parse("year").unwrap(), FieldKind::Numeric),
         (JsonPath::parse("tenant").unwrap(), FieldKind::Keyword),
+        (JsonPath::parse("score").unwrap(), FieldKind::Numeric),
     ];
     // 1 KB of 16-d vectors is 16 points: every value gets a group.
     let settings = IndexSettings {
@@ -162,7 +165,18 @@ fn recall(seg: &Segment, filter: &Filter, ignore: bool) -> f64 {
 fn whole_groups_walk_the_value_graph() {
     let seg = segment();
     let ix = seg.index().unwrap();
-    assert_eq!(ix.value_graphs.len(), 2, "one per declared field");
+    let per_field = |f: &str| {
+        ix.value_graphs
+            .iter()
+            .filter(|v| v.field == JsonPath::parse(f).unwrap())
+            .map(|v| v.groups.len())
+            .collect::<Vec<_>>()
+    };
+    // The year's six values, then its range levels of 2 and 4 spans; the tenant's three values;
+    // the score's spans only (no value holds 4 points).
+    assert_eq!(per_field("year"), vec![6, 2, 4]);
+    assert_eq!(per_field("tenant"), vec![3]);
+    assert_eq!(per_field("score"), vec![2, 4]);
     let range = years_from(2023.0);
     assert_eq!(plan(&seg, &request(range.clone(), 0, false)), Plan::ValueGraph);
     let tenant = field(
@@ -282,4 +296,75 @@ fn value_graphs_survive_save_and_load() {
     let range = years_from(2023.0);
     assert_eq!(plan(&back, &request(range.clone(), 0, false)), Plan::ValueGraph);
     assert!(recall(&back, &range, false) >= 0.95);
+}
+
+fn score_between(lo: f64, hi: f64) -> Filter {
+    field(
+        "score",
+        FieldPredicate::Range(Range {
+            gte: Some(lo),
+            lt: Some(hi),
+            ..Range::default()
+        }),
+    )
+}
+
+/// Range graphs: a range that is exactly a span walks that span's graph with no filter check; a
+/// range inside one span, matching at least half of it, walks the span with the filter checked;
+/// a range matching too little of any span is left to the main graph.
+#[test]
+fn ranges_walk_the_span_that_covers_them() {
+    let seg = segment();
+    let cover = |f: &Filter| seg.value_graph_cover(&request(f.clone(), 0, false));
+    // Scores are i / 10 for i in 0..1200, so the four spans of the deeper level hold 300 each:
+    // 0..30 is the first, exactly.
+    let exact = score_between(0.0, 30.0);
+    let c = cover(&exact).expect("an exact span cover");
+    assert!(c.exact, "{c:?}");
+    assert_eq!((c.points, c.groups.len()), (300, 1));
+    // 0..20 is 200 of that span's 300.
+    let inside = score_between(0.0, 20.0);
+    let c = cover(&inside).expect("a containing cover");
+    assert!(!c.exact, "{c:?}");
+    assert_eq!(c.points, 200);
+    // 0..10 is a third of the smallest span holding it: not worth a walk among the rest.
+    assert!(cover(&score_between(0.0, 10.0)).is_none());
+    // The upper half is one span of the first level: one exact cover of 600 points.
+    let half = score_between(60.0, 200.0);
+    let c = cover(&half).expect("an exact cover");
+    assert!(c.exact, "{c:?}");
+    assert_eq!((c.points, c.groups.len()), (600, 1));
+    for f in [&exact, &inside, &half] {
+        assert_eq!(plan(&seg, &request(f.clone(), 0, false)), Plan::ValueGraph);
+        for ignore in [false, true] {
+            let r = recall(&seg, f, ignore);
+            assert!(r >= 0.95, "recall {r} for {f:?} (quantization ignored: {ignore})");
+        }
+    }
+}
+
+/// A point moved into a span marks it grown: the span no longer covers, and the range falls back
+/// to a graph that finds the point; a point moved within its span keeps the span usable.
+#[test]
+fn a_point_entering_a_span_turns_it_off() {
+    let mut seg = segment();
+    let first = score_between(0.0, 30.0);
+    let cover = |seg: &Segment, f: &Filter| seg.value_graph_cover(&request(f.clone(), 0, false));
+    assert!(cover(&seg, &first).is_some_and(|c| c.exact));
+    // Point 3 moves within the first span (0.3 -> 1.0): still covered.
+    assert!(seg.edit_payload(&PointId::Num(3), 2, |p| {
+        p.insert("score".into(), json!(1.0));
+    }));
+    assert!(cover(&seg, &first).is_some_and(|c| c.exact && c.points == 300));
+    // Point 1199 (119.9) moves into it: the span misses that point.
+    assert!(seg.edit_payload(&PointId::Num(1199), 2, |p| {
+        p.insert("score".into(), json!(2.0));
+    }));
+    // Every span holding 0..30 (one per level) missed it: no cover.
+    assert_eq!(cover(&seg, &first), None);
+    let mut req = request(first.clone(), 0, false);
+    req.query = VectorData::Dense(vector(1199));
+    let got = seg.search(&req).unwrap();
+    assert_eq!(got.first().map(|p| p.id), Some(PointId::Num(1199)));
+    assert!(recall(&seg, &first, false) >= 0.95);
 }
