@@ -61,6 +61,19 @@ pub struct ReplicaMeta {
     /// Dead to Partial): a write forwarded to an earlier incarnation is refused.
     #[serde(default)]
     pub incarnation: u64,
+    /// How this replica is copied when it catches up (`None`: streamed records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<TransferMethod>,
+}
+
+/// How a replica that catches up gets the shard's points (Qdrant's `ShardTransferMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferMethod {
+    /// Pages of whole points; the receiver indexes them again.
+    StreamRecords,
+    /// An archive of the primary's shard (segments with their indexes) installed whole.
+    Snapshot,
 }
 
 /// Replica states, as Qdrant names them.
@@ -115,6 +128,9 @@ pub enum Command {
         generation: u64,
         shard: u32,
         node: NodeId,
+        /// How the new replica is copied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<TransferMethod>,
     },
     /// Removes the replica of `shard` on `node`; never the shard's last Active one.
     RemoveReplica {
@@ -268,6 +284,7 @@ impl Metadata {
                 generation,
                 shard,
                 node,
+                method,
             } => {
                 let s = match self.current(collection, *generation) {
                     Ok(c) => match c.shards.get_mut(shard) {
@@ -289,6 +306,7 @@ impl Metadata {
                         state: ReplicaState::Dead,
                         epoch: index,
                         incarnation: 0,
+                        method: *method,
                     },
                 );
                 Outcome::Done
@@ -402,6 +420,7 @@ impl Metadata {
                     state: *state,
                     epoch: index,
                     incarnation,
+                    method: r.method,
                 };
                 s.move_primary();
                 Outcome::Done
@@ -476,6 +495,7 @@ fn new_shard(nodes: &[NodeId], key: Option<ShardKey>, index: u64) -> ShardMeta {
         state: ReplicaState::Active,
         epoch: index,
         incarnation: index,
+        method: None,
     };
     ShardMeta {
         replicas: nodes.iter().map(|&n| (n, active)).collect(),
@@ -641,7 +661,8 @@ mod tests {
             ReplicaMeta {
                 state: ReplicaState::Dead,
                 epoch: 4,
-                incarnation: 3
+                incarnation: 3,
+                method: None,
             }
         );
         assert_eq!(m.apply(5, &set(3, 2, ReplicaState::Dead)), Outcome::Unchanged);

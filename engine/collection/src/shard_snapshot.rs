@@ -18,6 +18,20 @@ use crate::snapshot::{archive_name, unpack_snapshot, write_archive, SnapshotDesc
 /// The prefix of the folder that holds a shard's old files while its replacement moves in.
 const OLD: &str = ".replaced-";
 
+/// A shard unpacked from an archive and checked, not yet installed; its folder is removed when
+/// it is dropped (after the install moved the shard out of it, or unused).
+#[derive(Debug)]
+pub struct PreparedShard {
+    tmp: PathBuf,
+    source: PathBuf,
+}
+
+impl Drop for PreparedShard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
 impl Collection {
     /// Writes a snapshot of local shard `shard` into `dir`.
     pub fn create_shard_snapshot(&self, shard: ShardId, dir: &Path) -> Result<SnapshotDescription> {
@@ -55,20 +69,31 @@ impl Collection {
         checksum: Option<&str>,
     ) -> Result<()> {
         self.local_shard(shard)?;
+        let prepared = self.prepare_shard_snapshot(archive, checksum)?;
+        self.install_shard(shard, prepared)
+    }
+
+    /// The slow half of [`Collection::recover_shard_snapshot`]: unpacks and checks `archive`
+    /// beside the collection without touching any shard, so a caller can install it later in
+    /// a short critical section.
+    pub fn prepare_shard_snapshot(&self, archive: &Path, checksum: Option<&str>) -> Result<PreparedShard> {
         let tmp = self
             .dir()
             .join(format!(".recovering-shard-{}", uuid::Uuid::new_v4()));
         let prepared = unpack_snapshot(archive, &tmp, checksum).and_then(|()| self.prepared_shard(&tmp));
-        let source = match prepared {
-            Ok(p) => p,
+        match prepared {
+            Ok(source) => Ok(PreparedShard { tmp, source }),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&tmp);
-                return Err(e);
+                Err(e)
             }
-        };
-        let result = self.swap_shard(shard, &source);
-        let _ = std::fs::remove_dir_all(&tmp);
-        result
+        }
+    }
+
+    /// Swaps a prepared shard into the place of local shard `shard`.
+    pub fn install_shard(&self, shard: ShardId, prepared: PreparedShard) -> Result<()> {
+        self.local_shard(shard)?;
+        self.swap_shard(shard, &prepared.source)
     }
 
     /// The shard folder inside an unpacked archive at `tmp`, checked against this collection.

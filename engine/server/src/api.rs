@@ -356,6 +356,7 @@ impl Api {
                 local,
                 remote: Vec::new(),
                 keys: Default::default(),
+                transfers: Vec::new(),
             })
         })
         .await

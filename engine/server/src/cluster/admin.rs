@@ -150,6 +150,7 @@ impl Distributed {
                         shard,
                         from: peer,
                         to,
+                        method: None,
                     };
                     self.change_replicas(collection.clone(), change).await?;
                     report.in_flight += 1;

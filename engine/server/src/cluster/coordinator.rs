@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState};
+use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState, TransferMethod};
 use quiver_cluster::{Command, NodeId, Outcome};
 use quiver_collection::{route, CollectionConfig, CollectionInfo, UpdateResult};
 use quiver_types::{ReadOptions, ShardId, ShardKey, UpdateOperation};
@@ -22,12 +22,14 @@ pub enum ReplicaChange {
     Replicate {
         shard: ShardId,
         to: NodeId,
+        method: Option<TransferMethod>,
     },
     /// Adds a replica on `to`, then drops the one on `from` once the new one is Active.
     Move {
         shard: ShardId,
         from: NodeId,
         to: NodeId,
+        method: Option<TransferMethod>,
     },
     /// Drops the replica on `to` while it is still being copied.
     Abort {
@@ -38,6 +40,20 @@ pub enum ReplicaChange {
         shard: ShardId,
         peer: NodeId,
     },
+}
+
+/// The transfer method named `name` (Qdrant's `ShardTransferMethod`) for field `field`.
+pub fn transfer_method(name: &str, field: &str) -> ApiResult<TransferMethod> {
+    match name {
+        "stream_records" => Ok(TransferMethod::StreamRecords),
+        "snapshot" => Ok(TransferMethod::Snapshot),
+        "wal_delta" | "resharding_stream_records" => Err(ApiError::invalid(format!(
+            "{field}: transfer method `{name}` is not supported; use `stream_records` or `snapshot`"
+        ))),
+        other => Err(ApiError::invalid(format!(
+            "{field}: unknown transfer method `{other}`; expected `stream_records` or `snapshot`"
+        ))),
+    }
 }
 
 /// How long a move waits for its new replica to turn Active before giving up (the new replica
@@ -55,6 +71,17 @@ pub struct ShardLayout {
     pub remote: Vec<(ShardId, NodeId, ReplicaState)>,
     /// The shard key of each shard that has one (custom sharding).
     pub keys: BTreeMap<ShardId, ShardKey>,
+    /// Copies in flight: a Partial replica being copied from its shard's primary.
+    pub transfers: Vec<TransferReport>,
+}
+
+/// One copy in flight, as `shard_transfers` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferReport {
+    pub shard_id: ShardId,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub method: TransferMethod,
 }
 
 impl Distributed {
@@ -318,8 +345,10 @@ impl Distributed {
         let (meta, target) = self.target(&name).await?;
         let voters = self.node.status().voters;
         let (shard, peers): (ShardId, Vec<NodeId>) = match change {
-            ReplicaChange::Replicate { shard, to } | ReplicaChange::Abort { shard, to } => (shard, vec![to]),
-            ReplicaChange::Move { shard, from, to } => (shard, vec![from, to]),
+            ReplicaChange::Replicate { shard, to, .. } | ReplicaChange::Abort { shard, to } => {
+                (shard, vec![to])
+            }
+            ReplicaChange::Move { shard, from, to, .. } => (shard, vec![from, to]),
             ReplicaChange::Drop { shard, peer } => (shard, vec![peer]),
         };
         let Some(s) = meta.shards.get(&shard) else {
@@ -330,11 +359,12 @@ impl Distributed {
         if let Some(p) = peers.iter().find(|p| !voters.contains(p)) {
             return Err(ApiError::invalid(format!("peer_id: {p} is not a cluster member")));
         }
-        let add = |node| Command::AddReplica {
+        let add = |node, method| Command::AddReplica {
             collection: target.collection.clone(),
             generation: target.generation,
             shard,
             node,
+            method,
         };
         let remove = |node| Command::RemoveReplica {
             collection: target.collection.clone(),
@@ -343,15 +373,15 @@ impl Distributed {
             node,
         };
         match change {
-            ReplicaChange::Replicate { to, .. } => {
+            ReplicaChange::Replicate { to, method, .. } => {
                 if s.replicas.contains_key(&to) {
                     return Err(ApiError::invalid(format!(
                         "to_peer_id: node {to} already holds shard {shard}"
                     )));
                 }
-                self.commit_change(add(to)).await
+                self.commit_change(add(to, method)).await
             }
-            ReplicaChange::Move { from, to, .. } => {
+            ReplicaChange::Move { from, to, method, .. } => {
                 if !s.replicas.contains_key(&from) {
                     return Err(ApiError::invalid(format!(
                         "from_peer_id: node {from} holds no replica of shard {shard}"
@@ -362,7 +392,7 @@ impl Distributed {
                         "to_peer_id: node {to} already holds shard {shard}"
                     )));
                 }
-                self.commit_change(add(to)).await?;
+                self.commit_change(add(to, method)).await?;
                 // The old replica goes once the new one is Active (a move never lowers the
                 // number of Active replicas).
                 let d = self.clone();
@@ -462,12 +492,22 @@ impl Distributed {
             local: Vec::new(),
             remote: Vec::new(),
             keys: BTreeMap::new(),
+            transfers: Vec::new(),
         };
         for (&id, shard) in &meta.shards {
             if let Some(key) = &shard.key {
                 out.keys.insert(id, key.clone());
             }
+            let primary = shard.active().first().copied();
             for (&node, r) in &shard.replicas {
+                if let (ReplicaState::Partial, Some(from)) = (r.state, primary) {
+                    out.transfers.push(TransferReport {
+                        shard_id: id,
+                        from,
+                        to: node,
+                        method: r.method.unwrap_or(TransferMethod::StreamRecords),
+                    });
+                }
                 if node == me {
                     let c = std::sync::Arc::clone(&local);
                     let points =

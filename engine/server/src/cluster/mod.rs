@@ -18,6 +18,7 @@ pub mod replica;
 pub mod restore;
 pub mod service;
 pub mod shard_keys;
+pub mod snapshot_transfer;
 pub mod status;
 pub mod takeover;
 pub mod wire;
@@ -77,6 +78,8 @@ impl Distributed {
             recovering: Arc::default(),
             primaries: Arc::default(),
         };
+        // Transfer archives left by an earlier run are of transfers that ended with it.
+        snapshot_transfer::clear_dir(&d.transfer_dir());
         d.spawn_healer();
         Ok(d)
     }
@@ -206,6 +209,11 @@ impl Distributed {
                 limit,
             } => self.page(target, shard, as_of, from, limit).await,
             ShardRequest::Digest { target, shard } => self.digest(target, shard).await,
+            ShardRequest::TransferArchive { target, shard, as_of } => {
+                self.transfer_archive(target, shard, as_of).await
+            }
+            ShardRequest::ArchiveChunk { name, offset, len } => self.archive_chunk(name, offset, len).await,
+            ShardRequest::DropArchive { name } => self.drop_archive(name).await,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Dead replicas recover by themselves: the node holding one clears it, becomes Partial through
-//! raft (only from Dead), copies every point from the shard's primary page by page while the
+//! raft (only from Dead), copies every point from the shard's primary page by page (or as one
+//! archive, for a replica added with the `snapshot` method: [`super::snapshot_transfer`]) while the
 //! primary forwards each new write's effect, then becomes Active through raft (only from
 //! Partial). A forwarded write always wins over the copy for the ids it touched. Any failure
 //! (the primary changed or is unreachable, a forwarded write was missed and the replica demoted)
@@ -10,9 +11,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use quiver_cluster::metadata::ReplicaState;
+use quiver_cluster::metadata::{ReplicaState, TransferMethod};
 use quiver_types::{PointId, PointRecord, ShardId, UpdateOperation};
 
+use super::snapshot_transfer::SnapshotCopyError;
 use super::wire::{ShardReply, ShardRequest, Target};
 use super::{active_replicas, blocking, Distributed, StateChange};
 use crate::error::{ApiError, ApiResult};
@@ -29,6 +31,9 @@ pub struct Incoming {
     pub(super) touched: parking_lot::Mutex<HashSet<PointId>>,
     /// Held while a forwarded write or a copied page is applied, so they never interleave.
     pub(super) lock: tokio::sync::Mutex<()>,
+    /// A copy by snapshot keeps every forwarded effect here until the archive is installed,
+    /// then applies them again (see [`super::snapshot_transfer`]).
+    pub(super) replay: parking_lot::Mutex<Option<Vec<UpdateOperation>>>,
 }
 
 impl Distributed {
@@ -68,8 +73,8 @@ impl Distributed {
                 tokio::spawn(async move {
                     let shard = key.2;
                     match d.recover(&target, shard).await {
-                        Ok(points) => tracing::info!(
-                            "replica of shard {shard} of `{}` recovered ({points} points copied)",
+                        Ok((points, how)) => tracing::info!(
+                            "replica of shard {shard} of `{}` recovered {how} ({points} points)",
                             target.collection
                         ),
                         Err(e) => tracing::warn!(
@@ -84,8 +89,9 @@ impl Distributed {
         }
     }
 
-    /// Copies the replica of `shard` afresh from its primary; returns the points copied.
-    async fn recover(&self, target: &Target, shard: ShardId) -> ApiResult<usize> {
+    /// Copies the replica of `shard` afresh from its primary; returns the points it holds then
+    /// and how they came ("by snapshot" or "by streamed records").
+    async fn recover(&self, target: &Target, shard: ShardId) -> ApiResult<(usize, &'static str)> {
         let me = self.node.id();
         let c = self.local(target).await?;
         let meta = self.meta(&target.collection)?;
@@ -104,7 +110,16 @@ impl Distributed {
             };
             self.set_state(target, shard, me, dead).await?;
         }
-        let incoming = Arc::new(Incoming::default());
+        let method = meta
+            .shards
+            .get(&shard)
+            .and_then(|s| s.replicas.get(&me))
+            .and_then(|r| r.method);
+        let by_snapshot = method == Some(TransferMethod::Snapshot);
+        let incoming = Arc::new(Incoming {
+            replay: parking_lot::Mutex::new(by_snapshot.then(Vec::new)),
+            ..Incoming::default()
+        });
         self.transfers
             .lock()
             .insert((target.collection.clone(), shard), Arc::clone(&incoming));
@@ -119,7 +134,23 @@ impl Distributed {
             expect: Some(ReplicaState::Dead),
         };
         let as_of = self.set_state(target, shard, me, partial).await?;
-        let copied = self.copy_from_primary(target, shard, as_of, &c, &incoming).await;
+        const STREAMED: &str = "by streamed records";
+        let streamed = |r: ApiResult<usize>| r.map(|n| (n, STREAMED));
+        let copied = match by_snapshot {
+            true => match self.copy_by_snapshot(target, shard, as_of, &c, &incoming).await {
+                Ok(points) => Ok((points, "by snapshot")),
+                Err(SnapshotCopyError::Install(e)) => Err(e),
+                Err(SnapshotCopyError::BeforeInstall(e)) => {
+                    tracing::warn!(
+                        "copying shard {shard} of `{}` by snapshot: {e}; streaming records instead",
+                        target.collection
+                    );
+                    incoming.replay.lock().take();
+                    streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await)
+                }
+            },
+            false => streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await),
+        };
         match copied {
             Ok(points) => {
                 let c2 = Arc::clone(&c);

@@ -177,6 +177,9 @@ impl Distributed {
                 if let Some(ids) = op.explicit_ids() {
                     t.touched.lock().extend(ids);
                 }
+                if let Some(kept) = t.replay.lock().as_mut() {
+                    kept.push(op.clone());
+                }
                 Some(guard)
             }
             None => None,

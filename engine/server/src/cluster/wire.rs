@@ -76,6 +76,18 @@ pub enum ShardRequest {
     },
     /// A fingerprint of one local replica (to compare replicas).
     Digest { target: Target, shard: ShardId },
+    /// To a shard's primary, from a Partial replica copied by snapshot: archive the shard once
+    /// every write that began before the primary knew of the asker has finished (as for the
+    /// first `Page`), so each write the archive may miss is forwarded to the asker.
+    TransferArchive {
+        target: Target,
+        shard: ShardId,
+        as_of: u64,
+    },
+    /// `len` bytes at `offset` of an archive made for a transfer.
+    ArchiveChunk { name: String, offset: u64, len: usize },
+    /// The asker is done with a transfer archive (or gave up on it).
+    DropArchive { name: String },
 }
 
 /// A write a primary forwards to another replica of its shard. `from` is the primary and
@@ -112,4 +124,12 @@ pub enum ShardReply {
         points: usize,
         hash: u64,
     },
+    /// A transfer archive: its file name on the primary, bytes and SHA-256.
+    Archive {
+        name: String,
+        size: u64,
+        checksum: String,
+    },
+    Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
+    Done,
 }

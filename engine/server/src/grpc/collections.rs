@@ -187,7 +187,17 @@ impl Collections for CollectionsService {
             shard_count: u64::from(layout.shard_count),
             local_shards,
             remote_shards,
-            shard_transfers: Vec::new(),
+            shard_transfers: layout
+                .transfers
+                .iter()
+                .map(|t| qdrant_client::qdrant::ShardTransferInfo {
+                    shard_id: t.shard_id,
+                    to_shard_id: None,
+                    from: t.from,
+                    to: t.to,
+                    sync: false,
+                })
+                .collect(),
             resharding_operations: Vec::new(),
             time: elapsed(started),
         }))
@@ -254,10 +264,12 @@ impl Collections for CollectionsService {
                 shard: m.shard_id,
                 from: m.from_peer_id,
                 to: m.to_peer_id,
+                method: grpc_transfer_method(m.method, "move_shard.method")?,
             },
             Some(Operation::ReplicateShard(m)) => ReplicaChange::Replicate {
                 shard: m.shard_id,
                 to: m.to_peer_id,
+                method: grpc_transfer_method(m.method, "replicate_shard.method")?,
             },
             Some(Operation::AbortTransfer(m)) => ReplicaChange::Abort {
                 shard: m.shard_id,
@@ -350,5 +362,48 @@ impl Collections for CollectionsService {
                 .collect(),
             time: elapsed(started),
         }))
+    }
+}
+
+/// A gRPC `ShardTransferMethod` (by number) as the transfer method of field `field`.
+fn grpc_transfer_method(
+    method: Option<i32>,
+    field: &str,
+) -> Result<Option<quiver_cluster::metadata::TransferMethod>, crate::error::ApiError> {
+    let name = match method {
+        None => return Ok(None),
+        Some(0) => "stream_records",
+        Some(1) => "snapshot",
+        Some(2) => "wal_delta",
+        Some(3) => "resharding_stream_records",
+        Some(n) => {
+            return Err(crate::error::ApiError::invalid(format!(
+                "{field}: unknown transfer method {n}"
+            )))
+        }
+    };
+    crate::cluster::coordinator::transfer_method(name, field).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grpc_transfer_method;
+    use quiver_cluster::metadata::TransferMethod;
+
+    #[test]
+    fn transfer_methods_by_number() {
+        assert_eq!(grpc_transfer_method(None, "m").ok(), Some(None));
+        assert_eq!(
+            grpc_transfer_method(Some(0), "m").ok(),
+            Some(Some(TransferMethod::StreamRecords))
+        );
+        assert_eq!(
+            grpc_transfer_method(Some(1), "m").ok(),
+            Some(Some(TransferMethod::Snapshot))
+        );
+        for n in [2, 3, 9] {
+            let e = grpc_transfer_method(Some(n), "move_shard.method").expect_err("refused");
+            assert!(e.to_string().contains("move_shard.method"), "{e}");
+        }
     }
 }

@@ -101,9 +101,16 @@ pub(crate) async fn cluster_info(State(s): State<AppState>, Path(name): Path<Str
             json!({"shard_id": id, "shard_key": layout.keys.get(id), "peer_id": peer, "state": state(*r)})
         })
         .collect();
+    let transfers: Vec<_> = layout
+        .transfers
+        .iter()
+        .map(|t| {
+            json!({"shard_id": t.shard_id, "from": t.from, "to": t.to, "sync": false, "method": t.method})
+        })
+        .collect();
     Ok(ok(
         json!({"peer_id": layout.peer_id, "shard_count": layout.shard_count, "local_shards": local,
-               "remote_shards": remote, "shard_transfers": []}),
+               "remote_shards": remote, "shard_transfers": transfers}),
         started,
     ))
 }
@@ -115,7 +122,7 @@ pub(crate) async fn update_cluster(
     Path(name): Path<String>,
     Body(body): Body,
 ) -> ApiResult<Response> {
-    use crate::cluster::coordinator::ReplicaChange;
+    use crate::cluster::coordinator::{transfer_method, ReplicaChange};
     let started = Instant::now();
     if let Some(done) = super::shard_keys::cluster_operation(&s, &name, &body).await {
         done?;
@@ -133,16 +140,25 @@ pub(crate) async fn update_cluster(
         u32::try_from(field(op, "shard_id", path)?)
             .map_err(|_| ApiError::invalid(format!("{path}.shard_id: out of range")))
     };
+    let method = |op: &serde_json::Value, path: &str| -> ApiResult<_> {
+        match op.get("method") {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(m)) => transfer_method(m, &format!("{path}.method")).map(Some),
+            Some(_) => Err(ApiError::invalid(format!("{path}.method: a string is required"))),
+        }
+    };
     let change = if let Some(op) = body.get("move_shard") {
         ReplicaChange::Move {
             shard: shard(op, "move_shard")?,
             from: field(op, "from_peer_id", "move_shard")?,
             to: field(op, "to_peer_id", "move_shard")?,
+            method: method(op, "move_shard")?,
         }
     } else if let Some(op) = body.get("replicate_shard") {
         ReplicaChange::Replicate {
             shard: shard(op, "replicate_shard")?,
             to: field(op, "to_peer_id", "replicate_shard")?,
+            method: method(op, "replicate_shard")?,
         }
     } else if let Some(op) = body.get("abort_transfer") {
         ReplicaChange::Abort {

@@ -1,7 +1,9 @@
 //! Shard copies interrupted while writes go on, on a cluster of processes on 127.0.0.1: a copy
 //! aborted mid-way and started again, and a receiving node killed with SIGKILL mid-copy and
 //! restarted. Each time the copy must end Active and identical to the primary, and every write
-//! acknowledged during it must be there, read at consistency=all through every node.
+//! acknowledged during it must be there, read at consistency=all through every node. A copy by
+//! snapshot (Qdrant's `method: snapshot`) under writes must end the same way, with the
+//! primary's indexed segments and no archive left behind.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, point, settle, shard0};
+use common::cluster::{node_with, point, settle, shard0};
 use common::{Rest, Server};
 use serde_json::json;
 
@@ -29,10 +31,15 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+/// [`setup`] with extra environment for every node.
+async fn setup_with(env: &[(&str, &str)]) -> Setup {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let a = node(dirs[0].path(), None);
-    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
-    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let a = node_with(dirs[0].path(), None, env);
+    let b = node_with(dirs[1].path(), Some(&a.p2p_uri()), env);
+    let c = node_with(dirs[2].path(), Some(&a.p2p_uri()), env);
     let rests = vec![Rest::new(&a), Rest::new(&b), Rest::new(&c)];
     let mut ids = Vec::new();
     for r in &rests {
@@ -177,7 +184,7 @@ async fn a_receiver_killed_mid_copy_restarts_and_finishes_identical() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Back on its own data: it recovers the copy by itself.
     let peer_uri = s.servers[0].p2p_uri();
-    let back = common::cluster::node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
+    let back = node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
     s.rests[s.to_index] = Rest::new(&back);
     settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
     stop.store(true, Ordering::Relaxed);
@@ -186,4 +193,83 @@ async fn a_receiver_killed_mid_copy_restarts_and_finishes_identical() {
     settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
     all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
     drop((s.servers, back));
+}
+
+/// Files left in a node's transfer folder.
+fn transfer_files(storage: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(storage.join("transfers"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_by_snapshot_under_writes_ends_identical_and_indexed() {
+    // At info the receiver logs how each copy went.
+    let s = setup_with(&[("QUIVER_LOG", "info,openraft=warn")]).await;
+    // Index the primary's points (a low threshold), so its segments carry an HNSW graph.
+    let patch = json!({"optimizers_config": {"indexing_threshold": 100}});
+    s.rests[0].ok("PATCH", "/collections/c", Some(patch)).await;
+    let started = Instant::now();
+    let holder_rest = s
+        .rests
+        .iter()
+        .zip(&s.servers)
+        .find(|(_, server)| server.storage.join("collections/c/shards/0").exists())
+        .map(|(r, _)| r.clone())
+        .unwrap();
+    loop {
+        let info = holder_rest.ok("GET", "/collections/c", None).await;
+        if info["status"] == "green" && info["indexed_vectors_count"].as_u64() >= Some(POINTS) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never indexed: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Methods Quiver does not implement are refused, naming the field.
+    let wal = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "wal_delta"}});
+    let (code, body) = s.rests[0]
+        .try_call("POST", "/collections/c/cluster", Some(wal))
+        .await
+        .unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("replicate_shard.method"), "{body}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(s.rests[1].clone(), Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let op = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "snapshot"}});
+    s.rests[0].ok("POST", "/collections/c/cluster", Some(op)).await;
+    settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    // Writes go on after the copy too: they reach the installed shard.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = w.await.unwrap();
+    assert!(!acked.is_empty());
+    let hash = settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    assert!(!hash.is_empty());
+    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    let receiver = &s.servers[s.to_index];
+    assert!(
+        receiver.log().contains("recovered by snapshot"),
+        "the receiver's log:\n{}",
+        receiver.log()
+    );
+    // The receiver holds the primary's segments with their graph: indexed without a rebuild.
+    let info = s.rests[s.to_index].ok("GET", "/collections/c", None).await;
+    assert!(info["indexed_vectors_count"].as_u64() >= Some(POINTS), "{info}");
+    for server in &s.servers {
+        assert_eq!(
+            transfer_files(&server.storage),
+            Vec::<String>::new(),
+            "archives left behind"
+        );
+    }
+    drop(s.servers);
 }
