@@ -1,8 +1,9 @@
 """Cluster numbers against one node on the same machine, through qdrant-client over gRPC: upsert
 throughput (batches of 256, wait=True), then search QPS / latency / recall@10 once every node
 reports the collection green, for (a) one node and (b) a 3-node cluster from scripts/cluster-up.sh
-with replication_factor 2; then (b) only: the shard transfer rate (a new replica of one shard,
-request to Active) and the time from a SIGKILL of a node to the next acknowledged write.
+with replication_factor 2; then (b) only: the shard transfer rate per method (stream_records, then
+snapshot; a new replica of one shard, request to Active) and the time from a SIGKILL of a node to
+the next acknowledged write.
 3 shards in both cases.
 
     python bench/cluster_bench.py [--points 100000] [--nq 500]     (QUIVER_BIN: release build)
@@ -125,20 +126,30 @@ def main():
             with urllib.request.urlopen(f"http://127.0.0.{i}:6333/cluster") as r:
                 peers.add(json.load(r)["result"]["peer_id"])
         to = (peers - holders).pop()
-        body = json.dumps({"replicate_shard": {"shard_id": 0, "to_peer_id": to}}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:6333/collections/{name}/cluster", data=body,
-                                     method="POST", headers={"content-type": "application/json"})
-        t = time.perf_counter()
-        urllib.request.urlopen(req).read()
-        while True:
-            r = [x for x in replicas() if x["peer_id"] == to]
-            if r and r[0]["state"] == "Active":
-                break
-            time.sleep(0.05)
-        secs = time.perf_counter() - t
-        points = r[0]["points"]
-        print(f"[3 nodes] shard transfer: {points} points ({dim}-d) copied to a new replica in {secs:.2f} s "
-              f"= {points / secs:.0f} points/s (request to Active)", flush=True)
+
+        def post(body):
+            req = urllib.request.Request(f"http://127.0.0.1:6333/collections/{name}/cluster",
+                                         data=json.dumps(body).encode(), method="POST",
+                                         headers={"content-type": "application/json"})
+            urllib.request.urlopen(req).read()
+
+        # Each method in turn: the new replica is dropped again before the next one.
+        for method in ("stream_records", "snapshot"):
+            t = time.perf_counter()
+            post({"replicate_shard": {"shard_id": 0, "to_peer_id": to, "method": method}})
+            while True:
+                r = [x for x in replicas() if x["peer_id"] == to]
+                if r and r[0]["state"] == "Active":
+                    break
+                time.sleep(0.05)
+            secs = time.perf_counter() - t
+            points = r[0]["points"]
+            print(f"[3 nodes] shard transfer ({method}): {points} points ({dim}-d) copied to a new replica "
+                  f"in {secs:.2f} s = {points / secs:.0f} points/s (request to Active)", flush=True)
+            if method != "snapshot":
+                post({"drop_replica": {"shard_id": 0, "peer_id": to}})
+                while any(x["peer_id"] == to for x in replicas()):
+                    time.sleep(0.05)
         # Writes through node 1 while node 3 is killed: the gap until the next acknowledged write.
         pid = int((Path(data) / "node-3" / "pid").read_text())
         gaps = []
