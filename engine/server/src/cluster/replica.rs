@@ -200,14 +200,7 @@ impl Distributed {
         from: Option<PointId>,
         limit: usize,
     ) -> ApiResult<ShardReply> {
-        let c = self.local(&target).await?;
-        self.caught_up(as_of).await?;
-        let me = self.node.id();
-        if active_replicas(&self.meta(&target.collection)?, shard).first() != Some(&me) {
-            return Err(ApiError::Unavailable(format!(
-                "node {me} is not the primary of shard {shard}"
-            )));
-        }
+        let c = self.primary_for_copy(&target, shard, as_of).await?;
         if from.is_none() {
             // Every write that began before this node knew of the Partial replica ends here;
             // the later ones are forwarded to it.
@@ -215,6 +208,25 @@ impl Distributed {
         }
         let (records, next) = blocking(move || Ok(c.shard_page(shard, from, limit.clamp(1, 4096))?)).await?;
         Ok(ShardReply::Page(records, next))
+    }
+
+    /// The local collection, for a copy to the replica made Partial at raft index `as_of`:
+    /// once this node has caught up with that index, and only while it is the shard's primary.
+    pub(super) async fn primary_for_copy(
+        &self,
+        target: &Target,
+        shard: ShardId,
+        as_of: u64,
+    ) -> ApiResult<std::sync::Arc<Collection>> {
+        let c = self.local(target).await?;
+        self.caught_up(as_of).await?;
+        let me = self.node.id();
+        if active_replicas(&self.meta(&target.collection)?, shard).first() != Some(&me) {
+            return Err(ApiError::Unavailable(format!(
+                "node {me} is not the primary of shard {shard}"
+            )));
+        }
+        Ok(c)
     }
 
     /// This node's replica of `shard`, fingerprinted.

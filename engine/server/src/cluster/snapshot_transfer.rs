@@ -50,14 +50,7 @@ impl Distributed {
         shard: ShardId,
         as_of: u64,
     ) -> ApiResult<ShardReply> {
-        let c = self.local(&target).await?;
-        self.caught_up(as_of).await?;
-        let me = self.node.id();
-        if active_replicas(&self.meta(&target.collection)?, shard).first() != Some(&me) {
-            return Err(ApiError::Unavailable(format!(
-                "node {me} is not the primary of shard {shard}"
-            )));
-        }
+        let c = self.primary_for_copy(&target, shard, as_of).await?;
         // Every write that began before this node knew of the Partial replica ends here; the
         // later ones are forwarded to it.
         drop(self.write_lock(&target.collection, shard).lock().await);
