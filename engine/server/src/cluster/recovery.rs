@@ -185,11 +185,7 @@ impl Distributed {
         incoming: &Incoming,
     ) -> ApiResult<usize> {
         self.caught_up(as_of).await?;
-        let primary = *active_replicas(&self.meta(&target.collection)?, shard)
-            .first()
-            .ok_or_else(|| {
-                ApiError::Unavailable(format!("shard {shard} has no Active replica to copy from"))
-            })?;
+        let primary = self.primary_of(target, shard)?;
         let (mut from, mut copied) = (None, 0usize);
         loop {
             let now = active_replicas(&self.meta(&target.collection)?, shard)

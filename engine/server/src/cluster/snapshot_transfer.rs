@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use quiver_collection::snapshot::{delete_snapshot, snapshot_path};
 use quiver_collection::{Collection, Scope};
 use quiver_types::ShardId;
 
@@ -73,7 +74,7 @@ impl Distributed {
 
     /// The primary's side of [`ShardRequest::ArchiveChunk`].
     pub(super) async fn archive_chunk(&self, name: String, offset: u64, len: usize) -> ApiResult<ShardReply> {
-        let path = archive_path(&self.transfer_dir(), &name)?;
+        let path = snapshot_path(&self.transfer_dir(), &name)?;
         blocking(move || {
             let mut f = std::fs::File::open(&path).map_err(io("opening a transfer archive"))?;
             f.seek(SeekFrom::Start(offset))
@@ -89,10 +90,13 @@ impl Distributed {
 
     /// The primary's side of [`ShardRequest::DropArchive`].
     pub(super) async fn drop_archive(&self, name: String) -> ApiResult<ShardReply> {
-        let path = archive_path(&self.transfer_dir(), &name)?;
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(checksum_path(&path));
-        Ok(ShardReply::Done)
+        let dir = self.transfer_dir();
+        blocking(move || {
+            // Gone already is fine: stale archives are removed by later transfers too.
+            let _ = delete_snapshot(&dir, &name);
+            Ok(ShardReply::Done)
+        })
+        .await
     }
 
     /// The receiver's side: copies `shard` from `primary` by snapshot into the Partial local
@@ -151,7 +155,7 @@ impl Distributed {
     }
 
     /// The shard's primary, which a copy reads from.
-    fn primary_of(&self, target: &Target, shard: ShardId) -> ApiResult<u64> {
+    pub(super) fn primary_of(&self, target: &Target, shard: ShardId) -> ApiResult<u64> {
         active_replicas(&self.meta(&target.collection)?, shard)
             .first()
             .copied()
@@ -242,22 +246,6 @@ fn remove_stale(dir: &Path, age: Duration) {
     }
 }
 
-/// The path of transfer archive `name` in `dir`; only plain archive names are accepted, so a
-/// request cannot reach outside the folder.
-fn archive_path(dir: &Path, name: &str) -> ApiResult<PathBuf> {
-    let plain = !name.starts_with('.') && name.ends_with(".snapshot") && !name.contains(['/', '\\', '\0']);
-    if !plain {
-        return Err(ApiError::invalid(format!(
-            "name: `{name}` is not a transfer archive"
-        )));
-    }
-    Ok(dir.join(name))
-}
-
-fn checksum_path(archive: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.checksum", archive.display()))
-}
-
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> ApiError {
     move |e| ApiError::Internal(format!("{what}: {e}"))
 }
@@ -265,27 +253,6 @@ fn io(what: &'static str) -> impl Fn(std::io::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn archive_names_stay_inside_the_folder() {
-        let dir = Path::new("/data/transfers");
-        assert_eq!(
-            archive_path(dir, "c-shard-0-2026-12-03-06-00-00.snapshot").ok(),
-            Some(dir.join("c-shard-0-2026-12-03-06-00-00.snapshot"))
-        );
-        for bad in [
-            "",
-            ".snapshot",
-            "../x.snapshot",
-            "a/b.snapshot",
-            ".hidden.snapshot",
-            "x.checksum",
-            "x\0.snapshot",
-        ] {
-            let e = archive_path(dir, bad).expect_err(bad);
-            assert!(e.to_string().contains("name"), "{e}");
-        }
-    }
 
     #[test]
     fn stale_archives_are_removed_and_fresh_ones_kept() {

@@ -144,6 +144,17 @@ async fn all_present(rests: &[&Rest], acked: &[u64]) {
     }
 }
 
+/// Stops the writer, then checks the holder and receiver are Active and identical and every
+/// acknowledged write is readable at consistency=all through every node.
+async fn stop_and_check(s: &Setup, stop: Arc<AtomicBool>, w: tokio::task::JoinHandle<Vec<u64>>) {
+    stop.store(true, Ordering::Relaxed);
+    let acked = w.await.unwrap();
+    assert!(!acked.is_empty());
+    let hash = settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    assert!(!hash.is_empty());
+    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_aborted_mid_way_and_started_again_ends_identical() {
     let s = setup().await;
@@ -161,12 +172,7 @@ async fn a_copy_aborted_mid_way_and_started_again_ends_identical() {
     assert_eq!(layout["local_shards"], json!([]), "{layout}");
     replicate(&s.rests[1], s.holder, s.to).await;
     settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
-    stop.store(true, Ordering::Relaxed);
-    let acked = w.await.unwrap();
-    assert!(!acked.is_empty());
-    let hash = settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
-    assert!(!hash.is_empty());
-    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    stop_and_check(&s, stop, w).await;
     drop(s.servers);
 }
 
@@ -249,12 +255,7 @@ async fn a_copy_by_snapshot_under_writes_ends_identical_and_indexed() {
     settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
     // Writes go on after the copy too: they reach the installed shard.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    let acked = w.await.unwrap();
-    assert!(!acked.is_empty());
-    let hash = settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
-    assert!(!hash.is_empty());
-    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    stop_and_check(&s, stop, w).await;
     let receiver = &s.servers[s.to_index];
     assert!(
         receiver.log().contains("recovered by snapshot"),
