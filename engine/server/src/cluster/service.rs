@@ -92,17 +92,114 @@ pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> Resul
         .max_encoding_message_size(MAX_MESSAGE)
         .call(request)
         .await
-        .map_err(|s| match s.code() {
-            // Could not connect, or the connection broke mid-call (`Cancelled`: the process
-            // died under it): the node is down or cut off. A write it may have applied before
-            // dying is applied again by the next primary, which writes tolerate.
-            tonic::Code::Unavailable | tonic::Code::Cancelled => {
-                CallError::Unreachable(format!("node {peer} unreachable: {}", s.message()))
-            }
-            // It may still be working on it: not proof that it is gone.
-            _ => CallError::Api(ApiError::Unavailable(format!("node {peer}: {}", s.message()))),
-        })?;
+        .map_err(|s| classify(peer, &s))?;
     let result: Result<ShardReply, ApiError> = decode(&reply.into_inner().data)
         .map_err(|e| ApiError::Internal(format!("reply of node {peer}: {e}")))?;
     Ok(result?)
+}
+
+/// Whether a failed call proves the peer gone. Could not connect, or the connection broke
+/// mid-call (`Cancelled`, or a bare transport error with code `Unknown` when the socket closed
+/// under a request already sent): the node is down or cut off, and a write it may have applied
+/// before dying is applied again by the next primary, which writes tolerate. Anything else (a
+/// deadline, an error the peer sent) is not proof: it may still be working on it.
+fn classify(peer: NodeId, s: &Status) -> CallError {
+    let broken = matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Cancelled)
+        || (s.code() == tonic::Code::Unknown && transport_failure(s));
+    match broken {
+        true => CallError::Unreachable(format!("node {peer} unreachable: {}", s.message())),
+        false => CallError::Api(ApiError::Unavailable(format!("node {peer}: {}", s.message()))),
+    }
+}
+
+/// A transport or socket error anywhere in the status's causes.
+fn transport_failure(s: &Status) -> bool {
+    let mut cause = std::error::Error::source(s);
+    while let Some(e) = cause {
+        if e.is::<tonic::transport::Error>() || e.is::<std::io::Error>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::transport::{Endpoint, Server};
+
+    /// A peer that never answers, or answers every call with one status.
+    struct Peer(Option<Status>);
+
+    #[tonic::async_trait]
+    impl Shards for Peer {
+        async fn call(&self, _: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+            match &self.0 {
+                Some(s) => Err(s.clone()),
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Serves `peer` on a loopback port from its own runtime, which the caller can drop to
+    /// stand for the process dying (every socket closes at once).
+    fn serve(peer: Peer) -> (tokio::runtime::Runtime, String) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        rt.spawn(Server::builder().add_service(ShardsServer::new(peer)).serve(addr));
+        (rt, format!("http://{addr}"))
+    }
+
+    async fn send(channel: tonic::transport::Channel) -> Status {
+        let req = Request::new(RaftPayload { data: vec![1] });
+        ShardsClient::new(channel).call(req).await.unwrap_err()
+    }
+
+    async fn connected(uri: &str) -> tonic::transport::Channel {
+        for _ in 0..100 {
+            if let Ok(c) = Endpoint::from_shared(uri.to_string()).unwrap().connect().await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the test peer did not start on {uri}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_dying_under_a_call_or_before_it_counts_as_unreachable() {
+        let (rt, uri) = serve(Peer(None));
+        let channel = connected(&uri).await;
+        let pending = tokio::spawn(send(channel.clone()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        rt.shutdown_background();
+        let under = pending.await.unwrap();
+        assert!(
+            matches!(classify(7, &under), CallError::Unreachable(_)),
+            "died under the call: {under:?}"
+        );
+        // The next calls on the same channel, whatever state its connection is in.
+        for _ in 0..5 {
+            let after = send(channel.clone()).await;
+            assert!(
+                matches!(classify(7, &after), CallError::Unreachable(_)),
+                "called after it died: {after:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_the_peer_sends_is_not_taken_for_its_death() {
+        let (rt, uri) = serve(Peer(Some(Status::unknown("transport error"))));
+        let got = send(connected(&uri).await).await;
+        assert_eq!(got.code(), tonic::Code::Unknown);
+        assert!(matches!(classify(7, &got), CallError::Api(_)), "{got:?}");
+        rt.shutdown_background();
+    }
 }
