@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node_with, point, settle, shard0};
+use common::cluster::{all_active, node_with, point, settle, shard0};
 use common::{Rest, Server};
 use serde_json::json;
 
@@ -171,7 +171,7 @@ async fn a_copy_aborted_mid_way_and_started_again_ends_identical() {
         .await;
     assert_eq!(layout["local_shards"], json!([]), "{layout}");
     replicate(&s.rests[1], s.holder, s.to).await;
-    settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    all_active(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
     stop_and_check(&s, stop, w).await;
     drop(s.servers);
 }
@@ -192,7 +192,7 @@ async fn a_receiver_killed_mid_copy_restarts_and_finishes_identical() {
     let peer_uri = s.servers[0].p2p_uri();
     let back = node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
     s.rests[s.to_index] = Rest::new(&back);
-    settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    all_active(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
     stop.store(true, Ordering::Relaxed);
     let acked = w.await.unwrap();
     assert!(!acked.is_empty());
@@ -252,7 +252,7 @@ async fn a_copy_by_snapshot_under_writes_ends_identical_and_indexed() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let op = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "snapshot"}});
     s.rests[0].ok("POST", "/collections/c/cluster", Some(op)).await;
-    settle(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    all_active(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
     // Writes go on after the copy too: they reach the installed shard.
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop_and_check(&s, stop, w).await;

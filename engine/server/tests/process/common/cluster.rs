@@ -54,13 +54,24 @@ pub async fn shard0(rest: &Rest) -> Vec<(u64, String, String)> {
         .collect()
 }
 
-/// Waits until shard 0's replicas are exactly `peers`, all Active with one hash.
+/// Waits until shard 0's replicas are exactly `peers`, all Active with one hash. Only once
+/// writes have stopped: each node hashes its replica at its own moment, so under a steady
+/// writer two identical replicas rarely report the same hash (use [`all_active`] then).
 pub async fn settle(rest: &Rest, peers: &BTreeSet<u64>) -> String {
+    wait_for(rest, peers, true).await
+}
+
+/// Waits until shard 0's replicas are exactly `peers`, all Active (hashes not compared).
+pub async fn all_active(rest: &Rest, peers: &BTreeSet<u64>) {
+    wait_for(rest, peers, false).await;
+}
+
+async fn wait_for(rest: &Rest, peers: &BTreeSet<u64>, same_hash: bool) -> String {
     let started = Instant::now();
     loop {
         let r = shard0(rest).await;
         let on: BTreeSet<u64> = r.iter().map(|x| x.0).collect();
-        if on == *peers && r.iter().all(|x| x.1 == "Active" && x.2 == r[0].2) {
+        if on == *peers && r.iter().all(|x| x.1 == "Active" && (!same_hash || x.2 == r[0].2)) {
             return r[0].2.clone();
         }
         assert!(
