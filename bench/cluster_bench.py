@@ -2,8 +2,9 @@
 throughput (batches of 256, wait=True), then search QPS / latency / recall@10 once every node
 reports the collection green, for (a) one node and (b) a 3-node cluster from scripts/cluster-up.sh
 with replication_factor 2; then (b) only: the shard transfer rate per method (stream_records, then
-snapshot; a new replica of one shard, request to Active) and the time from a SIGKILL of a node to
-the next acknowledged write.
+snapshot; a new replica of one shard, request to Active), the catch-up of that replica after a
+clean restart of its node that missed writes (WAL delta), and the time from a SIGKILL of a node
+to the next acknowledged write.
 3 shards in both cases.
 
     python bench/cluster_bench.py [--points 100000] [--nq 500]     (QUIVER_BIN: release build)
@@ -150,6 +151,53 @@ def main():
                 post({"drop_replica": {"shard_id": 0, "peer_id": to}})
                 while any(x["peer_id"] == to for x in replicas()):
                     time.sleep(0.05)
+        # Catch-up after a clean restart: the node holding the new replica stops (SIGTERM), misses
+        # writes, starts again on its data and is timed from start to Active (WAL delta).
+        index = {}
+        for i in (1, 2, 3):
+            with urllib.request.urlopen(f"http://127.0.0.{i}:6333/cluster") as r:
+                index[json.load(r)["result"]["peer_id"]] = i
+        k = index[to]
+        other = clients[0] if k != 1 else clients[1]
+        node_dir = Path(data) / f"node-{k}"
+        pid = int((node_dir / "pid").read_text())
+        os.kill(pid, signal.SIGTERM)
+        while True:
+            try:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            except ProcessLookupError:
+                break
+        missed = 0
+        for start in range(0, 5000, 250):
+            ids = list(range(10_000_000 + start, 10_000_000 + start + 250))
+            other.upsert(name, wait=True, points=models.Batch(
+                ids=ids, vectors=[base[i % len(base)].tolist() for i in ids]))
+            missed += len(ids)
+        args = [binary, "--uri", f"http://127.0.0.{k}:6335"]
+        if k > 1:
+            args += ["--bootstrap", "http://127.0.0.1:6335"]
+        node_env = dict(os.environ, QUIVER__STORAGE__PATH=str(node_dir / "storage"),
+                        QUIVER__SERVICE__HOST=f"127.0.0.{k}", QUIVER_LOG="info,openraft=warn",
+                        QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS="100")
+        t = time.perf_counter()
+        log = open(node_dir / "restart.log", "w")
+        proc = subprocess.Popen(args, env=node_env, stdout=subprocess.DEVNULL, stderr=log)
+        (node_dir / "pid").write_text(str(proc.pid))
+        while True:
+            try:
+                r = [x for x in replicas() if x["peer_id"] == to]
+                if r and r[0]["state"] == "Active":
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        secs = time.perf_counter() - t
+        how = [line.split("recovered ")[1].strip() for line in open(node_dir / "restart.log")
+               if "recovered " in line]
+        print(f"[3 nodes] clean restart of a replica of shard 0 while {missed} points were written "
+              f"({missed // 250} upserts over 3 shards): "
+              f"Active {secs:.2f} s after its start, recovered {how[0] if how else '?'}", flush=True)
         # Writes through node 1 while node 3 is killed: the gap until the next acknowledged write.
         pid = int((Path(data) / "node-3" / "pid").read_text())
         gaps = []

@@ -74,6 +74,9 @@ pub enum TransferMethod {
     StreamRecords,
     /// An archive of the primary's shard (segments with their indexes) installed whole.
     Snapshot,
+    /// Only the writes the replica missed, when it kept its data and the primary still holds
+    /// them; otherwise records are streamed.
+    WalDelta,
 }
 
 /// Replica states, as Qdrant names them.

@@ -73,7 +73,11 @@ async fn start_cluster(
             .with_context(|| format!("joining the cluster via {peer}"))?,
         None => node.bootstrap().await.context("forming the cluster")?,
     }
-    let distributed = Distributed::start(Arc::clone(&node), catalog).await?;
+    let window = settings
+        .cluster
+        .wal_delta_window_mb
+        .map_or(crate::cluster::journal::WINDOW_BYTES, |mb| (mb as usize) << 20);
+    let distributed = Distributed::start(Arc::clone(&node), catalog, window).await?;
     let _ = slot.set(distributed.clone());
     tracing::info!("cluster member {} ready", node.id());
     Ok((distributed, p2p_addr, served))
@@ -152,6 +156,7 @@ pub async fn run(
     if let Some((d, _, served)) = cluster {
         d.node().shutdown().await;
         let _ = served.await;
+        d.save_positions();
     }
     tokio::task::spawn_blocking(move || catalog.close())
         .await?

@@ -32,6 +32,10 @@ pub struct ClusterSettings {
     /// and gets no replicas until `POST /quiver/cluster/peers/{id}/promote` (how an operator
     /// adds a node one safe step at a time).
     pub join_as_learner: bool,
+    /// MiB of recent writes each replica keeps so a replica that fell behind catches up with
+    /// only what it missed (WAL delta); default 64. With 0, one that missed any write copies
+    /// itself whole.
+    pub wal_delta_window_mb: Option<u64>,
     pub p2p: P2pSettings,
     pub consensus: ConsensusSettings,
 }

@@ -47,11 +47,12 @@ pub fn transfer_method(name: &str, field: &str) -> ApiResult<TransferMethod> {
     match name {
         "stream_records" => Ok(TransferMethod::StreamRecords),
         "snapshot" => Ok(TransferMethod::Snapshot),
-        "wal_delta" | "resharding_stream_records" => Err(ApiError::invalid(format!(
-            "{field}: transfer method `{name}` is not supported; use `stream_records` or `snapshot`"
+        "wal_delta" => Ok(TransferMethod::WalDelta),
+        "resharding_stream_records" => Err(ApiError::invalid(format!(
+            "{field}: transfer method `{name}` is not supported (Quiver does not reshard); use `stream_records`, `snapshot` or `wal_delta`"
         ))),
         other => Err(ApiError::invalid(format!(
-            "{field}: unknown transfer method `{other}`; expected `stream_records` or `snapshot`"
+            "{field}: unknown transfer method `{other}`; expected `stream_records`, `snapshot` or `wal_delta`"
         ))),
     }
 }

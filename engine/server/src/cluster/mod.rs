@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod coordinator;
+pub mod journal;
 pub mod reads;
 pub mod reconcile;
 pub mod recovery;
@@ -63,11 +64,18 @@ pub struct Distributed {
     recovering: Arc<Mutex<std::collections::HashSet<ShardOfGeneration>>>,
     /// The primary last seen for each (collection, generation, shard), to notice a takeover.
     primaries: Arc<Mutex<HashMap<ShardOfGeneration, Option<NodeId>>>>,
+    /// Each local replica's place in its shard's write order, and its recent writes.
+    journals: Arc<journal::Journals>,
 }
 
 impl Distributed {
     /// Reconciles the catalog with the current metadata, then keeps doing so on every change.
-    pub async fn start(node: Arc<ClusterNode>, catalog: Arc<Catalog>) -> anyhow::Result<Distributed> {
+    /// `window_bytes`: how much of its recent writes each local replica keeps for deltas.
+    pub async fn start(
+        node: Arc<ClusterNode>,
+        catalog: Arc<Catalog>,
+        window_bytes: usize,
+    ) -> anyhow::Result<Distributed> {
         let reconciled = reconcile::spawn(Arc::clone(&node), Arc::clone(&catalog)).await?;
         let d = Distributed {
             node,
@@ -77,7 +85,9 @@ impl Distributed {
             transfers: Arc::default(),
             recovering: Arc::default(),
             primaries: Arc::default(),
+            journals: Arc::new(journal::Journals::new(window_bytes)),
         };
+        d.load_positions();
         // Transfer archives left by an earlier run are of transfers that ended with it.
         snapshot_transfer::clear_dir(&d.transfer_dir());
         d.spawn_healer();
@@ -214,7 +224,44 @@ impl Distributed {
             }
             ShardRequest::ArchiveChunk { name, offset, len } => self.archive_chunk(name, offset, len).await,
             ShardRequest::DropArchive { name } => self.drop_archive(name).await,
+            ShardRequest::Delta {
+                target,
+                shard,
+                as_of,
+                from,
+            } => self.delta(target, shard, as_of, from).await,
+            ShardRequest::Forget { target, shard } => {
+                self.journals
+                    .reset(&(target.collection, target.generation, shard), None);
+                Ok(ShardReply::Done)
+            }
         }
+    }
+
+    /// The folder of this node's replica of `key`, if it holds one.
+    fn shard_dir(&self, key: &ShardOfGeneration) -> Option<std::path::PathBuf> {
+        let meta = self.meta(&key.0).ok().filter(|m| m.generation == key.1)?;
+        meta.shards.get(&key.2)?.replicas.get(&self.node.id())?;
+        let dir = self.catalog.get(&key.0).ok()?.shard_dir(key.2);
+        dir.is_dir().then_some(dir)
+    }
+
+    /// Reads the positions the last clean stop saved beside the local replicas.
+    fn load_positions(&self) {
+        for (name, c) in self.node.metadata().collections {
+            for &shard in c.shards.keys() {
+                let key = (name.clone(), c.generation, shard);
+                if let Some(dir) = self.shard_dir(&key) {
+                    self.journals.load(&key, &dir);
+                }
+            }
+        }
+    }
+
+    /// Saves each local replica's position beside its files, so after a clean restart it
+    /// catches up by delta. Only once no write can reach this node any more.
+    pub fn save_positions(&self) {
+        self.journals.save(|key| self.shard_dir(key));
     }
 
     /// Commits a replica state change through raft: only while `if_primary` (when given) is

@@ -1,8 +1,10 @@
-//! Dead replicas recover by themselves: the node holding one clears it, becomes Partial through
-//! raft (only from Dead), copies every point from the shard's primary page by page (or as one
-//! archive, for a replica added with the `snapshot` method: [`super::snapshot_transfer`]) while the
-//! primary forwards each new write's effect, then becomes Active through raft (only from
-//! Partial). A forwarded write always wins over the copy for the ids it touched. Any failure
+//! Dead replicas recover by themselves: the node holding one becomes Partial through raft (only
+//! from Dead) and, while the primary forwards each new write's effect, catches up: with only the
+//! writes it missed when it knows its place in the shard's order and the primary still holds
+//! them ([`super::journal`], Qdrant's WAL delta), else it clears its replica and copies every
+//! point from the primary page by page (or as one archive, for a replica added with the
+//! `snapshot` method: [`super::snapshot_transfer`]). Then it becomes Active through raft (only
+//! from Partial). A forwarded write always wins over the copy for the ids it touched. Any failure
 //! (the primary changed or is unreachable, a forwarded write was missed and the replica demoted)
 //! ends the attempt; the replica goes back to Dead and the next attempt starts from scratch, so
 //! an abort at any step is safe.
@@ -14,10 +16,14 @@ use std::time::Duration;
 use quiver_cluster::metadata::{ReplicaState, TransferMethod};
 use quiver_types::{PointId, PointRecord, ShardId, UpdateOperation};
 
+use super::journal::Position;
 use super::snapshot_transfer::SnapshotCopyError;
 use super::wire::{ShardReply, ShardRequest, Target};
 use super::{active_replicas, blocking, Distributed, StateChange};
 use crate::error::{ApiError, ApiResult};
+
+/// How a replica that caught up by delta says so in the log.
+const BY_DELTA: &str = "by WAL delta";
 
 /// Points per page of a copy.
 const PAGE: usize = 512;
@@ -32,8 +38,14 @@ pub struct Incoming {
     /// Held while a forwarded write or a copied page is applied, so they never interleave.
     pub(super) lock: tokio::sync::Mutex<()>,
     /// A copy by snapshot keeps every forwarded effect here until the archive is installed,
-    /// then applies them again (see [`super::snapshot_transfer`]).
+    /// then applies them again (see [`super::snapshot_transfer`]); a catch-up by delta keeps
+    /// them to apply after the delta.
     pub(super) replay: parking_lot::Mutex<Option<Vec<UpdateOperation>>>,
+    /// Forwarded effects are only kept, not applied yet (until the delta they follow is).
+    pub(super) defer: std::sync::atomic::AtomicBool,
+    /// The place in the shard's order of the last write forwarded during the copy: where the
+    /// replica stands once Active.
+    pub(super) last: parking_lot::Mutex<Option<Position>>,
 }
 
 impl Distributed {
@@ -73,9 +85,10 @@ impl Distributed {
                 tokio::spawn(async move {
                     let shard = key.2;
                     match d.recover(&target, shard).await {
-                        Ok((points, how)) => tracing::info!(
-                            "replica of shard {shard} of `{}` recovered {how} ({points} points)",
-                            target.collection
+                        Ok((n, how)) => tracing::info!(
+                            "replica of shard {shard} of `{}` recovered {how} ({n} {})",
+                            target.collection,
+                            if how == BY_DELTA { "writes" } else { "points" }
                         ),
                         Err(e) => tracing::warn!(
                             "recovering the replica of shard {shard} of `{}`: {e}; will retry",
@@ -116,14 +129,20 @@ impl Distributed {
             .and_then(|s| s.replicas.get(&me))
             .and_then(|r| r.method);
         let by_snapshot = method == Some(TransferMethod::Snapshot);
+        // A position holds only for the data it was reached with: taken out here, it comes back
+        // when this copy ends Active.
+        let key = (target.collection.clone(), target.generation, shard);
+        let delta_from = self.journals.position(&key);
+        self.journals.reset(&key, None);
         let incoming = Arc::new(Incoming {
-            replay: parking_lot::Mutex::new(by_snapshot.then(Vec::new)),
+            replay: parking_lot::Mutex::new((by_snapshot || delta_from.is_some()).then(Vec::new)),
+            defer: delta_from.is_some().into(),
             ..Incoming::default()
         });
         self.transfers
             .lock()
             .insert((target.collection.clone(), shard), Arc::clone(&incoming));
-        {
+        if delta_from.is_none() {
             let _g = incoming.lock.lock().await;
             let c = Arc::clone(&c);
             blocking(move || Ok(c.clear_shard(shard)?)).await?;
@@ -136,20 +155,41 @@ impl Distributed {
         let as_of = self.set_state(target, shard, me, partial).await?;
         const STREAMED: &str = "by streamed records";
         let streamed = |r: ApiResult<usize>| r.map(|n| (n, STREAMED));
-        let copied = match by_snapshot {
-            true => match self.copy_by_snapshot(target, shard, as_of, &c, &incoming).await {
-                Ok(points) => Ok((points, "by snapshot")),
-                Err(SnapshotCopyError::Install(e)) => Err(e),
-                Err(SnapshotCopyError::BeforeInstall(e)) => {
-                    tracing::warn!(
-                        "copying shard {shard} of `{}` by snapshot: {e}; streaming records instead",
-                        target.collection
-                    );
-                    incoming.replay.lock().take();
-                    streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await)
-                }
+        let mut delta_end = None;
+        if let Some(from) = delta_from {
+            match self.copy_by_delta(target, shard, as_of, from, &c, &incoming).await {
+                Ok(Some((writes, end))) => delta_end = Some((writes, end)),
+                Ok(None) => tracing::info!(
+                    "shard {shard} of `{}`: the primary no longer holds every write after {from:?}; copying the whole replica",
+                    target.collection
+                ),
+                Err(e) => tracing::warn!(
+                    "catching shard {shard} of `{}` up by delta: {e}; copying the whole replica",
+                    target.collection
+                ),
+            }
+        }
+        let copied = match (delta_end, delta_from) {
+            (Some((writes, _)), _) => Ok((writes, BY_DELTA)),
+            (None, Some(_)) => match self.start_over(shard, &c, &incoming).await {
+                Ok(()) => streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await),
+                Err(e) => Err(e),
             },
-            false => streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await),
+            (None, None) => match by_snapshot {
+                true => match self.copy_by_snapshot(target, shard, as_of, &c, &incoming).await {
+                    Ok(points) => Ok((points, "by snapshot")),
+                    Err(SnapshotCopyError::Install(e)) => Err(e),
+                    Err(SnapshotCopyError::BeforeInstall(e)) => {
+                        tracing::warn!(
+                            "copying shard {shard} of `{}` by snapshot: {e}; streaming records instead",
+                            target.collection
+                        );
+                        incoming.replay.lock().take();
+                        streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await)
+                    }
+                },
+                false => streamed(self.copy_from_primary(target, shard, as_of, &c, &incoming).await),
+            },
         };
         match copied {
             Ok(points) => {
@@ -161,6 +201,12 @@ impl Distributed {
                     expect: Some(ReplicaState::Partial),
                 };
                 self.set_state(target, shard, me, active).await?;
+                // Where it stands: after the last write forwarded during the copy, or where the
+                // delta ended; unknown after a full copy no write came during.
+                let _g = incoming.lock.lock().await;
+                let at = incoming.last.lock().or(delta_end.map(|d| d.1));
+                self.journals.reset(&key, at);
+                self.transfers.lock().remove(&(target.collection.clone(), shard));
                 Ok(points)
             }
             Err(e) => {
@@ -174,6 +220,73 @@ impl Distributed {
                 Err(e)
             }
         }
+    }
+
+    /// Applies the writes after `from` as the primary hands them, then the forwarded effects
+    /// kept meanwhile. `None` when the primary no longer holds every one of them (nothing is
+    /// applied then); on an error the kept effects stay kept, for [`Distributed::start_over`].
+    async fn copy_by_delta(
+        &self,
+        target: &Target,
+        shard: ShardId,
+        as_of: u64,
+        from: Position,
+        c: &Arc<quiver_collection::Collection>,
+        incoming: &Incoming,
+    ) -> ApiResult<Option<(usize, Position)>> {
+        self.caught_up(as_of).await?;
+        let primary = self.primary_of(target, shard)?;
+        let req = ShardRequest::Delta {
+            target: target.clone(),
+            shard,
+            as_of,
+            from,
+        };
+        let delta = match self.call(primary, req).await? {
+            ShardReply::Delta(d) => d,
+            other => {
+                return Err(ApiError::Internal(format!(
+                    "unexpected reply to a delta request: {other:?}"
+                )))
+            }
+        };
+        let Some(delta) = delta else { return Ok(None) };
+        let _g = incoming.lock.lock().await;
+        let kept = incoming.replay.lock().clone().unwrap_or_default();
+        let writes = delta.ops.len();
+        let c = Arc::clone(c);
+        blocking(move || {
+            for op in delta.ops.iter().chain(&kept) {
+                c.update_shard(shard, op, false)?;
+            }
+            Ok(())
+        })
+        .await?;
+        incoming.replay.lock().take();
+        incoming.defer.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(Some((writes, delta.end)))
+    }
+
+    /// Gives up on a delta: clears the replica and applies the forwarded effects kept so far,
+    /// then lets later ones apply as they come (the copy that follows skips the ids they touched).
+    async fn start_over(
+        &self,
+        shard: ShardId,
+        c: &Arc<quiver_collection::Collection>,
+        incoming: &Incoming,
+    ) -> ApiResult<()> {
+        let _g = incoming.lock.lock().await;
+        let kept = incoming.replay.lock().take().unwrap_or_default();
+        incoming.defer.store(false, std::sync::atomic::Ordering::SeqCst);
+        let c = Arc::clone(c);
+        blocking(move || {
+            c.clear_shard(shard)?;
+            for op in &kept {
+                c.update_shard(shard, op, false)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn copy_from_primary(

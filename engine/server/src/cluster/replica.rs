@@ -17,6 +17,7 @@ use quiver_types::{
     WithVector,
 };
 
+use super::journal::Position;
 use super::wire::{Forwarded, ShardReply, ShardRequest, Target};
 use super::{active_replicas, blocking, config_of, replicas_in, Distributed, StateChange};
 use crate::error::{ApiError, ApiResult};
@@ -56,6 +57,10 @@ impl Distributed {
         };
         let (local, local_op) = (std::sync::Arc::clone(&c), op.clone());
         let r = blocking(move || Ok(local.update_shard(shard, &local_op, wait)?)).await?;
+        // Numbered once applied here (a write refused here never gets a number).
+        let key = (target.collection.clone(), target.generation, shard);
+        let (prev, at) = self.journals.next(&key);
+        self.journals.record(&key, at, &op);
         let effect = if partial.is_empty() {
             Vec::new()
         } else {
@@ -68,7 +73,9 @@ impl Distributed {
                 .and_then(|s| s.replicas.get(&peer))
                 .map_or(0, |r| r.incarnation)
         };
-        let send = |peer: NodeId, ops: Vec<UpdateOperation>| {
+        // An Active replica checks that the write follows its own position; a Partial one only
+        // notes where the effects it got leave it.
+        let send = |peer: NodeId, ops: Vec<UpdateOperation>, prev: Option<Position>| {
             let target = target.clone();
             let incarnation = incarnation_of(peer);
             async move {
@@ -81,6 +88,8 @@ impl Distributed {
                         from: me,
                         as_of,
                         incarnation,
+                        at: Some(at),
+                        prev,
                     });
                     self.call(peer, req).await?;
                 }
@@ -88,11 +97,11 @@ impl Distributed {
             }
         };
         let to_active = active[1..].iter().map(|&peer| {
-            let f = send(peer, vec![op.clone()]);
+            let f = send(peer, vec![op.clone()], prev);
             async move { (peer, ReplicaState::Active, f.await) }
         });
         let to_partial = partial.iter().map(|&peer| {
-            let f = send(peer, effect.clone());
+            let f = send(peer, effect.clone(), None);
             async move { (peer, ReplicaState::Partial, f.await) }
         });
         let (a, p) = futures_util::future::join(
@@ -145,6 +154,8 @@ impl Distributed {
             from,
             as_of,
             incarnation,
+            at,
+            prev,
         } = f;
         let c = self.local(&target).await?;
         self.caught_up(as_of).await?;
@@ -165,6 +176,7 @@ impl Distributed {
                 )))
             }
         }
+        let key = (target.collection.clone(), target.generation, shard);
         let incoming = self
             .transfers
             .lock()
@@ -177,14 +189,36 @@ impl Distributed {
                 if let Some(ids) = op.explicit_ids() {
                     t.touched.lock().extend(ids);
                 }
+                if at.is_some() {
+                    *t.last.lock() = at;
+                }
                 if let Some(kept) = t.replay.lock().as_mut() {
                     kept.push(op.clone());
+                    if t.defer.load(std::sync::atomic::Ordering::SeqCst) {
+                        // Applied after the delta it follows (see `recovery`).
+                        return Ok(ShardReply::Written {
+                            operation_id: 0,
+                            settled_at: 0,
+                        });
+                    }
                 }
                 Some(guard)
             }
-            None => None,
+            None => {
+                if !self.journals.follows(&key, prev) {
+                    return Err(ApiError::Unavailable(format!(
+                        "the replica of shard {shard} on node {me} is at {:?}, not at {prev:?} where this write follows: it missed a write or holds one the primary does not",
+                        self.journals.position(&key)
+                    )));
+                }
+                None
+            }
         };
+        let recorded = (incoming.is_none()).then(|| op.clone());
         let r = blocking(move || Ok(c.update_shard(shard, &op, wait)?)).await?;
+        if let (Some(at), Some(op)) = (at, recorded) {
+            self.journals.record(&key, at, &op);
+        }
         Ok(ShardReply::Written {
             operation_id: r.operation_id,
             settled_at: 0,
@@ -208,6 +242,29 @@ impl Distributed {
         }
         let (records, next) = blocking(move || Ok(c.shard_page(shard, from, limit.clamp(1, 4096))?)).await?;
         Ok(ShardReply::Page(records, next))
+    }
+
+    /// The writes after `from` for a Partial replica (see [`ShardRequest::Delta`]).
+    pub(super) async fn delta(
+        &self,
+        target: Target,
+        shard: ShardId,
+        as_of: u64,
+        from: Position,
+    ) -> ApiResult<ShardReply> {
+        self.primary_for_copy(&target, shard, as_of).await?;
+        // Every write that began before this node knew of the Partial replica ends here and is
+        // in the window; the later ones are forwarded to it.
+        let lock = self.write_lock(&target.collection, shard);
+        let _held = lock.lock().await;
+        let me = self.node.id();
+        if active_replicas(&self.meta(&target.collection)?, shard).first() != Some(&me) {
+            return Err(ApiError::Unavailable(format!(
+                "node {me} is no longer the primary of shard {shard}"
+            )));
+        }
+        let key = (target.collection.clone(), target.generation, shard);
+        Ok(ShardReply::Delta(self.journals.since(&key, from)))
     }
 
     /// The local collection, for a copy to the replica made Partial at raft index `as_of`:

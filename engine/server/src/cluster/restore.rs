@@ -47,6 +47,9 @@ impl Distributed {
             let lock = self.write_lock(&target.collection, shard);
             let _held = lock.lock().await;
             blocking(move || Ok(local.recover_shard_snapshot(shard, &path, checksum.as_deref())?)).await?;
+            // Its place in the shard's order no longer describes its data: no delta is served
+            // from it or taken by it (the replicas that copy from it copy it whole).
+            self.journals.reset(&key, None);
         }
         let others_active = s
             .replicas

@@ -1,8 +1,9 @@
 //! When this node becomes a shard's primary because the old one failed, a write the old
 //! primary was forwarding when it died may have reached some replicas and not others (it was
 //! never acknowledged, but it is there). The new primary compares every Active replica with its
-//! own copy, with the shard's writes held, and marks any that differs Dead; it then copies
-//! itself back from this primary, so no two Active replicas stay different.
+//! own copy, with the shard's writes held, and marks any that differs Dead, telling it first to
+//! forget its place in the shard's order; it then copies itself whole from this primary, so no
+//! two Active replicas stay different.
 
 use quiver_cluster::metadata::ReplicaState;
 use quiver_types::ShardId;
@@ -86,6 +87,12 @@ impl Distributed {
                 continue;
             };
             if theirs != mine {
+                // A delta from its position would keep the difference: it copies itself whole.
+                let forget = ShardRequest::Forget {
+                    target: target.clone(),
+                    shard,
+                };
+                self.call(node, forget).await?;
                 let change = StateChange {
                     to: ReplicaState::Dead,
                     if_primary: Some(me),

@@ -9,6 +9,8 @@ use quiver_types::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::journal::{Delta, Position};
+
 /// The collection a request is about, as of the metadata the sender acted on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
@@ -88,6 +90,18 @@ pub enum ShardRequest {
     ArchiveChunk { name: String, offset: u64, len: usize },
     /// The asker is done with a transfer archive (or gave up on it).
     DropArchive { name: String },
+    /// To a shard's primary, from a Partial replica that kept its data: the writes after its
+    /// position `from`, taken once every write that began before the primary knew of the asker
+    /// has finished (as for the first `Page`); the later ones are forwarded to it.
+    Delta {
+        target: Target,
+        shard: ShardId,
+        as_of: u64,
+        from: Position,
+    },
+    /// From a new primary to a replica that differs from it: forget your position, so you
+    /// catch up by a full copy (a delta from there would keep the difference).
+    Forget { target: Target, shard: ShardId },
 }
 
 /// A write a primary forwards to another replica of its shard. `from` is the primary and
@@ -104,6 +118,11 @@ pub struct Forwarded {
     pub from: u64,
     pub as_of: u64,
     pub incarnation: u64,
+    /// The write's place in the shard's order, and the one before it (see [`super::journal`]).
+    #[serde(default)]
+    pub at: Option<Position>,
+    #[serde(default)]
+    pub prev: Option<Position>,
 }
 
 /// The answer to a [`ShardRequest`] (sent as `Result<ShardReply, ApiError>`).
@@ -132,4 +151,6 @@ pub enum ShardReply {
     },
     Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
     Done,
+    /// The writes asked for, or `None` when the primary's window does not hold them all.
+    Delta(Option<Delta>),
 }

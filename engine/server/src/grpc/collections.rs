@@ -401,7 +401,11 @@ mod tests {
             grpc_transfer_method(Some(1), "m").ok(),
             Some(Some(TransferMethod::Snapshot))
         );
-        for n in [2, 3, 9] {
+        assert_eq!(
+            grpc_transfer_method(Some(2), "m").ok(),
+            Some(Some(TransferMethod::WalDelta))
+        );
+        for n in [3, 9] {
             let e = grpc_transfer_method(Some(n), "move_shard.method").expect_err("refused");
             assert!(e.to_string().contains("move_shard.method"), "{e}");
         }

@@ -3,7 +3,9 @@
 //! restarted. Each time the copy must end Active and identical to the primary, and every write
 //! acknowledged during it must be there, read at consistency=all through every node. A copy by
 //! snapshot (Qdrant's `method: snapshot`) under writes must end the same way, with the
-//! primary's indexed segments and no archive left behind.
+//! primary's indexed segments and no archive left behind. A replica back from a clean restart
+//! catches up by WAL delta (only the writes it missed), or by a whole copy when the primary no
+//! longer holds them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -239,7 +241,7 @@ async fn a_copy_by_snapshot_under_writes_ends_identical_and_indexed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Methods Quiver does not implement are refused, naming the field.
-    let wal = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "wal_delta"}});
+    let wal = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "resharding_stream_records"}});
     let (code, body) = s.rests[0]
         .try_call("POST", "/collections/c/cluster", Some(wal))
         .await
@@ -273,4 +275,73 @@ async fn a_copy_by_snapshot_under_writes_ends_identical_and_indexed() {
         );
     }
     drop(s.servers);
+}
+
+/// Copies a replica to `to`, stops its node cleanly while a writer goes on (the primary marks
+/// the replica Dead), restarts it and waits until it is back, Active and identical, with every
+/// acknowledged write readable through every node. Returns the restarted node's log.
+async fn restart_under_writes(env: &[(&str, &str)]) -> String {
+    let mut s = setup_with(env).await;
+    let both = BTreeSet::from([s.holder, s.to]);
+    replicate(&s.rests[0], s.holder, s.to).await;
+    settle(&s.rests[0], &both).await;
+    let writer_index = (0..3).find(|&i| i != s.to_index).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(s.rests[writer_index].clone(), Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let receiver = s.servers.remove(s.to_index);
+    let storage = receiver.storage.clone();
+    assert!(receiver.stop(), "clean stop");
+    // Writes it misses; the first one marks it Dead.
+    let started = Instant::now();
+    loop {
+        let now = shard0(&s.rests[writer_index]).await;
+        if now.iter().any(|(p, state, _)| *p == s.to && state == "Dead") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never marked Dead: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let back = node_with(&storage, Some(&s.servers[0].p2p_uri()), env);
+    s.rests[s.to_index] = Rest::new(&back);
+    all_active(&s.rests[writer_index], &both).await;
+    // Writes go on after it is back, too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_and_check(&s, stop, w).await;
+    let log = back.log();
+    drop((s.servers, back));
+    log
+}
+
+/// A replica whose node was stopped cleanly (a rolling upgrade) while writes went on catches up
+/// with only the writes it missed, applied in order with those that came during the catch-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_back_from_a_clean_restart_catches_up_by_wal_delta() {
+    let log = restart_under_writes(&[("QUIVER_LOG", "info,openraft=warn")]).await;
+    assert!(
+        log.contains("recovered by WAL delta"),
+        "the receiver's log:\n{log}"
+    );
+    assert!(!log.contains("recovered by streamed records"), "{log}");
+}
+
+/// When the primary no longer holds every write the replica missed (here: it keeps none), the
+/// replica copies itself whole instead, with the same end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_the_primary_no_longer_holds_falls_back_to_a_whole_copy() {
+    let env = [
+        ("QUIVER_LOG", "info,openraft=warn"),
+        ("QUIVER__CLUSTER__WAL_DELTA_WINDOW_MB", "0"),
+    ];
+    let log = restart_under_writes(&env).await;
+    assert!(
+        log.contains("no longer holds every write after"),
+        "the receiver's log:\n{log}"
+    );
+    assert!(log.contains("recovered by streamed records"), "{log}");
+    assert!(!log.contains("recovered by WAL delta"), "{log}");
 }
