@@ -353,13 +353,13 @@ impl Collection {
         self.shards.write()
     }
 
-    /// The collection's folder.
     /// The folder of local shard `id` (whether or not it exists), for files the cluster
     /// layer keeps beside a replica's data so they vanish with it.
     pub fn shard_dir(&self, id: ShardId) -> PathBuf {
         self.dir.join("shards").join(id.to_string())
     }
 
+    /// The collection's folder.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }

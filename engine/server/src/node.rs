@@ -156,11 +156,16 @@ pub async fn run(
     if let Some((d, _, served)) = cluster {
         d.node().shutdown().await;
         let _ = served.await;
+        // Only once every write is checkpointed: a saved position never runs ahead of the data.
+        tokio::task::spawn_blocking(move || catalog.close())
+            .await?
+            .context("checkpoint at shutdown")?;
         d.save_positions();
+    } else {
+        tokio::task::spawn_blocking(move || catalog.close())
+            .await?
+            .context("checkpoint at shutdown")?;
     }
-    tokio::task::spawn_blocking(move || catalog.close())
-        .await?
-        .context("checkpoint at shutdown")?;
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -35,7 +35,9 @@ const POSITION_FILE: &str = "replication-position.json";
 /// A place in a shard's write order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
+    /// The write's number in the shard's order.
     pub seq: u64,
+    /// A hash of the history up to and including it.
     pub chain: u64,
 }
 
@@ -43,7 +45,9 @@ pub struct Position {
 /// position they end at.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delta {
+    /// In the shard's order.
     pub ops: Vec<UpdateOperation>,
+    /// The position after the last of them.
     pub end: Position,
 }
 
@@ -60,6 +64,14 @@ struct ShardJournal {
     position: Option<Position>,
     recent: VecDeque<Entry>,
     bytes: usize,
+    /// The replica's incarnation the position was reached in: a replica dropped and added
+    /// again (a new, empty incarnation) never takes a delta from its earlier life's position.
+    incarnation: u64,
+    /// The replica's data changed outside the write order (a restored snapshot, a difference a
+    /// new primary found): no position, no delta served or taken, and forwarded writes are not
+    /// recorded, until a whole copy ends ([`Journals::reset`]) or this node, as primary, starts
+    /// a new numbering ([`Journals::next`]).
+    tainted: bool,
 }
 
 /// The journals of this node's replicas. Cheap to share (behind an `Arc`).
@@ -72,6 +84,7 @@ pub struct Journals {
 }
 
 impl Journals {
+    /// Journals keeping up to `window_bytes` of recent writes per replica.
     pub fn new(window_bytes: usize) -> Journals {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         std::time::SystemTime::now().hash(&mut h);
@@ -86,12 +99,42 @@ impl Journals {
 
     /// The replica's position, if it knows one.
     pub fn position(&self, key: &ShardOfGeneration) -> Option<Position> {
-        self.by_shard.lock().get(key).and_then(|j| j.position)
+        self.by_shard
+            .lock()
+            .get(key)
+            .filter(|j| !j.tainted)
+            .and_then(|j| j.position)
+    }
+
+    /// The replica's position with the incarnation it was reached in.
+    pub fn position_in(&self, key: &ShardOfGeneration) -> Option<(Position, u64)> {
+        let g = self.by_shard.lock();
+        let j = g.get(key).filter(|j| !j.tainted)?;
+        Some((j.position?, j.incarnation))
+    }
+
+    /// Marks the replica's data as changed outside the write order (see `tainted`).
+    pub fn taint(&self, key: &ShardOfGeneration) {
+        let mut g = self.by_shard.lock();
+        g.insert(
+            key.clone(),
+            ShardJournal {
+                tainted: true,
+                ..ShardJournal::default()
+            },
+        );
     }
 
     /// The position of the next write a primary orders, after its current one (`None`: this
     /// primary does not know its position, and its replicas take the write unchecked).
     pub fn next(&self, key: &ShardOfGeneration) -> (Option<Position>, Position) {
+        {
+            let mut g = self.by_shard.lock();
+            if let Some(j) = g.get_mut(key).filter(|j| j.tainted) {
+                // A new numbering: positions of the old one are found in no window.
+                j.tainted = false;
+            }
+        }
         let prev = self.position(key);
         let seq = prev.map_or(1, |p| p.seq + 1);
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -113,12 +156,16 @@ impl Journals {
         }
     }
 
-    /// Records `op`, applied at `at`, as the replica's latest write.
-    pub fn record(&self, key: &ShardOfGeneration, at: Position, op: &UpdateOperation) {
+    /// Records `op`, applied at `at`, as the replica's latest write (not while tainted).
+    pub fn record(&self, key: &ShardOfGeneration, incarnation: u64, at: Position, op: &UpdateOperation) {
         let bytes = approx_bytes(op);
         let mut g = self.by_shard.lock();
         let j = g.entry(key.clone()).or_default();
+        if j.tainted {
+            return;
+        }
         j.position = Some(at);
+        j.incarnation = incarnation;
         j.recent.push_back(Entry {
             at,
             op: op.clone(),
@@ -133,14 +180,15 @@ impl Journals {
 
     /// Sets the replica's position without a write (after a copy that ended at `at`), or
     /// forgets it; the window of earlier writes no longer applies either way.
-    pub fn reset(&self, key: &ShardOfGeneration, at: Option<Position>) {
+    pub fn reset(&self, key: &ShardOfGeneration, at: Option<(Position, u64)>) {
         let mut g = self.by_shard.lock();
         match at {
-            Some(at) => {
+            Some((at, incarnation)) => {
                 g.insert(
                     key.clone(),
                     ShardJournal {
                         position: Some(at),
+                        incarnation,
                         ..ShardJournal::default()
                     },
                 );
@@ -154,7 +202,7 @@ impl Journals {
     /// The writes after `from`, if this replica's window holds every one of them.
     pub fn since(&self, key: &ShardOfGeneration, from: Position) -> Option<Delta> {
         let g = self.by_shard.lock();
-        let j = g.get(key)?;
+        let j = g.get(key).filter(|j| !j.tainted)?;
         let end = j.position?;
         if end == from {
             return Some(Delta { ops: Vec::new(), end });
@@ -169,13 +217,14 @@ impl Journals {
     /// Writes each known position into its shard's folder (`shard_dir` of a key; `None` for a
     /// replica no longer held here). Called at a clean stop, once no write can arrive.
     pub fn save(&self, shard_dir: impl Fn(&ShardOfGeneration) -> Option<std::path::PathBuf>) {
-        for (key, j) in self.by_shard.lock().iter() {
+        for (key, j) in self.by_shard.lock().iter().filter(|(_, j)| !j.tainted) {
             let (Some(at), Some(dir)) = (j.position, shard_dir(key)) else {
                 continue;
             };
             let saved = Saved {
                 generation: key.1,
                 position: at,
+                incarnation: j.incarnation,
             };
             if let Err(e) = write_position(&dir, &saved) {
                 tracing::warn!("saving the replication position of {}: {e}", dir.display());
@@ -195,7 +244,7 @@ impl Journals {
             return;
         }
         match serde_json::from_slice::<Saved>(&bytes) {
-            Ok(s) if s.generation == key.1 => self.reset(key, Some(s.position)),
+            Ok(s) if s.generation == key.1 => self.reset(key, Some((s.position, s.incarnation))),
             Ok(_) => {}
             Err(e) => tracing::warn!("{}: {e}; not using it", path.display()),
         }
@@ -206,6 +255,7 @@ impl Journals {
 struct Saved {
     generation: u64,
     position: Position,
+    incarnation: u64,
 }
 
 fn write_position(dir: &Path, saved: &Saved) -> std::io::Result<()> {
@@ -213,7 +263,8 @@ fn write_position(dir: &Path, saved: &Saved) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(saved).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, bytes)?;
     std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, dir.join(POSITION_FILE))
+    std::fs::rename(&tmp, dir.join(POSITION_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Roughly the memory a write takes (vectors dominate).
@@ -254,7 +305,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let (_, at) = j.next(&key());
-                j.record(&key(), at, &delete(i));
+                j.record(&key(), 5, at, &delete(i));
                 at
             })
             .collect()
@@ -295,6 +346,23 @@ mod tests {
     }
 
     #[test]
+    fn a_tainted_replica_neither_records_nor_serves_until_a_new_numbering() {
+        let j = Journals::new(WINDOW_BYTES);
+        let at = order(&j, 3);
+        j.taint(&key());
+        assert_eq!(j.position(&key()), None);
+        assert!(j.since(&key(), at[1]).is_none(), "no delta from a tainted window");
+        j.record(&key(), 5, at[2], &delete(9));
+        assert_eq!(j.position(&key()), None, "forwarded writes are not recorded");
+        // As primary it starts over: the old numbering's positions are in no window.
+        let (prev, first) = j.next(&key());
+        assert_eq!((prev, first.seq), (None, 1));
+        j.record(&key(), 5, first, &delete(10));
+        assert!(j.since(&key(), at[2]).is_none());
+        assert!(j.since(&key(), first).unwrap().ops.is_empty());
+    }
+
+    #[test]
     fn a_saved_position_is_read_once_and_only_for_its_generation() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journals::new(WINDOW_BYTES);
@@ -309,7 +377,7 @@ mod tests {
         );
         j.save(|_| Some(dir.path().to_path_buf()));
         back.load(&key(), dir.path());
-        assert_eq!(back.position(&key()), Some(at[2]));
+        assert_eq!(back.position_in(&key()), Some((at[2], 5)));
         assert!(!dir.path().join(POSITION_FILE).exists(), "removed once read");
         let again = Journals::new(WINDOW_BYTES);
         again.load(&key(), dir.path());

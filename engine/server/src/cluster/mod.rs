@@ -232,7 +232,7 @@ impl Distributed {
             } => self.delta(target, shard, as_of, from).await,
             ShardRequest::Forget { target, shard } => {
                 self.journals
-                    .reset(&(target.collection, target.generation, shard), None);
+                    .taint(&(target.collection, target.generation, shard));
                 Ok(ShardReply::Done)
             }
         }

@@ -108,13 +108,8 @@ impl Distributed {
         let me = self.node.id();
         let c = self.local(target).await?;
         let meta = self.meta(&target.collection)?;
-        if meta
-            .shards
-            .get(&shard)
-            .and_then(|s| s.replicas.get(&me))
-            .map(|r| r.state)
-            == Some(ReplicaState::Partial)
-        {
+        let mine = meta.shards.get(&shard).and_then(|s| s.replicas.get(&me)).copied();
+        if mine.map(|r| r.state) == Some(ReplicaState::Partial) {
             // A copy no process is running: start over from Dead.
             let dead = StateChange {
                 to: ReplicaState::Dead,
@@ -132,7 +127,16 @@ impl Distributed {
         // A position holds only for the data it was reached with: taken out here, it comes back
         // when this copy ends Active.
         let key = (target.collection.clone(), target.generation, shard);
-        let delta_from = self.journals.position(&key);
+        // Only a Dead replica's own position in its current incarnation: a Partial one holds a
+        // half copy, and one dropped and added again is empty.
+        let delta_from = match (self.journals.position_in(&key), mine) {
+            (Some((at, incarnation)), Some(r))
+                if r.state == ReplicaState::Dead && r.incarnation == incarnation =>
+            {
+                Some(at)
+            }
+            _ => None,
+        };
         self.journals.reset(&key, None);
         let incoming = Arc::new(Incoming {
             replay: parking_lot::Mutex::new((by_snapshot || delta_from.is_some()).then(Vec::new)),
@@ -205,7 +209,13 @@ impl Distributed {
                 // delta ended; unknown after a full copy no write came during.
                 let _g = incoming.lock.lock().await;
                 let at = incoming.last.lock().or(delta_end.map(|d| d.1));
-                self.journals.reset(&key, at);
+                let incarnation = self.meta(&target.collection).ok().and_then(|m| {
+                    m.shards
+                        .get(&shard)
+                        .and_then(|s| s.replicas.get(&me))
+                        .map(|r| r.incarnation)
+                });
+                self.journals.reset(&key, at.zip(incarnation));
                 self.transfers.lock().remove(&(target.collection.clone(), shard));
                 Ok(points)
             }

@@ -60,7 +60,8 @@ impl Distributed {
         // Numbered once applied here (a write refused here never gets a number).
         let key = (target.collection.clone(), target.generation, shard);
         let (prev, at) = self.journals.next(&key);
-        self.journals.record(&key, at, &op);
+        self.journals
+            .record(&key, incarnation_of_me(&meta, shard, me), at, &op);
         let effect = if partial.is_empty() {
             Vec::new()
         } else {
@@ -189,12 +190,12 @@ impl Distributed {
                 if let Some(ids) = op.explicit_ids() {
                     t.touched.lock().extend(ids);
                 }
-                if at.is_some() {
-                    *t.last.lock() = at;
-                }
                 if let Some(kept) = t.replay.lock().as_mut() {
                     kept.push(op.clone());
                     if t.defer.load(std::sync::atomic::Ordering::SeqCst) {
+                        if at.is_some() {
+                            *t.last.lock() = at;
+                        }
                         // Applied after the delta it follows (see `recovery`).
                         return Ok(ShardReply::Written {
                             operation_id: 0,
@@ -214,10 +215,20 @@ impl Distributed {
                 None
             }
         };
-        let recorded = (incoming.is_none()).then(|| op.clone());
+        // Only an Active replica's place in the order means anything (a Partial one with no
+        // copy running holds a half copy).
+        let active = mine.is_some_and(|r| r.state == ReplicaState::Active);
+        let recorded = (incoming.is_none() && active).then(|| op.clone());
         let r = blocking(move || Ok(c.update_shard(shard, &op, wait)?)).await?;
-        if let (Some(at), Some(op)) = (at, recorded) {
-            self.journals.record(&key, at, &op);
+        match (&incoming, at) {
+            // Set once applied: `last` never names a write that did not land.
+            (Some(t), Some(_)) => *t.last.lock() = at,
+            (None, Some(at)) => {
+                if let (Some(op), Some(r)) = (recorded, mine) {
+                    self.journals.record(&key, r.incarnation, at, &op);
+                }
+            }
+            _ => {}
         }
         Ok(ShardReply::Written {
             operation_id: r.operation_id,
@@ -303,6 +314,14 @@ impl Distributed {
         })
         .await
     }
+}
+
+/// The incarnation of `me`'s replica of `shard` (0 when it holds none).
+fn incarnation_of_me(meta: &quiver_cluster::metadata::CollectionMeta, shard: ShardId, me: NodeId) -> u64 {
+    meta.shards
+        .get(&shard)
+        .and_then(|s| s.replicas.get(&me))
+        .map_or(0, |r| r.incarnation)
 }
 
 /// What a Partial replica must apply to match the primary after `op` (applied there): the

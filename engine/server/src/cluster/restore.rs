@@ -49,7 +49,7 @@ impl Distributed {
             blocking(move || Ok(local.recover_shard_snapshot(shard, &path, checksum.as_deref())?)).await?;
             // Its place in the shard's order no longer describes its data: no delta is served
             // from it or taken by it (the replicas that copy from it copy it whole).
-            self.journals.reset(&key, None);
+            self.journals.taint(&key);
         }
         let others_active = s
             .replicas
