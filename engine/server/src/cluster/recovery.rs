@@ -209,13 +209,10 @@ impl Distributed {
                 // delta ended; unknown after a full copy no write came during.
                 let _g = incoming.lock.lock().await;
                 let at = incoming.last.lock().or(delta_end.map(|d| d.1));
-                let incarnation = self.meta(&target.collection).ok().and_then(|m| {
-                    m.shards
-                        .get(&shard)
-                        .and_then(|s| s.replicas.get(&me))
-                        .map(|r| r.incarnation)
-                });
-                self.journals.reset(&key, at.zip(incarnation));
+                let incarnation = self
+                    .meta(&target.collection)
+                    .map(|m| super::replica::incarnation_in(&m, shard, me));
+                self.journals.reset(&key, at.zip(incarnation.ok()));
                 self.transfers.lock().remove(&(target.collection.clone(), shard));
                 Ok(points)
             }

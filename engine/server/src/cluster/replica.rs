@@ -61,24 +61,18 @@ impl Distributed {
         let key = (target.collection.clone(), target.generation, shard);
         let (prev, at) = self.journals.next(&key);
         self.journals
-            .record(&key, incarnation_of_me(&meta, shard, me), at, &op);
+            .record(&key, incarnation_in(&meta, shard, me), at, &op);
         let effect = if partial.is_empty() {
             Vec::new()
         } else {
             let (c, op) = (std::sync::Arc::clone(&c), op.clone());
             blocking(move || Ok(effect_of(&c, shard, &op))).await?
         };
-        let incarnation_of = |peer: NodeId| {
-            meta.shards
-                .get(&shard)
-                .and_then(|s| s.replicas.get(&peer))
-                .map_or(0, |r| r.incarnation)
-        };
         // An Active replica checks that the write follows its own position; a Partial one only
         // notes where the effects it got leave it.
         let send = |peer: NodeId, ops: Vec<UpdateOperation>, prev: Option<Position>| {
             let target = target.clone();
-            let incarnation = incarnation_of(peer);
+            let incarnation = incarnation_in(&meta, shard, peer);
             async move {
                 for op in ops {
                     let req = ShardRequest::Replicate(Forwarded {
@@ -316,11 +310,15 @@ impl Distributed {
     }
 }
 
-/// The incarnation of `me`'s replica of `shard` (0 when it holds none).
-fn incarnation_of_me(meta: &quiver_cluster::metadata::CollectionMeta, shard: ShardId, me: NodeId) -> u64 {
+/// The incarnation of `node`'s replica of `shard` (0 when it holds none).
+pub(super) fn incarnation_in(
+    meta: &quiver_cluster::metadata::CollectionMeta,
+    shard: ShardId,
+    node: NodeId,
+) -> u64 {
     meta.shards
         .get(&shard)
-        .and_then(|s| s.replicas.get(&me))
+        .and_then(|s| s.replicas.get(&node))
         .map_or(0, |r| r.incarnation)
 }
 
