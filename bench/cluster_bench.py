@@ -151,8 +151,9 @@ def main():
                 post({"drop_replica": {"shard_id": 0, "peer_id": to}})
                 while any(x["peer_id"] == to for x in replicas()):
                     time.sleep(0.05)
-        # Catch-up after a clean restart: the node holding the new replica stops (SIGTERM), misses
-        # writes, starts again on its data and is timed from start to Active (WAL delta).
+        # Catch-up after a restart: the node holding the new replica stops, misses writes, starts
+        # again on its data and is timed from start to Active. After SIGTERM it kept its position
+        # and catches up by WAL delta; after SIGKILL it has none and copies the shard whole.
         index = {}
         for i in (1, 2, 3):
             with urllib.request.urlopen(f"http://127.0.0.{i}:6333/cluster") as r:
@@ -160,44 +161,60 @@ def main():
         k = index[to]
         other = clients[0] if k != 1 else clients[1]
         node_dir = Path(data) / f"node-{k}"
-        pid = int((node_dir / "pid").read_text())
-        os.kill(pid, signal.SIGTERM)
-        while True:
-            try:
-                os.kill(pid, 0)
-                time.sleep(0.05)
-            except ProcessLookupError:
-                break
-        missed = 0
-        for start in range(0, 5000, 250):
-            ids = list(range(10_000_000 + start, 10_000_000 + start + 250))
-            other.upsert(name, wait=True, points=models.Batch(
-                ids=ids, vectors=[base[i % len(base)].tolist() for i in ids]))
-            missed += len(ids)
-        args = [binary, "--uri", f"http://127.0.0.{k}:6335"]
-        if k > 1:
-            args += ["--bootstrap", "http://127.0.0.1:6335"]
-        node_env = dict(os.environ, QUIVER__STORAGE__PATH=str(node_dir / "storage"),
-                        QUIVER__SERVICE__HOST=f"127.0.0.{k}", QUIVER_LOG="info,openraft=warn",
-                        QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS="100")
-        t = time.perf_counter()
-        log = open(node_dir / "restart.log", "w")
-        proc = subprocess.Popen(args, env=node_env, stdout=subprocess.DEVNULL, stderr=log)
-        (node_dir / "pid").write_text(str(proc.pid))
-        while True:
-            try:
-                r = [x for x in replicas() if x["peer_id"] == to]
-                if r and r[0]["state"] == "Active":
+        # The restarted node answers from its own metadata until raft catches it up: ask another.
+        watcher = f"127.0.0.{1 if k != 1 else 2}"
+
+        def replicas_seen_by_other():
+            with urllib.request.urlopen(f"http://{watcher}:6333/quiver/collections/{name}/replicas") as r:
+                return [x for x in json.load(r)["result"] if x["shard_id"] == 0]
+        proc = None
+        for how_stopped, sig, base_id in (("clean restart (SIGTERM)", signal.SIGTERM, 10_000_000),
+                                          ("restart after SIGKILL", signal.SIGKILL, 20_000_000)):
+            pid = int((node_dir / "pid").read_text())
+            os.kill(pid, sig)
+            if proc is not None:
+                proc.wait()  # our own child: reap it, or it lingers as a zombie
+            while True:
+                try:
+                    os.kill(pid, 0)
+                    time.sleep(0.05)
+                except ProcessLookupError:
                     break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        secs = time.perf_counter() - t
-        how = [line.split("recovered ")[1].strip() for line in open(node_dir / "restart.log")
-               if "recovered " in line]
-        print(f"[3 nodes] clean restart of a replica of shard 0 while {missed} points were written "
-              f"({missed // 250} upserts over 3 shards): "
-              f"Active {secs:.2f} s after its start, recovered {how[0] if how else '?'}", flush=True)
+            # Wait until the others have marked it Dead (the first missed write does that).
+            missed = 0
+            for start in range(0, 5000, 250):
+                ids = list(range(base_id + start, base_id + start + 250))
+                other.upsert(name, wait=True, points=models.Batch(
+                    ids=ids, vectors=[base[i % len(base)].tolist() for i in ids]))
+                missed += len(ids)
+            args = [binary, "--uri", f"http://127.0.0.{k}:6335"]
+            if k > 1:
+                args += ["--bootstrap", "http://127.0.0.1:6335"]
+            node_env = dict(os.environ, QUIVER__STORAGE__PATH=str(node_dir / "storage"),
+                            QUIVER__SERVICE__HOST=f"127.0.0.{k}", QUIVER_LOG="info,openraft=warn",
+                            QUIVER__CLUSTER__CONSENSUS__TICK_PERIOD_MS="100")
+            t = time.perf_counter()
+            log_path = node_dir / f"restart-{sig}.log"
+            log = open(log_path, "w")
+            proc = subprocess.Popen(args, env=node_env, stdout=subprocess.DEVNULL, stderr=log)
+            (node_dir / "pid").write_text(str(proc.pid))
+            seen_dead = False
+            while True:
+                try:
+                    r = [x for x in replicas_seen_by_other() if x["peer_id"] == to]
+                    seen_dead = seen_dead or bool(r and r[0]["state"] != "Active")
+                    if seen_dead and r and r[0]["state"] == "Active":
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            secs = time.perf_counter() - t
+            time.sleep(0.5)  # the log line follows the switch
+            how = [line.split("recovered ")[1].strip() for line in open(log_path)
+                   if "recovered " in line]
+            print(f"[3 nodes] {how_stopped} of a replica of shard 0 ({r[0]['points']} points) while "
+                  f"{missed} points were written ({missed // 250} upserts over 3 shards): "
+                  f"Active {secs:.2f} s after its start, recovered {how[0] if how else '?'}", flush=True)
         # Writes through node 1 while node 3 is killed: the gap until the next acknowledged write.
         pid = int((Path(data) / "node-3" / "pid").read_text())
         gaps = []

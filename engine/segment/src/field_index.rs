@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 
 use quiver_types::{
-    Condition, FieldPredicate, Filter, GeoPoint, JsonPath, Match, Payload, Range, ValueVariant, WordMode,
+    Condition, FieldCondition, FieldPredicate, Filter, GeoPoint, JsonPath, Match, Payload, Range,
+    ValueVariant, WordMode,
 };
 use serde_json::Value;
 
@@ -65,6 +66,8 @@ pub struct FieldIndex {
     numbers: Vec<(f64, u32)>,
     bools: [Vec<u32>; 2],
     geo: GeoIndex,
+    /// Some offset holds several numbers: an entry count is then only an upper bound on points.
+    multi_number: bool,
 }
 
 fn scalars<'a>(path: &JsonPath, payload: &'a Payload) -> Vec<&'a Value> {
@@ -107,7 +110,11 @@ impl FieldIndex {
             Err(i) if sorted => list.insert(i, offset),
             Err(_) => list.push(offset),
         };
-        for e in self.entries_of(path, payload) {
+        let entries = self.entries_of(path, payload);
+        if entries.iter().filter(|e| matches!(e, Entry::Number(_))).count() > 1 {
+            self.multi_number = true;
+        }
+        for e in entries {
             match e {
                 Entry::Key(s) => insert(self.keywords.entry(s).or_default()),
                 Entry::Bool(b) => insert(&mut self.bools[usize::from(b)]),
@@ -283,6 +290,65 @@ impl FieldIndex {
                 out.dedup();
                 Some(out)
             }
+            _ => None,
+        }
+    }
+
+    /// Bounds on how many offsets pass `predicate` (deleted ones included), from list lengths
+    /// alone, without building the list; `None` when this index cannot tell.
+    pub(crate) fn count_bounds(&self, predicate: &FieldPredicate) -> Option<(usize, usize)> {
+        let key_len = |k: &str| self.keywords.get(k).map_or(0, Vec::len);
+        let numbers = |r: &Range| {
+            let (lo, hi) = self.range_bounds(r);
+            let entries = hi - lo;
+            Some((
+                if self.multi_number {
+                    entries.min(1)
+                } else {
+                    entries
+                },
+                entries,
+            ))
+        };
+        // Lists of words or values, all of which (or any of which) must be present.
+        let all_of = |lens: Vec<usize>| (0, lens.into_iter().min().unwrap_or(0));
+        let any_of = |lens: Vec<usize>| {
+            let most = lens.iter().copied().max().unwrap_or(0);
+            (most, lens.iter().sum())
+        };
+        let words =
+            |q: &str| -> Vec<usize> { crate::filter::tokenize(q).iter().map(|w| key_len(w)).collect() };
+        match (self.kind?, predicate) {
+            (FieldKind::Geo, p) => self.geo.candidates(p).map(|c| (0, c.len())),
+            (FieldKind::Text, FieldPredicate::Match(Match::Text(q) | Match::Phrase(q))) => {
+                Some(all_of(words(q)))
+            }
+            (FieldKind::Text, FieldPredicate::Match(Match::TextAny(q))) => Some(any_of(words(q))),
+            (FieldKind::Text, _) => None,
+            (FieldKind::Keyword, FieldPredicate::Match(Match::Value(ValueVariant::Keyword(k)))) => {
+                Some((key_len(k), key_len(k)))
+            }
+            (FieldKind::Keyword, FieldPredicate::Match(Match::Any(vs))) => Some(any_of(
+                vs.iter()
+                    .map(|v| match v {
+                        ValueVariant::Keyword(k) => key_len(k),
+                        _ => 0,
+                    })
+                    .collect(),
+            )),
+            (FieldKind::Bool, FieldPredicate::Match(Match::Value(ValueVariant::Bool(b)))) => {
+                let n = self.bools[usize::from(*b)].len();
+                Some((n, n))
+            }
+            (FieldKind::Numeric, FieldPredicate::Match(Match::Value(ValueVariant::Integer(i)))) => {
+                numbers(&Range {
+                    gte: Some(*i as f64),
+                    lte: Some(*i as f64),
+                    ..Range::default()
+                })
+            }
+            (FieldKind::Numeric, FieldPredicate::Range(r))
+            | (FieldKind::Datetime, FieldPredicate::DatetimeRange(r)) => numbers(r),
             _ => None,
         }
     }
@@ -490,6 +556,29 @@ impl FieldIndexes {
                     )
                 })
             })
+    }
+
+    /// Bounds on how many offsets pass `condition` (deleted ones included): every predicate
+    /// must hold; `None` when no index of its field tells.
+    pub fn count_bounds(&self, condition: &FieldCondition) -> Option<(usize, usize)> {
+        let (_, idx) = self.fields.iter().find(|(p, _)| *p == condition.key)?;
+        let each: Vec<(usize, usize)> = condition
+            .predicates
+            .iter()
+            .filter_map(|p| idx.count_bounds(p))
+            .collect();
+        if each.is_empty() {
+            return None;
+        }
+        // Predicates no index answers only narrow further: the smallest upper bound holds; the
+        // lower bound holds only when every predicate was answered and there is one.
+        let max = each.iter().map(|b| b.1).min().unwrap_or(0);
+        let min = if each.len() == 1 && condition.predicates.len() == 1 {
+            each[0].0
+        } else {
+            0
+        };
+        Some((min, max))
     }
 
     /// Tells every index that `offset`'s payload changed from `old` to `new`.

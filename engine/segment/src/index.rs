@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use quiver_hnsw::{Graph, GraphSearch, HnswParams, NodeScorer, Scored};
-use quiver_types::{Condition, JsonPath, Payload, PointId, PointOffset, SearchRequest};
+use quiver_types::{Condition, Filter, JsonPath, Payload, PointId, PointOffset, SearchRequest};
+
+use crate::cardinality::Cardinality;
 
 use crate::dense_scorer::{PairRanker, QueryScorer};
 use crate::field_index::{FieldIndex, FieldIndexes, FieldKind};
@@ -90,6 +92,24 @@ pub enum Plan {
     Graph { filtered: bool },
     /// Traverse the value graph of a payload field from the groups the filter selects.
     ValueGraph,
+    /// Traverse the graph as if unfiltered, with a wider beam, then check the filter on the
+    /// results only: when most points pass, a check per visited node costs more than the few
+    /// results it rejects (a traversal with the filter follows if too few pass).
+    GraphPostCheck,
+}
+
+/// A filter expected to pass this share of a segment's points is checked after the traversal.
+const POST_CHECK_SHARE: f64 = 0.8;
+
+/// What a plan was chosen by: the filter's match count in the segment and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    pub cardinality: Cardinality,
+    /// Some condition was counted by a payload field index (else the bounds are the segment's
+    /// size, or ids).
+    pub from_index: bool,
+    /// The bounds straddled a line the plan is chosen by, and a sample of points set `exp`.
+    pub sampled: bool,
 }
 
 /// A value gets a group in a value graph when it holds this share of `full_scan_threshold`.
@@ -104,6 +124,7 @@ pub(crate) struct Planned {
     pub plan: Plan,
     pub candidates: Option<Vec<u32>>,
     pub cover: Option<Cover>,
+    pub estimate: Estimate,
 }
 
 /// Below this many dimensions graphs are built on the original vectors: a short vector is a cache
@@ -507,29 +528,125 @@ impl Segment {
 
     /// The plan for a dense search of `storage` (see the module docs).
     pub fn plan(&self, req: &SearchRequest, storage: &DenseStorage) -> Plan {
-        self.plan_with(req, storage, self.index_candidates(req).as_deref())
+        self.plan_search(req, storage).plan
     }
 
-    /// [`Segment::plan`] given the field indexes' candidates: then the estimate is their count.
-    pub fn plan_with(&self, req: &SearchRequest, storage: &DenseStorage, candidates: Option<&[u32]>) -> Plan {
-        self.decide(req, storage, candidates, self.value_graph_cover(req).as_ref())
+    /// The plan a search of this segment takes and the estimate it rests on (what `explain`
+    /// reports); exact for a vector without graphs (sparse, or an unknown name).
+    pub fn explain(&self, req: &SearchRequest) -> (Plan, Estimate) {
+        match self.dense_storage(&req.vector_name) {
+            Some(d) => {
+                let p = self.plan_search(req, d);
+                (p.plan, p.estimate)
+            }
+            None => (Plan::Exact, self.estimate(req, None, None, None)),
+        }
     }
 
     /// Everything a search needs to know before it runs, each piece computed once: the value
     /// graph cover, the field-index candidates (skipped when a cover will be walked: building
-    /// the list costs more than the walk when a third of the points match) and the plan.
+    /// the list costs more than the walk when a third of the points match), the estimate and
+    /// the plan.
     pub(crate) fn plan_search(&self, req: &SearchRequest, storage: &DenseStorage) -> Planned {
         let cover = (!req.params.exact).then(|| self.value_graph_cover(req)).flatten();
         let walked = cover
             .as_ref()
             .is_some_and(|c| !self.scan_is_cheaper(c.points as f64, storage.dim));
         let candidates = if walked { None } else { self.index_candidates(req) };
-        let plan = self.decide(req, storage, candidates.as_deref(), cover.as_ref());
+        let estimate = self.estimate(req, candidates.as_deref(), cover.as_ref(), Some(storage));
+        let plan = self.decide(req, storage, &estimate, candidates.as_deref(), cover.as_ref());
         Planned {
             plan,
             candidates,
             cover,
+            estimate,
         }
+    }
+
+    /// The filter's match count in this segment: bounds from the field indexes (tightened by
+    /// the candidates and the cover, both supersets of the matches), and a sample only when the
+    /// bounds leave a plan of `storage`'s graph open.
+    fn estimate(
+        &self,
+        req: &SearchRequest,
+        candidates: Option<&[u32]>,
+        cover: Option<&Cover>,
+        storage: Option<&DenseStorage>,
+    ) -> Estimate {
+        let total = self.len();
+        let Some(f) = req.filter.as_ref().filter(|f| !f.is_empty()) else {
+            return Estimate {
+                cardinality: Cardinality::exact(total),
+                from_index: false,
+                sampled: false,
+            };
+        };
+        let (mut card, from_index) = self.cardinality(f);
+        if let Some(c) = candidates {
+            card = card.at_most(c.len(), total);
+        }
+        if let Some(c) = cover {
+            card = card.at_most(c.points, total);
+        }
+        let graphed = storage.is_some()
+            && !req.params.exact
+            && self
+                .index
+                .as_ref()
+                .is_some_and(|ix| ix.graphs.contains_key(&req.vector_name));
+        let dim = storage.map_or(0, |d| d.dim);
+        // The two lines a plan is chosen by: the exact-scan threshold and the post-check share.
+        let straddles = |line: f64| (card.min as f64) < line && line <= card.max as f64;
+        let scan_line = self.index.as_ref().map_or(0.0, |ix| {
+            ix.settings.full_scan_threshold_kb as f64 * 1024.0 / (dim.max(1) * 4) as f64
+        });
+        let sampled = graphed
+            && !card.is_exact()
+            && (straddles(scan_line) || straddles(POST_CHECK_SHARE * total as f64));
+        if sampled {
+            let exp = (self.estimate_selectivity(req) * total as f64).round() as usize;
+            card.exp = exp.clamp(card.min, card.max);
+        }
+        Estimate {
+            cardinality: card,
+            from_index,
+            sampled,
+        }
+    }
+
+    /// Bounds on the filter's matches from the field indexes alone, and whether any index
+    /// answered a condition.
+    pub fn cardinality(&self, filter: &Filter) -> (Cardinality, bool) {
+        let total = self.len();
+        let capacity = self.ids.capacity().max(total);
+        let holes = capacity - total;
+        let answered = std::cell::Cell::new(false);
+        let leaf = |c: &Condition| -> Option<Cardinality> {
+            match c {
+                Condition::Field(fc) => {
+                    let (min, max) = self.index.as_ref()?.fields.count_bounds(fc)?;
+                    answered.set(true);
+                    // Index lists still hold deleted offsets: an exact count is scaled by the
+                    // live share, and a lower bound loses every hole.
+                    let exp = if min == max {
+                        (max as f64 * total as f64 / capacity.max(1) as f64).round() as usize
+                    } else {
+                        (min + max) / 2
+                    };
+                    Some(Cardinality {
+                        min: min.saturating_sub(holes),
+                        exp,
+                        max,
+                    })
+                }
+                Condition::HasId(ids) => Some(Cardinality::exact(
+                    ids.iter().filter(|id| self.ids.offset(id).is_some()).count(),
+                )),
+                _ => None,
+            }
+        };
+        let card = crate::cardinality::estimate(filter, total, &leaf);
+        (card, answered.get())
     }
 
     /// Whether an exact scan of `points` vectors of `dim` is below `full_scan_threshold`.
@@ -544,6 +661,7 @@ impl Segment {
         &self,
         req: &SearchRequest,
         storage: &DenseStorage,
+        estimate: &Estimate,
         candidates: Option<&[u32]>,
         cover: Option<&Cover>,
     ) -> Plan {
@@ -565,15 +683,20 @@ impl Segment {
                 Plan::Exact
             };
         }
-        let estimate = match (candidates, cover) {
-            (Some(c), _) => c.len() as f64,
-            (None, Some(c)) => c.points as f64,
-            (None, None) => self.estimate_selectivity(req) * self.len() as f64,
-        };
-        if self.scan_is_cheaper(estimate, storage.dim) {
+        // An exact scan visits the field-index candidates (or the cover's points, whose
+        // candidates are listed for a scan), else every point for an expected `exp` matches
+        // (`exp` lies between the bounds, and was sampled if they straddle a line).
+        let card = estimate.cardinality;
+        let scanned = candidates
+            .map(<[u32]>::len)
+            .or(cover.map(|c| c.points))
+            .unwrap_or(card.exp);
+        if self.scan_is_cheaper(scanned as f64, storage.dim) {
             Plan::Exact
         } else if cover.is_some() {
             Plan::ValueGraph
+        } else if linked && card.exp as f64 >= POST_CHECK_SHARE * self.len() as f64 {
+            Plan::GraphPostCheck
         } else if linked {
             Plan::Graph { filtered: true }
         } else {
@@ -590,6 +713,9 @@ impl Segment {
         planned: &Planned,
         min_rank: Option<f32>,
     ) -> Vec<(PointOffset, f32)> {
+        if planned.plan == Plan::GraphPostCheck {
+            return self.post_checked_search(req, storage, query, planned, min_rank);
+        }
         let (plan, cover, candidates) = (
             planned.plan,
             planned.cover.as_ref(),
@@ -612,7 +738,7 @@ impl Segment {
         };
         // A value-graph plan walks the value graph from the cover's groups, bridged by `graph`.
         let (filtered, value) = match plan {
-            Plan::Exact => return Vec::new(),
+            Plan::Exact | Plan::GraphPostCheck => return Vec::new(),
             Plan::Graph { filtered } => (filtered, None),
             Plan::ValueGraph => match cover.and_then(|c| Some((index.value_graphs.get(c.graph)?, c))) {
                 Some(v) => (true, Some(v)),
@@ -723,6 +849,63 @@ impl Segment {
         };
         hits.retain(|s| min_rank.is_none_or(|m| s.score > m));
         hits.into_iter().map(|s| (PointOffset(s.id), s.score)).collect()
+    }
+}
+
+impl Segment {
+    /// [`Plan::GraphPostCheck`]: a traversal without the filter, its beam widened by the share
+    /// of points expected to fail, then the filter checked on its results; a traversal with the
+    /// filter when fewer than `k` pass while the graph had more to give.
+    fn post_checked_search(
+        &self,
+        req: &SearchRequest,
+        storage: &DenseStorage,
+        query: &[f32],
+        planned: &Planned,
+        min_rank: Option<f32>,
+    ) -> Vec<(PointOffset, f32)> {
+        let k = req.limit.saturating_add(req.offset);
+        let ef_default = self.index.as_ref().map_or(k, |ix| ix.settings.ef_construct);
+        let ef = req.params.hnsw_ef.unwrap_or(ef_default).max(k);
+        let share =
+            (planned.estimate.cardinality.exp as f64 / self.len().max(1) as f64).clamp(POST_CHECK_SHARE, 1.0);
+        let wide_ef = (ef as f64 / share).ceil() as usize;
+        let holes = self.ids.capacity() > self.len() || storage.present_count() < self.len();
+        let mut wide = req.clone();
+        wide.filter = None;
+        wide.limit = wide_ef;
+        wide.offset = 0;
+        wide.params.hnsw_ef = Some(wide_ef);
+        let with_plan = |plan| Planned {
+            plan,
+            candidates: None,
+            cover: None,
+            estimate: planned.estimate,
+        };
+        let hits = self.graph_search(
+            &wide,
+            storage,
+            query,
+            &with_plan(Plan::Graph { filtered: holes }),
+            min_rank,
+        );
+        let exhausted = hits.len() < wide_ef;
+        let filter = req.filter.as_ref();
+        let mut kept: Vec<(PointOffset, f32)> = hits
+            .into_iter()
+            .filter(|(o, _)| self.passes(filter, *o))
+            .collect();
+        if kept.len() >= k || exhausted {
+            kept.truncate(k);
+            return kept;
+        }
+        self.graph_search(
+            req,
+            storage,
+            query,
+            &with_plan(Plan::Graph { filtered: true }),
+            min_rank,
+        )
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`field_index`]: payload field indexes of sealed segments (candidates for the planner).
 //! - [`geo_index`]: the geo field index (points by latitude band).
 //! - [`layout`]: the order a rebuilt segment stores its points in (tenant, then principal).
+//! - [`cardinality`]: bounds on a filter's match count, from the field indexes.
 //! - [`index`]: a sealed segment's HNSW graphs and the exact-vs-graph planner.
 //! - [`quantized`]: int8 codes of dense vectors, for faster graph traversal.
 //! - [`dense_scorer`]: dense vectors as the graph scores them (with prefetch).
@@ -16,6 +17,7 @@
 //! - [`top_k`]: bounded heap for the best k scores.
 //! - [`file`]: the on-disk format of a persisted segment.
 
+pub mod cardinality;
 pub mod config;
 pub mod dense_scorer;
 pub mod error;
@@ -34,9 +36,10 @@ pub mod top_k;
 pub mod value_graph;
 pub mod vector_storage;
 
+pub use cardinality::Cardinality;
 pub use config::{SegmentConfig, VectorSpec};
 pub use error::SegmentError;
 pub use field_index::FieldKind;
-pub use index::{IndexSettings, Plan, SegmentIndex};
+pub use index::{Estimate, IndexSettings, Plan, SegmentIndex};
 pub use quantized::Int8Params;
 pub use segment::Segment;

@@ -366,9 +366,14 @@ impl Segment {
                 // With field-index candidates only they are visited, filter first (few of them);
                 // otherwise score first: a dot product is cheaper than a payload check, and the
                 // top-k bound skips most checks.
+                // Candidates that are exactly the matches need only be live.
+                let exact_candidates = candidates.is_some()
+                    && filter
+                        .is_some_and(|f| self.index.as_ref().is_some_and(|ix| ix.fields.answers_exactly(f)));
+                let first_check = if exact_candidates { None } else { filter };
                 let mut visit = |offset: PointOffset, filter_first: bool| {
                     let Some(stored) = d.get(offset) else { return };
-                    if filter_first && !self.passes(filter, offset) {
+                    if filter_first && !self.passes(first_check, offset) {
                         return;
                     }
                     let score = d.score(&q, stored);
@@ -417,7 +422,7 @@ impl Segment {
             .collect())
     }
 
-    fn passes(&self, filter: Option<&Filter>, offset: PointOffset) -> bool {
+    pub(crate) fn passes(&self, filter: Option<&Filter>, offset: PointOffset) -> bool {
         match (filter, self.ids.id(offset)) {
             (None, Some(_)) => true,
             (Some(f), Some(id)) => filter::check(f, &self.view(id, offset)),

@@ -257,9 +257,10 @@ fn a_point_joining_a_group_turns_the_value_graph_off_for_it() {
         plan(&seg, &request(range.clone(), 0, false)),
         Plan::Graph { filtered: true }
     );
+    // Most points are from 2021 on: the traversal ignores the filter, which checks its results.
     assert_eq!(
         plan(&seg, &request(years_from(2021.0), 0, false)),
-        Plan::Graph { filtered: true }
+        Plan::GraphPostCheck
     );
     let mid = field(
         "year",
@@ -367,4 +368,65 @@ fn a_point_entering_a_span_turns_it_off() {
     let got = seg.search(&req).unwrap();
     assert_eq!(got.first().map(|p| p.id), Some(PointId::Num(1199)));
     assert!(recall(&seg, &first, false) >= 0.95);
+}
+
+/// A filter most points pass is checked on the results of an unfiltered traversal, and the
+/// estimate it was chosen by comes back from `explain`; when the query's neighbourhood fails the
+/// filter, too few results pass and the search traverses with the filter instead.
+#[test]
+fn broad_filters_are_checked_after_the_traversal() {
+    let seg = segment();
+    // Indexed: 1000 of the 1200 points are not from 2020, counted exactly by the year's index
+    // (a `must_not`, so no value graph covers it).
+    let broad = Filter {
+        must_not: field(
+            "year",
+            FieldPredicate::Match(Match::Value(ValueVariant::Integer(2020))),
+        )
+        .must,
+        ..Filter::default()
+    };
+    let (p, e) = seg.explain(&request(broad.clone(), 0, false));
+    assert_eq!(p, Plan::GraphPostCheck);
+    assert!(e.from_index && !e.sampled, "{e:?}");
+    assert_eq!((e.cardinality.min, e.cardinality.max), (1000, 1000));
+    for ignore in [false, true] {
+        let r = recall(&seg, &broad, ignore);
+        assert!(r >= 0.95, "recall {r} (quantization ignored: {ignore})");
+    }
+    // Unindexed: no index tells, so the bounds are 0..1200 and a sample sets the expectation.
+    let missing = Filter {
+        must: vec![Condition::IsEmpty(JsonPath::parse("nowhere").unwrap())],
+        ..Filter::default()
+    };
+    let (p, e) = seg.explain(&request(missing.clone(), 0, false));
+    assert_eq!(p, Plan::GraphPostCheck);
+    assert!(!e.from_index && e.sampled, "{e:?}");
+    assert_eq!(
+        (e.cardinality.min, e.cardinality.exp, e.cardinality.max),
+        (0, 1200, 1200)
+    );
+    assert!(recall(&seg, &missing, false) >= 0.95);
+    // The 200 points nearest the query fail the filter: a narrow beam (ef 20) finds almost only
+    // them, so the search must fall back to traversing with the filter to return 10.
+    let mut near = request(Filter::default(), 77, false);
+    near.filter = None;
+    near.limit = 200;
+    let nearest: BTreeSet<PointId> = truth(&seg, &near).into_iter().map(|(id, _)| id).collect();
+    let away = Filter {
+        must_not: vec![Condition::HasId(nearest.clone())],
+        ..Filter::default()
+    };
+    let mut req = request(away.clone(), 77, false);
+    req.params.hnsw_ef = Some(20);
+    assert_eq!(seg.explain(&req).0, Plan::GraphPostCheck);
+    let got = seg.search(&req).unwrap();
+    assert_eq!(got.len(), 10, "the fallback traversal fills the result");
+    assert!(got.iter().all(|p| !nearest.contains(&p.id)));
+    let want = truth(&seg, &req);
+    let hit = got
+        .iter()
+        .filter(|p| want.iter().any(|(id, _)| *id == p.id))
+        .count();
+    assert!(hit >= 8, "{hit} of 10");
 }

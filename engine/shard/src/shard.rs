@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use quiver_segment::{FieldKind, IndexSettings, Int8Params, Plan, Segment, SegmentConfig};
+use quiver_segment::{Estimate, FieldKind, IndexSettings, Int8Params, Plan, Segment, SegmentConfig};
 use quiver_types::{
     Filter, JsonPath, OrderBy, PointId, Record, ScoredPoint, SearchRequest, SeqNo, UpdateOperation,
     WithPayload, WithVector,
@@ -85,8 +85,10 @@ pub struct SegmentPlan {
     pub indexed: bool,
     /// The filter's estimated cardinality in this segment (all points without a filter).
     pub estimated_matches: usize,
-    /// The estimate is the candidate count of payload field indexes (else a sample).
+    /// Some filter condition was counted by a payload field index.
     pub from_payload_index: bool,
+    /// The bounds and expectation the plan was chosen by.
+    pub estimate: Estimate,
     pub plan: Plan,
 }
 
@@ -226,20 +228,13 @@ impl LocalShard {
             .iter()
             .map(|s| {
                 let seg = &s.segment;
-                let candidates = seg.index_candidates(req);
-                let plan = match seg.dense_storage(&req.vector_name) {
-                    Some(d) => seg.plan_with(req, d, candidates.as_deref()),
-                    None => Plan::Exact,
-                };
-                let estimated_matches = match &candidates {
-                    Some(c) => c.len(),
-                    None => (seg.estimate_selectivity(req) * seg.len() as f64).round() as usize,
-                };
+                let (plan, estimate) = seg.explain(req);
                 SegmentPlan {
                     points: seg.len(),
                     indexed: seg.index().is_some(),
-                    estimated_matches,
-                    from_payload_index: candidates.is_some(),
+                    estimated_matches: estimate.cardinality.exp,
+                    from_payload_index: estimate.from_index,
+                    estimate,
                     plan,
                 }
             })

@@ -259,7 +259,9 @@ fn optimizer_indexes_and_explain_shows_the_plan() {
             x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| (p - q).abs() < 1e-5)
         };
         assert!(same_scores(&graph, &exact), "a wide beam finds the exact answer: {graph} {exact}");
-        // A filter matching one point is scanned exactly; a broad one traverses the graph.
+        // A filter matching one point is scanned exactly; one matching 60 % traverses the graph
+        // with the filter checked at each node; one matching almost all checks the results of
+        // an unfiltered traversal. No field is indexed: the bounds are 0..all, set by a sample.
         let rare = rest
             .ok("POST", "/collections/ix/points/query?explain=true",
                 Some(json!({"query": q, "limit": 3, "filter": {"must": [{"key": "rare", "match": {"value": true}}]}})))
@@ -268,10 +270,31 @@ fn optimizer_indexes_and_explain_shows_the_plan() {
         assert!(strategies(&rare).iter().all(|s| s == "exact_scan"), "{rare}");
         let broad = rest
             .ok("POST", "/collections/ix/points/query?explain=true",
-                Some(json!({"query": q, "limit": 5, "filter": {"must_not": [{"key": "g", "match": {"value": 0}}]}})))
+                Some(json!({"query": q, "limit": 5, "filter": {"must": [{"key": "g", "match": {"any": [0, 1, 2]}}]}})))
             .await;
         assert!(strategies(&broad).iter().any(|s| s == "hnsw_filtered"), "{broad}");
-        assert!(ids(&broad).iter().all(|i| i % 5 != 0));
+        assert!(ids(&broad).iter().all(|i| i % 5 <= 2));
+        let segment = broad["explain"][0]["shards"][0]["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["strategy"] == "hnsw_filtered")
+            .unwrap()
+            .clone();
+        let e = &segment["estimate"];
+        assert_eq!((e["min"].as_u64(), e["max"].as_u64()), (Some(0), segment["points"].as_u64()), "{e}");
+        assert_eq!(e["source"], "sample", "{e}");
+        let share = e["exp"].as_f64().unwrap() / segment["points"].as_f64().unwrap();
+        assert!((0.45..0.75).contains(&share), "{e}");
+        let almost_all = rest
+            .ok("POST", "/collections/ix/points/query?explain=true",
+                Some(json!({"query": q, "limit": 5, "filter": {"must_not": [{"key": "rare", "match": {"value": true}}]}, "params": {"hnsw_ef": 200}})))
+            .await;
+        assert!(strategies(&almost_all).iter().any(|s| s == "hnsw_then_filter"), "{almost_all}");
+        assert!(same_scores(&almost_all, &rest
+            .ok("POST", "/collections/ix/points/query",
+                Some(json!({"query": q, "limit": 5, "filter": {"must_not": [{"key": "rare", "match": {"value": true}}]}, "params": {"exact": true}})))
+            .await), "{almost_all}");
         let (status, err) = rest.call("POST", "/collections/ix/points/query?explain=maybe", Some(json!({"query": q}))).await;
         assert_eq!(status, 400, "{err}");
         assert!(err["status"]["error"].as_str().unwrap().contains("explain"));

@@ -108,11 +108,25 @@ pub fn explain(stages: &[quiver_collection::StageExplain]) -> Value {
                                     Plan::Graph { filtered: false } => "hnsw",
                                     Plan::Graph { filtered: true } => "hnsw_filtered",
                                     Plan::ValueGraph => "hnsw_payload_links",
+                                    Plan::GraphPostCheck => "hnsw_then_filter",
+                                };
+                                let e = &p.estimate;
+                                let source = match (e.from_index, e.sampled) {
+                                    (true, true) => "payload_index+sample",
+                                    (true, false) => "payload_index",
+                                    (false, true) => "sample",
+                                    (false, false) => "none",
                                 };
                                 json!({
                                     "points": p.points,
                                     "indexed": p.indexed,
                                     "estimated_matches": p.estimated_matches,
+                                    "estimate": {
+                                        "min": e.cardinality.min,
+                                        "exp": e.cardinality.exp,
+                                        "max": e.cardinality.max,
+                                        "source": source,
+                                    },
                                     "strategy": strategy,
                                 })
                             })
