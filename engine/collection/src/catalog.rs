@@ -167,7 +167,7 @@ impl Catalog {
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let all: Vec<Arc<Collection>> = collections.read().values().cloned().collect();
-                    let mut worked = false;
+                    let (mut worked, mut failed) = (false, false);
                     for c in all {
                         if stop.load(Ordering::Relaxed) {
                             return;
@@ -175,11 +175,15 @@ impl Catalog {
                         match c.optimize_once() {
                             Ok(did) => worked |= did,
                             Err(e) => {
+                                failed = true;
                                 tracing::error!(collection = c.name(), error = %e, "optimization failed")
                             }
                         }
                     }
-                    if !worked {
+                    // A failing job is retried, but not in a loop that floods the log.
+                    if failed {
+                        std::thread::sleep(Duration::from_secs(2));
+                    } else if !worked {
                         std::thread::sleep(Duration::from_millis(100));
                     }
                 }

@@ -31,7 +31,7 @@ pub struct PayloadFieldSchema {
     pub params: Option<serde_json::Value>,
 }
 
-/// `green` when no optimization is running or due, `yellow` while one is.
+/// A collection's health, as `get collection` reports it (see [`status_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CollectionStatus {
@@ -51,6 +51,21 @@ pub struct CollectionInfo {
     pub config: CollectionConfig,
     /// Field -> (schema, points having a value there).
     pub payload_schema: BTreeMap<String, (PayloadFieldSchema, usize)>,
+    /// Why the last optimization failed, until one succeeds.
+    pub optimizer_error: Option<String>,
+}
+
+/// Qdrant's status colours: `red` while optimizations fail, `yellow` while one runs or is due,
+/// else `green`. (`grey`, optimizations due but not started, never happens here: the optimizer
+/// starts on what is due at once, after a restart too.)
+fn status_of(optimizing: bool, failing: bool) -> CollectionStatus {
+    if failing {
+        CollectionStatus::Red
+    } else if optimizing {
+        CollectionStatus::Yellow
+    } else {
+        CollectionStatus::Green
+    }
 }
 
 /// Whether an update was applied before the answer (`wait=true`) or only logged.
@@ -112,6 +127,9 @@ pub struct Collection {
     /// meanwhile stays usable by them until they finish.
     shards: RwLock<Vec<(ShardId, Arc<LocalShard>)>>,
     payload_schema: RwLock<BTreeMap<String, PayloadFieldSchema>>,
+    /// The last optimization's error, until one succeeds (status `red`, Qdrant's
+    /// `optimizer_status: {"error": ...}`).
+    optimizer_error: parking_lot::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -273,6 +291,7 @@ impl Collection {
             segment_config,
             shards: RwLock::new(shards),
             payload_schema: RwLock::new(BTreeMap::new()),
+            optimizer_error: parking_lot::Mutex::new(None),
         })
     }
 
@@ -315,6 +334,7 @@ impl Collection {
             segment_config,
             shards: RwLock::new(shards),
             payload_schema: RwLock::new(payload_schema),
+            optimizer_error: parking_lot::Mutex::new(None),
         })
     }
 
@@ -624,12 +644,10 @@ impl Collection {
                 (field, (s, points))
             })
             .collect();
+        let optimizer_error = self.optimizer_error.lock().clone();
         CollectionInfo {
-            status: if stats.iter().any(|s| s.optimizing) {
-                CollectionStatus::Yellow
-            } else {
-                CollectionStatus::Green
-            },
+            status: status_of(stats.iter().any(|s| s.optimizing), optimizer_error.is_some()),
+            optimizer_error,
             points_count: stats.iter().map(|s| s.points).sum(),
             indexed_vectors_count: stats.iter().map(|s| s.indexed_vectors).sum(),
             segments_count: stats.iter().map(|s| s.segments).sum(),
@@ -681,13 +699,40 @@ impl Collection {
     }
 
     /// Runs one due optimization on one shard; returns whether there was one.
+    /// Runs one optimization job of the first shard that has one due; an error is kept for
+    /// `info` until a job succeeds.
     pub fn optimize_once(&self) -> Result<bool> {
+        let mut did = false;
         for (_, shard) in self.shards() {
-            if shard.optimize_once()? {
-                return Ok(true);
+            // A panic is a bug, but it must not silently stop every later optimization: it is
+            // reported like an error (the shard's state is only swapped when a job finishes).
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.optimize_once()));
+            let result = run.unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(quiver_shard::ShardError::Corrupt(format!(
+                    "optimization panicked: {why}"
+                )))
+            });
+            match result {
+                Ok(true) => {
+                    did = true;
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    *self.optimizer_error.lock() = Some(e.to_string());
+                    return Err(e.into());
+                }
             }
         }
-        Ok(false)
+        if did {
+            *self.optimizer_error.lock() = None;
+        }
+        Ok(did)
     }
 
     /// Declares a payload index (replacing an existing declaration of the field).
@@ -840,4 +885,17 @@ pub(crate) fn sharded_by_key(config: &CollectionConfig) -> bool {
 /// The shard of `id` among `shard_number` shards (the same on every node).
 pub fn route(id: &PointId, shard_number: u32) -> ShardId {
     (id.route_hash() % u64::from(shard_number.max(1))) as ShardId
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_optimizer_is_red_before_a_busy_one_is_yellow() {
+        assert_eq!(status_of(false, false), CollectionStatus::Green);
+        assert_eq!(status_of(true, false), CollectionStatus::Yellow);
+        assert_eq!(status_of(true, true), CollectionStatus::Red);
+        assert_eq!(status_of(false, true), CollectionStatus::Red);
+    }
 }

@@ -40,6 +40,14 @@ pub struct IndexSettings {
     pub payload_m: usize,
 }
 
+impl IndexSettings {
+    /// Whether graphs built with `self` are what `other` would build (`m`, `ef_construct`,
+    /// `payload_m`); the other settings only steer searches and builds yet to come.
+    pub fn builds_like(&self, other: &IndexSettings) -> bool {
+        (self.m, self.ef_construct, self.payload_m) == (other.m, other.ef_construct, other.payload_m)
+    }
+}
+
 impl Default for IndexSettings {
     fn default() -> Self {
         IndexSettings {
@@ -365,6 +373,14 @@ impl Segment {
 
     /// Rebuilds the quantized codes of an indexed segment for other quantization settings; the
     /// graphs stay (they do not depend on the codes).
+    /// Takes settings that change how the graphs are searched, not how they are built
+    /// (`full_scan_threshold`, `max_indexing_threads`): no rebuild needed.
+    pub fn retune(&mut self, settings: IndexSettings) {
+        if let Some(ix) = self.index.as_mut() {
+            ix.settings = settings;
+        }
+    }
+
     pub fn requantize(&mut self, params: &BTreeMap<String, Int8Params>) {
         let codes = self.quantize(params);
         if let Some(ix) = self.index.as_mut() {

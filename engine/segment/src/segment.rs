@@ -48,10 +48,6 @@ impl PointView for StoredPoint<'_> {
     }
 }
 
-/// Below this many bytes of vectors an unindexed segment is "small" for `indexed_only` (Qdrant's
-/// default `full_scan_threshold`, 10,000 KB).
-const SMALL_SEGMENT_BYTES: usize = 10_000 * 1024;
-
 static EMPTY_PAYLOAD: std::sync::LazyLock<Payload> = std::sync::LazyLock::new(Payload::new);
 
 impl Segment {
@@ -329,9 +325,6 @@ impl Segment {
         })?;
         let k = req.limit.saturating_add(req.offset);
         let filter = req.filter.as_ref().filter(|f| !f.is_empty());
-        if req.params.indexed_only && self.index.is_none() && self.dense_bytes() > SMALL_SEGMENT_BYTES {
-            return Ok(Vec::new());
-        }
         let mut top = TopK::new(k);
         let higher_is_better;
         match (storage, &req.query) {

@@ -1,18 +1,21 @@
 //! The optimizer: one job at a time per shard, each built off to the side without holding a lock
 //! and swapped in under the write lock, while searches and writes go on.
 //!
-//! - Index: seal a segment past `indexing_threshold` (or whose graphs were built with other
-//!   settings) and build its graphs on a copy. A sealed segment takes no new points (they go to an
+//! - Index: seal a segment past `indexing_threshold` (or whose graphs were built with another
+//!   `m`, `ef_construct` or `payload_m`) and build its graphs on a copy. A sealed segment takes no new points (they go to an
 //!   appendable one); deletes and payload edits apply to it in place, which a graph tolerates
 //!   because they never move an offset or change a vector. The graphs attach as they are.
 //! - Rebuild (vacuum and merge): copy the live points of one segment whose deleted share passed
-//!   `deleted_threshold`, or of the smallest indexed segments beyond `default_segment_number`, into
+//!   `deleted_threshold` (if it has at least `vacuum_min_vector_number` vectors), or of the smallest indexed segments beyond `default_segment_number`, into
 //!   a new segment and index it. At the swap every copied point is checked against its source
 //!   (which only lost points or had payloads edited meanwhile), then the sources are replaced.
 //! - Layout: with `is_tenant` / `is_principal` fields declared, every segment the optimizer
 //!   writes stores its points ordered by them (an Index job rewrites the segment in that order
 //!   instead of indexing it in place), so one tenant's or one range's points are contiguous.
-//! - Fields / Quantize: refresh a segment's payload field indexes or its int8 codes in place.
+//!   A merge never makes a segment of more than `max_segment_size`.
+//! - Fields / Quantize / Retune: refresh a segment's payload field indexes, its int8 codes, or
+//!   the settings that only steer searches (`full_scan_threshold`, `max_indexing_threads`) in
+//!   place.
 //!
 //! Crash safety: nothing on disk changes until the next checkpoint writes the new segments into
 //! new folders and swaps the manifest, so a kill mid-job leaves the last checkpoint intact and the
@@ -35,6 +38,9 @@ enum Job {
     Fields(usize),
     /// Quantization settings changed (or the segment was just loaded): rebuild the codes.
     Quantize(usize),
+    /// Search-side HNSW settings changed (`full_scan_threshold`, `max_indexing_threads`): the
+    /// graphs stay.
+    Retune(usize),
 }
 
 fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
@@ -49,12 +55,19 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
         // Value graphs need the graph build's machinery: a newly declared field re-indexes.
         Some(index) => {
             !s.segment.is_empty()
-                && (index.settings != opts.settings
+                && (!index.settings.builds_like(&opts.settings)
                     || (opts.settings.payload_m > 0 && built_without_a_declared_field(&s.segment, opts)))
         }
     });
     if let Some(i) = index {
         return Some(Job::Index(i));
+    }
+    let retune = state
+        .slots
+        .iter()
+        .position(|s| s.segment.index().is_some_and(|ix| ix.settings != opts.settings));
+    if let Some(i) = retune {
+        return Some(Job::Retune(i));
     }
     let fields = state
         .slots
@@ -71,10 +84,12 @@ fn next_job(state: &State, opts: &OptimizerOptions) -> Option<Job> {
     if let Some(i) = quantize {
         return Some(Job::Quantize(i));
     }
+    // Qdrant's `vacuum_min_vector_number`: segments of fewer vectors are not worth a rebuild.
     let vacuum = state.slots.iter().position(|s| {
         let holes = s.segment.capacity() - s.segment.len();
         s.segment.index().is_some()
-            && holes >= opts.vacuum_min_vectors.max(1)
+            && holes > 0
+            && s.segment.capacity() >= opts.vacuum_min_vectors
             && holes as f64 > opts.deleted_threshold * s.segment.capacity() as f64
     });
     if let Some(i) = vacuum {
@@ -160,6 +175,11 @@ impl LocalShard {
                     tracing::info!(shard = %self.dir().display(), points, "quantized codes rebuilt");
                     return Ok(true);
                 }
+                Job::Retune(i) => {
+                    state.slots[i].segment.retune(opts.settings);
+                    state.slots[i].dirty = true;
+                    return Ok(true);
+                }
                 Job::Index(i) => {
                     let slot = &mut state.slots[i];
                     slot.sealed = true;
@@ -180,6 +200,14 @@ impl LocalShard {
             self.building.store(true, Ordering::Release);
             work
         };
+        // `building` falls back even if the build panics (the collection reports the panic).
+        struct Built<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Built<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _built = Built(&self.building);
         let what = match job {
             Work::Index(uid, copy) => {
                 let index = copy.build_index(opts.settings, &opts.fields, &opts.quantization);
@@ -230,7 +258,6 @@ impl LocalShard {
                 format!("rebuilt {} segments into one of {points} points", uids.len())
             }
         };
-        self.building.store(false, Ordering::Release);
         tracing::info!(
             shard = %self.dir().display(),
             secs = started.elapsed().as_secs_f64(),

@@ -207,9 +207,17 @@ impl LocalShard {
     /// The best `limit + offset` points of this shard, best first.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         let state = self.state.read();
+        // `indexed_only`: skip segments still waiting for their graph, those past
+        // `indexing_threshold` (Qdrant's "small" segments are searched; with indexing off no
+        // segment waits for a graph, so none is skipped).
+        let threshold = self.indexing.read().threshold_kb.saturating_mul(1024);
+        let waiting = |seg: &Segment| {
+            req.params.indexed_only && threshold > 0 && seg.index().is_none() && seg.dense_bytes() > threshold
+        };
         let per_segment: Vec<Vec<ScoredPoint>> = state
             .slots
             .par_iter()
+            .filter(|s| !waiting(&s.segment))
             .map(|s| s.segment.search(req))
             .collect::<std::result::Result<_, _>>()?;
         let higher = higher_is_better(&self.config, &req.vector_name);

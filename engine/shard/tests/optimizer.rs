@@ -427,3 +427,92 @@ fn tenant_and_principal_fields_order_stored_points() {
         .count();
     assert_eq!(shard.count(Some(&filter)), want);
 }
+
+/// `indexed_only` skips a segment past `indexing_threshold` that has no graph yet (Qdrant's
+/// "not small" segments), and searches it once it is indexed; with indexing off nothing waits
+/// for a graph, so nothing is skipped.
+#[test]
+fn indexed_only_skips_segments_waiting_for_their_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = LocalShard::create(&dir.path().join("s"), config(), options(40)).unwrap();
+    // 1000 points of 64 B: 62 KB, past the 40 KB threshold, not yet optimized.
+    upsert(&shard, 0..1000, 1);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let q = vector(&mut rng, 3);
+    let mut req = request(&q, None, false);
+    assert_eq!(shard.search(&req).unwrap().len(), 10);
+    req.params.indexed_only = true;
+    assert!(
+        shard.search(&req).unwrap().is_empty(),
+        "the unindexed segment is skipped"
+    );
+    optimize_all(&shard);
+    assert_eq!(shard.search(&req).unwrap().len(), 10, "indexed now");
+    // A few new points in a small appendable segment are searched too.
+    upsert(&shard, 5000..5010, 2);
+    let hits = shard.search(&request(&q, None, true)).unwrap();
+    let mut only = request(&q, None, false);
+    only.params.indexed_only = true;
+    only.limit = 1010;
+    assert_eq!(shard.search(&only).unwrap().len(), 1010, "{}", hits.len());
+    // Indexing off: no segment waits for a graph.
+    let off = tempfile::tempdir().unwrap();
+    let shard = LocalShard::create(&off.path().join("s"), config(), options(0)).unwrap();
+    upsert(&shard, 0..1000, 1);
+    assert_eq!(shard.search(&req).unwrap().len(), 10);
+}
+
+/// A vacuum waits until the segment holds `vacuum_min_vector_number` vectors, whatever its
+/// deleted share; settings that only steer searches (`full_scan_threshold`) apply without a
+/// rebuild of the graphs.
+#[test]
+fn vacuum_needs_enough_vectors_and_search_settings_apply_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(40);
+    opts.indexing.vacuum_min_vectors = 5000;
+    opts.indexing.target_segments = 10;
+    let shard = LocalShard::create(&dir.path().join("s"), config(), opts.clone()).unwrap();
+    upsert(&shard, 0..3000, 1);
+    optimize_all(&shard);
+    let delete = |ids: std::ops::Range<u64>| {
+        shard
+            .update(
+                &UpdateOperation::Delete(PointSelector::Ids(ids.map(PointId::Num).collect())),
+                false,
+            )
+            .unwrap();
+    };
+    delete(0..2000);
+    let holes = shard.stats().deleted_slots;
+    assert!(holes >= 1000, "{:?}", shard.stats());
+    assert!(
+        !shard.optimizing(),
+        "segments of fewer than 5000 vectors are not vacuumed"
+    );
+    assert_eq!(optimize_all(&shard), 0);
+    assert_eq!(shard.stats().deleted_slots, holes);
+    opts.indexing.vacuum_min_vectors = 100;
+    shard.set_optimizer(opts.indexing.clone());
+    assert!(shard.optimizing());
+    optimize_all(&shard);
+    assert!(shard.stats().deleted_slots < holes, "{:?}", shard.stats());
+    assert_eq!(shard.count(None), 1000);
+    // A filter on g (a quarter of the points) traverses the graph; with a full-scan threshold
+    // above the segment's size it is scanned exactly, with the same graphs.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let q = vector(&mut rng, 3);
+    let filtered = request(&q, Some(json!({"g": 1})), false);
+    let before = shard.explain(&filtered);
+    assert!(
+        before.iter().any(|p| p.indexed && p.plan != Plan::Exact),
+        "{before:?}"
+    );
+    let indexed = shard.stats().indexed_vectors;
+    opts.indexing.settings.full_scan_threshold_kb = 100_000;
+    shard.set_optimizer(opts.indexing.clone());
+    assert!(shard.optimizing());
+    optimize_all(&shard);
+    let after = shard.explain(&filtered);
+    assert!(after.iter().all(|p| p.plan == Plan::Exact), "{after:?}");
+    assert_eq!(shard.stats().indexed_vectors, indexed);
+}

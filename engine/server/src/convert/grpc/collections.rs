@@ -205,8 +205,8 @@ pub fn info_out(info: &CollectionInfo) -> pb::CollectionInfo {
     pb::CollectionInfo {
         status: status as i32,
         optimizer_status: Some(pb::OptimizerStatus {
-            ok: true,
-            error: String::new(),
+            ok: info.optimizer_error.is_none(),
+            error: info.optimizer_error.clone().unwrap_or_default(),
         }),
         segments_count: info.segments_count as u64,
         config: Some(config_out(&info.config)),

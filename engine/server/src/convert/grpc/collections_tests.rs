@@ -95,6 +95,7 @@ fn create_collection_settings_are_reported_back() {
     assert!(c.params.sparse_vectors.contains_key("s"));
 
     let info = CollectionInfo {
+        optimizer_error: None,
         status: CollectionStatus::Green,
         points_count: 5,
         indexed_vectors_count: 0,

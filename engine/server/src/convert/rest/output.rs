@@ -78,7 +78,10 @@ pub fn collection_info(info: &CollectionInfo) -> Value {
         .collect();
     json!({
         "status": info.status,
-        "optimizer_status": "ok",
+        "optimizer_status": match &info.optimizer_error {
+            None => json!("ok"),
+            Some(e) => json!({"error": e}),
+        },
         "indexed_vectors_count": info.indexed_vectors_count,
         "points_count": info.points_count,
         "segments_count": info.segments_count,
