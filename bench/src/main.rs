@@ -226,7 +226,7 @@ fn indexed_searches(
         let strategies: Vec<String> = collection
             .explain(&probe)?
             .iter()
-            .flat_map(|st| st.shards.iter().flatten())
+            .flat_map(|st| st.shards.iter().flat_map(|(_, segments)| segments.iter()))
             .map(|p| format!("{:?} (est. {} of {})", p.plan, p.estimated_matches, p.points))
             .collect();
         println!("plan [{label:>6}]: {}", strategies.join(", "));

@@ -4,7 +4,7 @@
 //! indexes or `indexing_threshold` need to see what the planner saw.
 
 use quiver_shard::SegmentPlan;
-use quiver_types::{Query, QueryRequest, SearchRequest, WithPayload, WithVector};
+use quiver_types::{Query, QueryRequest, SearchRequest, ShardId, WithPayload, WithVector};
 
 use crate::error::Result;
 use crate::Collection;
@@ -15,8 +15,8 @@ pub struct StageExplain {
     /// `query` for the request itself, `prefetch[i]` for a prefetch.
     pub stage: String,
     pub using: String,
-    /// Per shard, per segment.
-    pub shards: Vec<Vec<SegmentPlan>>,
+    /// Per local shard (its id), per segment.
+    pub shards: Vec<(ShardId, Vec<SegmentPlan>)>,
 }
 
 impl Collection {
@@ -47,7 +47,11 @@ impl Collection {
             stages.push(StageExplain {
                 stage,
                 using: using.to_string(),
-                shards: self.shards().iter().map(|(_, s)| s.explain(&search)).collect(),
+                shards: self
+                    .shards()
+                    .iter()
+                    .map(|(id, s)| (*id, s.explain(&search)))
+                    .collect(),
             });
             Ok(())
         };

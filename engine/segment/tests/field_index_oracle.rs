@@ -1,5 +1,7 @@
 //! Property: a search answered through payload field indexes (an exact scan of their candidates)
-//! returns exactly the points a brute-force filter check selects, before and after payload edits
+//! returns exactly the points a brute-force filter check selects, for every indexed field type
+//! (keyword, uuid, numbers, bool, datetime, text, geo, a path through an array of objects) and
+//! filters of every shape (must, should, must_not, nested, min_should), before and after payload edits
 //! of the indexed segment; a filtered graph traversal over the candidates (the full graph, or a
 //! value graph of the filtered field, on original or int8 vectors) returns only matching points,
 //! and most of them.
@@ -59,8 +61,28 @@ fn payload_strategy() -> impl Strategy<Value = Value> {
         Just(json!({"lat": "1", "lon": 2})),
         Just(json!(3))
     ];
-    (kw, num, flag, when, text, place)
-        .prop_map(|(k, n, b, d, t, g)| json!({"k": k, "n": n, "b": b, "d": d, "t": t, "g": g}))
+    let uuid = prop_oneof![
+        Just(json!("550e8400-e29b-41d4-a716-446655440000")),
+        Just(json!("6ba7b810-9dad-11d1-80b4-00c04fd430c8")),
+        Just(json!([
+            "550e8400-e29b-41d4-a716-446655440000",
+            "00000000-0000-0000-0000-000000000001"
+        ])),
+        Just(json!("not-a-uuid"))
+    ];
+    // An array of objects, indexed through `o[].k`.
+    let objects = prop::collection::vec(
+        prop_oneof![
+            Just(json!({"k": "a"})),
+            Just(json!({"k": "b"})),
+            Just(json!({"j": "a"}))
+        ],
+        0..3,
+    )
+    .prop_map(Value::from);
+    ((kw, num, flag, when, text, place), (uuid, objects)).prop_map(|((k, n, b, d, t, g), (u, o))| {
+        json!({"k": k, "n": n, "b": b, "d": d, "t": t, "g": g, "u": u, "o": o})
+    })
 }
 
 fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
@@ -118,7 +140,73 @@ fn predicate_strategy() -> impl Strategy<Value = (String, FieldPredicate)> {
             Just(("t".to_string(), FieldPredicate::Match(Match::Phrase(q.into())))),
         ]),
         geo_predicate_strategy().prop_map(|p| ("g".to_string(), p)),
+        prop_oneof![
+            Just("550e8400-e29b-41d4-a716-446655440000"),
+            Just("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+        ]
+        .prop_map(|u| (
+            "u".to_string(),
+            FieldPredicate::Match(Match::Value(ValueVariant::Keyword(u.into())))
+        )),
+        prop_oneof![Just("a"), Just("b")].prop_map(|k| (
+            "o[].k".to_string(),
+            FieldPredicate::Match(Match::Value(ValueVariant::Keyword(k.into())))
+        )),
+        Just((
+            "n".to_string(),
+            FieldPredicate::Match(Match::Any(vec![
+                ValueVariant::Integer(2),
+                ValueVariant::Integer(7)
+            ]))
+        )),
+        Just((
+            "k".to_string(),
+            FieldPredicate::Match(Match::Except(vec![ValueVariant::Keyword("a".into())]))
+        )),
+        (0.0f64..3.0).prop_map(|lo| (
+            "o".to_string(),
+            FieldPredicate::ValuesCount(Range {
+                gte: Some(lo),
+                ..Range::default()
+            })
+        )),
+        any::<bool>().prop_map(|e| ("k".to_string(), FieldPredicate::IsEmpty(e))),
     ]
+}
+
+/// How the predicates are joined: all `must`; one `should`; the first a `must` and the others
+/// `must_not`; a nested filter of `should`; at least two of them (`min_should`).
+fn shaped(shape: u8, conditions: Vec<Condition>) -> Filter {
+    let mut it = conditions.clone().into_iter();
+    match shape {
+        0 => Filter {
+            must: conditions,
+            ..Filter::default()
+        },
+        1 => Filter {
+            should: conditions,
+            ..Filter::default()
+        },
+        2 => Filter {
+            must: it.next().into_iter().collect(),
+            must_not: it.collect(),
+            ..Filter::default()
+        },
+        3 => Filter {
+            must: vec![Condition::Filter(Box::new(Filter {
+                should: conditions,
+                ..Filter::default()
+            }))],
+            ..Filter::default()
+        },
+        _ => Filter {
+            min_should: Some(quiver_types::MinShould {
+                conditions,
+                min_count: 2,
+            }),
+            ..Filter::default()
+        },
+    }
 }
 
 fn geo_predicate_strategy() -> impl Strategy<Value = FieldPredicate> {
@@ -214,7 +302,8 @@ proptest! {
     #[test]
     fn indexed_filters_equal_brute_force(
         payloads in prop::collection::vec(payload_strategy(), 1..120),
-        preds in prop::collection::vec(predicate_strategy(), 1..3),
+        preds in prop::collection::vec(predicate_strategy(), 1..4),
+        shape in 0u8..5,
         edits in prop::collection::vec((0usize..120, payload_strategy()), 0..20),
         full_scan_kb in prop_oneof![Just(0usize), Just(1_000_000usize)],
         payload_m in prop_oneof![Just(0usize), Just(6usize)],
@@ -235,6 +324,8 @@ proptest! {
             (path("d"), FieldKind::Datetime),
             (path("t"), FieldKind::Text),
             (path("g"), FieldKind::Geo),
+            (path("u"), FieldKind::Keyword),
+            (path("o[].k"), FieldKind::Keyword),
         ];
         // A low full-scan threshold sends filters to the graph; a high one to the exact scan.
         // payload_m > 0 builds value graphs (every value is a group at threshold 0), so covered
@@ -248,10 +339,8 @@ proptest! {
         let index = seg.build_index(settings, &declared, &quantization);
         prop_assert_eq!(index.value_graphs.is_empty(), payload_m == 0 || full_scan_kb > 0);
         seg.set_index(index);
-        let filter = Filter {
-            must: preds.iter().map(|(k, p)| Condition::Field(FieldCondition { key: path(k), predicates: vec![p.clone()] })).collect(),
-            ..Filter::default()
-        };
+        let conditions = preds.iter().map(|(k, p)| Condition::Field(FieldCondition { key: path(k), predicates: vec![p.clone()] })).collect();
+        let filter = shaped(shape, conditions);
         let oracle: BTreeSet<PointId> = seg.matching_ids(Some(&filter)).into_iter().collect();
         check(&seg, &filter, &oracle, full_scan_kb == 0)?;
         for (i, p) in &edits {

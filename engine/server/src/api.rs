@@ -452,12 +452,22 @@ impl Api {
             .await
     }
 
-    /// The query's answer and the planner's decisions for it.
+    /// The query's answer and the planner's decisions for it. In a cluster the answer covers
+    /// every shard, as without `explain`, and the decisions those of this node's replicas.
     pub async fn query_explained(
         &self,
         name: String,
         req: QueryRequest,
+        opts: ReadOptions,
     ) -> ApiResult<(Vec<ScoredPoint>, Vec<quiver_collection::StageExplain>)> {
+        if let Some(d) = &self.cluster {
+            let hits = d.query(name.clone(), req.clone(), opts).await?;
+            let plans = self
+                .blocking(move |c| c.get(&name)?.explain(&req).map_err(Into::into))
+                .await?;
+            return Ok((hits, plans));
+        }
+        self.single_node_keys(&name, &opts.shard_keys).await?;
         self.blocking(move |c| {
             let collection = c.get(&name)?;
             let plans = collection.explain(&req)?;

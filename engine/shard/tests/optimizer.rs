@@ -288,13 +288,20 @@ fn segments_are_indexed_and_stay_correct_through_edits_and_restarts() {
 fn threshold_zero_disables_indexing_and_settings_changes_reindex() {
     let dir = tempfile::tempdir().unwrap();
     let shard = LocalShard::create(&dir.path().join("s"), config(), options(0)).unwrap();
-    upsert(&shard, 0..3000, 1);
+    for batch in 0..30 {
+        upsert(&shard, batch * 100..(batch + 1) * 100, batch);
+    }
     assert!(!shard.optimizing());
     assert_eq!(optimize_all(&shard), 0);
     assert_eq!(shard.stats().indexed_vectors, 0);
-    // Restoring the threshold indexes.
+    // Ingestion only appended: 30 batches filled two segments (1500 points each), no more.
+    let segments = shard.stats().segments;
+    assert_eq!(segments, 2, "{:?}", shard.stats());
+    // Restoring the threshold indexes each of them once (a job per segment, no merge or
+    // rebuild after).
     shard.set_optimizer(options(40).indexing);
-    assert!(optimize_all(&shard) >= 1);
+    assert_eq!(optimize_all(&shard), segments);
+    assert_eq!(shard.stats().indexed_segments, segments);
     let indexed = shard.stats().indexed_vectors;
     assert!(indexed > 0);
     // Other HNSW settings re-index every indexed segment.

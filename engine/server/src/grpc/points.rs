@@ -341,7 +341,7 @@ impl Points for PointsService {
         let q = query::query(&req, "")?;
         let opts = routing::read_options(&req.shard_key_selector, &req.read_consistency, "")?;
         let (hits, plans) = if explain {
-            let (hits, plans) = self.api.query_explained(req.collection_name, q).await?;
+            let (hits, plans) = self.api.query_explained(req.collection_name, q, opts).await?;
             (hits, Some(plans))
         } else {
             (self.api.query(req.collection_name, q, opts).await?, None)

@@ -268,7 +268,7 @@ pub(crate) async fn query(
         }
     };
     if explain {
-        let (hits, plans) = s.api.query_explained(name, req).await?;
+        let (hits, plans) = s.api.query_explained(name, req, opts).await?;
         return Ok(ok(
             json!({"points": scored_list(&hits), "explain": output::explain(&plans)}),
             started,

@@ -323,5 +323,27 @@ async fn fusion_across_nodes_matches_a_single_node() {
             assert_eq!(g["payload"], w["payload"]);
         }
     }
+    // With explain, the answer still covers every shard; the plans are this node's replicas'.
+    let q = json!({"query": [0.9, 0.1, 1.0, 0.2], "limit": 300});
+    let got = cluster
+        .ok(
+            "POST",
+            "/collections/h/points/query?explain=true",
+            Some(q.clone()),
+        )
+        .await;
+    let want = alone.ok("POST", "/collections/h/points/query", Some(q)).await;
+    assert_eq!(got["points"].as_array().unwrap().len(), 300, "{got}");
+    assert_eq!(want["points"].as_array().unwrap().len(), 300);
+    let shards: Vec<u64> = got["explain"][0]["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["shard_id"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !shards.is_empty() && shards.len() < 3 && shards.iter().all(|s| *s < 3),
+        "{shards:?}"
+    );
     drop((a, b, c, single));
 }

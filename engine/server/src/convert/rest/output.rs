@@ -101,7 +101,6 @@ pub fn explain(stages: &[quiver_collection::StageExplain]) -> Value {
                 let shards: Vec<Value> = st
                     .shards
                     .iter()
-                    .enumerate()
                     .map(|(shard_id, segments)| {
                         let segments: Vec<Value> = segments
                             .iter()
