@@ -523,3 +523,84 @@ fn vacuum_needs_enough_vectors_and_search_settings_apply_in_place() {
     assert!(after.iter().all(|p| p.plan == Plan::Exact), "{after:?}");
     assert_eq!(shard.stats().indexed_vectors, indexed);
 }
+
+/// Searches and writes go on while the optimizer works: a reader and a writer thread run
+/// through every job; each search answers 10 points in score order, and every write is there
+/// afterwards.
+#[test]
+fn searches_and_writes_go_on_during_optimization() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let shard = Arc::new(LocalShard::create(&dir.path().join("s"), config(), options(40)).unwrap());
+    upsert(&shard, 0..4000, 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (reads, writes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let reader = {
+        let (shard, stop, reads) = (shard.clone(), stop.clone(), reads.clone());
+        std::thread::spawn(move || {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+            while !stop.load(Ordering::Relaxed) {
+                let q = vector(&mut rng, reads.load(Ordering::Relaxed));
+                let hits = search(&shard, &q, None, false);
+                assert_eq!(hits.len(), 10);
+                assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let writer = {
+        let (shard, stop, writes) = (shard.clone(), stop.clone(), writes.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let b = writes.load(Ordering::Relaxed);
+                upsert(&shard, 10_000 + b * 20..10_000 + (b + 1) * 20, b);
+                writes.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    let (r0, w0) = (reads.load(Ordering::Relaxed), writes.load(Ordering::Relaxed));
+    // The writer keeps making work: a bounded number of jobs, then stop.
+    let mut jobs = 0;
+    while jobs < 6 && shard.optimize_once().unwrap() {
+        jobs += 1;
+    }
+    let (r1, w1) = (reads.load(Ordering::Relaxed), writes.load(Ordering::Relaxed));
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    writer.join().unwrap();
+    assert!(jobs >= 2, "{jobs} jobs");
+    assert!(
+        r1 > r0 && w1 > w0,
+        "reads {r0}..{r1}, writes {w0}..{w1} while the optimizer ran"
+    );
+    let written = writes.load(Ordering::Relaxed);
+    assert_eq!(shard.count(None), 4000 + written as usize * 20);
+    optimize_all(&shard);
+    assert!(recall(&shard, None) >= 0.95);
+}
+
+/// A merge joins the smallest indexed segments beyond `default_segment_number` but never makes
+/// one of more than `max_segment_size` points.
+#[test]
+fn merges_stop_at_the_maximum_segment_size() {
+    for (cap, want_segments) in [(2500usize, 4usize), (3000, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(40);
+        opts.indexing.target_segments = 1;
+        opts.indexing.max_segment_points = cap;
+        let shard = LocalShard::create(&dir.path().join("s"), config(), opts).unwrap();
+        // Four appended segments of 1500 points each.
+        upsert(&shard, 0..6000, 1);
+        optimize_all(&shard);
+        let sizes: Vec<usize> = shard
+            .explain(&request(&[1.0; DIM], None, false))
+            .iter()
+            .map(|p| p.points)
+            .collect();
+        assert!(sizes.iter().all(|&n| n <= cap), "cap {cap}: {sizes:?}");
+        assert_eq!(sizes.len(), want_segments, "cap {cap}: {sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 6000);
+    }
+}
