@@ -252,6 +252,21 @@ impl Engine {
             .map(drop)
     }
 
+    /// Drops the replica of `shard` of `collection` on `peer` (the engine refuses to drop the
+    /// last Active replica).
+    pub async fn drop_replica(
+        &self,
+        base: &str,
+        collection: &str,
+        shard: u32,
+        peer: u64,
+    ) -> Result<(), EngineError> {
+        let body = json!({"drop_replica": {"shard_id": shard, "peer_id": peer}});
+        self.admin(base, &format!("/collections/{collection}/cluster"), Some(body))
+            .await
+            .map(drop)
+    }
+
     /// The collection's info, or None when it does not exist.
     pub async fn collection(&self, base: &str, name: &str) -> Result<Option<Value>, EngineError> {
         let path = format!("/collections/{name}");

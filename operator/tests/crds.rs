@@ -137,6 +137,37 @@ fn collection_and_backup_rules() {
             .is_err(),
         "sharding method is immutable"
     );
+    let with = |patch: serde_json::Value| {
+        let mut v = serde_json::to_value(&base).unwrap();
+        for (k, x) in patch.as_object().unwrap() {
+            v["spec"][k] = x.clone();
+        }
+        serde_json::from_value::<VectorCollection>(v).unwrap()
+    };
+    let named = with(json!({"collectionName": "docs-v1"}));
+    assert!(named.validate_cel_update(&named).is_ok());
+    assert!(
+        with(json!({"collectionName": "docs-v2"}))
+            .validate_cel_update(&named)
+            .is_err(),
+        "collectionName is immutable"
+    );
+    assert!(
+        named.validate_cel_update(&base).is_err(),
+        "a collectionName is not added later"
+    );
+    let sparse = with(json!({"sparseVectors": {"text": {}}}));
+    assert!(sparse.validate_cel_update(&sparse).is_ok());
+    assert!(
+        sparse.validate_cel_update(&base).is_err(),
+        "sparse vectors are not added later"
+    );
+    assert!(
+        with(json!({"sparseVectors": {"text": {}, "title": {}}}))
+            .validate_cel_update(&sparse)
+            .is_err(),
+        "sparseVectors are immutable"
+    );
 
     let backup = |cols: serde_json::Value| {
         serde_json::from_value::<VectorBackup>(json!({

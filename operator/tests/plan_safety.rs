@@ -87,6 +87,14 @@ proptest! {
                 prop_assert!(o.voters.len() == 1, "{step:?} takes the leader away");
             }
         }
+        // A restart of a voter keeps a majority of the voters running (a lone voter has none
+        // to keep).
+        if let (Step::Upgrade(_), Some(peer)) = (&step, target(&step, &o)) {
+            let n = o.voters.len();
+            if o.voters.contains(&peer) && n > 1 {
+                prop_assert!(n - 1 > n / 2, "{step:?} restarts one of {n} voters: no majority left");
+            }
+        }
         if let Step::Demote(p) | Step::RemovePeer(p) = step {
             let remaining = o.voters.iter().filter(|v| **v != p).count();
             prop_assert!(remaining >= 1, "{step:?} leaves no voter");

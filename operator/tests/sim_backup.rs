@@ -209,4 +209,39 @@ async fn a_backup_lands_in_s3_and_restores_into_a_new_collection() {
         .collect();
     assert_eq!(payloads.len(), 3);
     assert!(payloads.contains(&150));
+
+    // Written to after the restore, the resource deleted (Retain keeps the collection) and
+    // applied again, as GitOps would: the collection is adopted, not restored over.
+    let more: Vec<Value> = (1001..=1005)
+        .map(|i| json!({"id": i, "vector": [1.0, 1.0, 2.0, 3.0]}))
+        .collect();
+    let r = http
+        .put(format!("{base}/collections/docs-copy/points?wait=true"))
+        .json(&json!({"points": more}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let api = sim.collections();
+    api.delete("docs-copy", &Default::default()).await.unwrap();
+    let started = Instant::now();
+    while api.get_opt("docs-copy").await.unwrap().is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the resource is not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    api.create(&PostParams::default(), &copy).await.unwrap();
+    wait_ready("docs-copy", true).await;
+    let count: Value = http
+        .post(format!("{base}/collections/docs-copy/points/count"))
+        .json(&json!({"exact": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["result"]["count"], 305, "restored over live data: {count}");
 }

@@ -93,6 +93,29 @@ async fn collections_follow_their_resources() {
     let live = info(&base, "kept").await.unwrap();
     assert_eq!(live["config"]["hnsw_config"]["m"], 40);
     assert_eq!(live["config"]["params"]["replication_factor"], 2);
+    // Lowered again: the extra replica of each shard is dropped (the engine's layout says so).
+    api.patch(
+        "kept",
+        &PatchParams::default(),
+        &merge(json!({"replicationFactor": 1})),
+    )
+    .await
+    .unwrap();
+    wait_collection(&sim, "kept", "replication factor lowered", |s| {
+        s.phase == CollectionPhase::Ready && s.shard_replicas.as_deref() == Some("2/2")
+    })
+    .await;
+    let replicas: Value = reqwest::get(format!("{base}/quiver/collections/kept/replicas"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replicas["result"].as_array().unwrap().len(), 2, "{replicas}");
+    assert_eq!(
+        info(&base, "kept").await.unwrap()["config"]["params"]["replication_factor"],
+        1
+    );
 
     // Immutable: the vector size. Stalled, naming the field; the engine collection is untouched.
     api.patch(

@@ -180,6 +180,17 @@ pub fn immutable_drift(spec: &VectorCollectionSpec, info: &Value) -> Option<Stri
             }
         }
     }
+    // Sparse vectors by name (their settings may be filled in with engine defaults).
+    let have_sparse: std::collections::BTreeSet<String> = params["sparse_vectors"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let want_sparse: std::collections::BTreeSet<String> = spec.sparse_vectors.keys().cloned().collect();
+    if have_sparse != want_sparse {
+        return Some(format!(
+            "sparseVectors are {have_sparse:?} in the engine, {want_sparse:?} declared; they cannot change: create a new collection"
+        ));
+    }
     let method = params["sharding_method"].as_str().unwrap_or("auto");
     let want_method = if spec.sharding.method == ShardingMethod::Custom {
         "custom"
@@ -235,9 +246,58 @@ pub fn index_changes(spec: &VectorCollectionSpec, info: &Value) -> Vec<IndexChan
     out
 }
 
+/// Which replica of a shard to drop when it has more than `want`: none while any replica is not
+/// Active (a copy in flight, a recovery), else the one on the most loaded peer (`load` counts
+/// a peer's replicas over every collection), the highest peer id among equals, so repeated
+/// reconciles pick the same one.
+pub fn replica_to_drop(
+    replicas: &std::collections::BTreeMap<u64, crate::engine::ReplicaState>,
+    want: usize,
+    load: impl Fn(u64) -> usize,
+) -> Option<u64> {
+    let all_active = replicas
+        .values()
+        .all(|r| *r == crate::engine::ReplicaState::Active);
+    if replicas.len() <= want.max(1) || !all_active {
+        return None;
+    }
+    replicas.keys().copied().max_by_key(|p| (load(*p), *p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_sparse_vectors_are_an_immutable_drift() {
+        let s = spec(json!({"sparseVectors": {"text": {}}}));
+        let mut i = info(json!({"vectors": {"size": 4, "distance": "Cosine"}}), json!({}));
+        assert!(immutable_drift(&s, &i).unwrap().contains("sparseVectors"));
+        i["config"]["params"]["sparse_vectors"] = json!({"text": {"modifier": "none"}});
+        assert_eq!(immutable_drift(&s, &i), None);
+        assert!(immutable_drift(&spec(json!({})), &i)
+            .unwrap()
+            .contains("sparseVectors"));
+    }
+
+    #[test]
+    fn the_replica_dropped_is_on_the_busiest_peer_and_never_the_last() {
+        use crate::engine::ReplicaState::{Active, Partial};
+        let three: std::collections::BTreeMap<u64, _> = [(1, Active), (2, Active), (3, Active)].into();
+        let load = |p: u64| if p == 2 { 5 } else { 1 };
+        assert_eq!(replica_to_drop(&three, 2, load), Some(2));
+        assert_eq!(
+            replica_to_drop(&three, 2, |_| 0),
+            Some(3),
+            "ties go to the highest id"
+        );
+        assert_eq!(replica_to_drop(&three, 3, load), None);
+        // replicationFactor 0 is never a reason to drop the last replica.
+        let one: std::collections::BTreeMap<u64, _> = [(1, Active)].into();
+        assert_eq!(replica_to_drop(&one, 0, load), None);
+        let copying: std::collections::BTreeMap<u64, _> = [(1, Active), (2, Partial), (3, Active)].into();
+        assert_eq!(replica_to_drop(&copying, 1, load), None);
+    }
 
     fn spec(extra: Value) -> VectorCollectionSpec {
         let mut base = json!({

@@ -29,10 +29,12 @@ use super::status::Condition;
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.clusterRef == oldSelf.clusterRef").message("clusterRef is immutable"))]
+#[x_kube(validation = Rule::new("(has(self.collectionName) ? self.collectionName : '') == (has(oldSelf.collectionName) ? oldSelf.collectionName : '')").message("collectionName is immutable"))]
+#[x_kube(validation = Rule::new("has(self.sparseVectors) == has(oldSelf.sparseVectors) && (!has(self.sparseVectors) || self.sparseVectors == oldSelf.sparseVectors)").message("sparseVectors are immutable: create a new collection"))]
 pub struct VectorCollectionSpec {
     /// The `VectorCluster` (same namespace) the collection lives in.
     pub cluster_ref: String,
-    /// The collection's name in the engine (default: the resource's name).
+    /// The collection's name in the engine (default: the resource's name). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_name: Option<String>,
     /// Named dense vectors (`""` is the unnamed default vector). Immutable.

@@ -297,6 +297,14 @@ fn upgrade_step(desired: &Desired, leader: PeerId, observed: &Observed) -> Step 
             pod.index
         ));
     }
+    // Restarting one of two voters leaves one of two: no majority, so no writes meanwhile. (A
+    // lone voter has no majority to keep; its restart is the downtime a single node means.)
+    if observed.voters.len() == 2 && observed.voters.contains(&peer) {
+        return Step::Stalled(format!(
+            "a cluster of 2 voters loses its raft majority while either restarts: scale to 3 nodes to upgrade node {} without downtime",
+            pod.index
+        ));
+    }
     if peer == leader && desired.supervised && observed.voters.len() > 1 {
         return Step::Wait(format!(
             "updateStrategy.mode is Supervised: every follower runs the new revision; set it to Automatic to hand over and restart the leader (node {})",

@@ -171,6 +171,22 @@ async fn converge(
         return Ok(Outcome::Progressing("Creating", format!("collection {how}")));
     };
     if let Some(b) = &spec.bootstrap {
+        // A resource that finds its collection already there and holding points (applied again
+        // by GitOps after a Retain delete, say) adopts it: restoring would overwrite live data.
+        // One whose operator created the collection has left Pending, so a restore cut short
+        // by a restart is simply redone.
+        let points = info["points_count"].as_u64().unwrap_or(0);
+        if !status.restored && status.phase == CollectionPhase::Pending && points > 0 {
+            status.restored = true;
+            event(
+                ctx,
+                qcol,
+                true,
+                "BootstrapSkipped",
+                format!("collection `{name}` already holds {points} points: adopted as it is, not restored from `{}`", b.backup),
+            )
+            .await;
+        }
         if !status.restored {
             return restore(ctx, qcol, ns, name, ep, b, status).await;
         }
@@ -301,6 +317,23 @@ async fn converge(
             "AddingReplica",
             format!("copying shard {} to peer {to}", s.shard_id),
         ));
+    }
+    // A lowered replicationFactor: one replica dropped per reconcile.
+    let load = |p: u64| {
+        ep.view
+            .layout
+            .iter()
+            .filter(|l| l.replicas.contains_key(&p))
+            .count()
+    };
+    for s in &layout {
+        if let Some(peer) = crate::build::collection::replica_to_drop(&s.replicas, want, load) {
+            ep.engine.drop_replica(&ep.base, name, s.shard_id, peer).await?;
+            return Ok(Outcome::Progressing(
+                "DroppingReplica",
+                format!("dropping the replica of shard {} on peer {peer}", s.shard_id),
+            ));
+        }
     }
     Ok(Outcome::Ready)
 }
