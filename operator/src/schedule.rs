@@ -136,6 +136,23 @@ impl Cron {
         }
         None
     }
+    /// The latest scheduled minute after `last` and at most `now`: after a long pause (the
+    /// operator down, say) one backup is due, not one per missed slot.
+    pub fn latest_due(&self, last: Timestamp, now: Timestamp) -> Option<Timestamp> {
+        let mut due = None;
+        let mut t = last;
+        // At most a year of minutes; past that, the newest found is as good.
+        for _ in 0..(366 * 24 * 60) {
+            match self.next_after(t) {
+                Some(next) if next <= now => {
+                    due = Some(next);
+                    t = next;
+                }
+                _ => break,
+            }
+        }
+        due
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +184,19 @@ mod tests {
         assert_eq!(
             c.next_after(at("2026-12-02T00:00:00Z")),
             Some(at("2026-12-06T01:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn only_the_latest_missed_slot_is_due() {
+        let c = Cron::parse("0 * * * *").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.latest_due(at("2026-12-02T01:30:00Z"), at("2026-12-02T05:10:00Z")),
+            Some(at("2026-12-02T05:00:00Z"))
+        );
+        assert_eq!(
+            c.latest_due(at("2026-12-02T05:00:00Z"), at("2026-12-02T05:10:00Z")),
+            None
         );
     }
 

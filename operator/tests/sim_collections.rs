@@ -148,6 +148,11 @@ async fn collections_follow_their_resources() {
         s.phase == CollectionPhase::Ready
     })
     .await;
+    // The operator writes status and finalizers only: the spec's generation counts the test's
+    // own four spec changes after the create, however many reconciles ran.
+    let kept = api.get("kept").await.unwrap();
+    assert_eq!(kept.metadata.generation, Some(5), "someone else wrote the spec");
+    assert_eq!(kept.status.unwrap().observed_generation, Some(5));
 
     // Vanished: deleted in the engine behind the operator's back, it is created again.
     reqwest::Client::new()

@@ -230,7 +230,7 @@ pub async fn schedule(
         status.last_schedule_time = Some(now.0.to_string());
         return Ok(until(&cron, now.0));
     };
-    if let Some(due) = cron.next_after(last).filter(|t| *t <= now.0) {
+    if let Some(due) = cron.latest_due(last, now.0) {
         let stamp = due.strftime("%Y%m%d-%H%M").to_string();
         let name = format!("{}-{stamp}", qvc.name_any());
         let backup = VectorBackup {
@@ -256,19 +256,47 @@ pub async fn schedule(
     }
     // Retention: the newest `retention` scheduled backups stay (names sort by time).
     let lp = ListParams::default().labels(&format!("{SCHEDULED_BY}={}", qvc.name_any()));
-    let mut mine: Vec<String> = api.list(&lp).await?.items.iter().map(|b| b.name_any()).collect();
-    mine.sort();
-    let keep = plan.retention as usize;
-    if mine.len() > keep {
-        for old in &mine[..mine.len() - keep] {
-            match api.delete(old, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+    let mine: Vec<(String, BackupPhase)> = api
+        .list(&lp)
+        .await?
+        .items
+        .iter()
+        .map(|b| (b.name_any(), b.status.clone().unwrap_or_default().phase))
+        .collect();
+    for old in expired(mine, plan.retention as usize) {
+        match api.delete(&old, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(until(&cron, now.0))
+}
+
+/// The scheduled backups retention removes (names sort by time): completed ones beyond the
+/// newest `keep`, and failed ones older than the newest backup. A failure never counts toward
+/// `keep`, so a run of failures cannot push out the last good backups; a backup still in
+/// flight is never removed.
+fn expired(mut backups: Vec<(String, BackupPhase)>, keep: usize) -> Vec<String> {
+    backups.sort_by(|a, b| a.0.cmp(&b.0));
+    let newest = backups.last().map(|(n, _)| n.clone());
+    let completed: Vec<&String> = backups
+        .iter()
+        .filter(|(_, p)| *p == BackupPhase::Completed)
+        .map(|(n, _)| n)
+        .collect();
+    let mut out: Vec<String> = completed[..completed.len().saturating_sub(keep)]
+        .iter()
+        .map(|n| (*n).clone())
+        .collect();
+    out.extend(
+        backups
+            .iter()
+            .filter(|(n, p)| *p == BackupPhase::Failed && Some(n) != newest.as_ref())
+            .map(|(n, _)| n.clone()),
+    );
+    out.sort();
+    out
 }
 
 fn until(cron: &Cron, now: Timestamp) -> Duration {
@@ -276,4 +304,29 @@ fn until(cron: &Cron, now: Timestamp) -> Duration {
         .and_then(|t| Duration::try_from(t.duration_since(now)).ok())
         .unwrap_or(Duration::from_secs(3600))
         .max(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_counts_completed_backups_only() {
+        use BackupPhase::{Completed, Failed, Running};
+        let b = |n: &str, p| (n.to_string(), p);
+        // Two kept: the newest two completed; failures never push them out.
+        let all = vec![
+            b("vec-1", Completed),
+            b("vec-2", Completed),
+            b("vec-3", Failed),
+            b("vec-4", Completed),
+            b("vec-5", Failed),
+            b("vec-6", Running),
+        ];
+        assert_eq!(expired(all, 2), vec!["vec-1", "vec-3", "vec-5"]);
+        // The newest failure stays in sight, and so do the completed ones it came after.
+        let failing = vec![b("vec-1", Completed), b("vec-2", Failed), b("vec-3", Failed)];
+        assert_eq!(expired(failing, 1), vec!["vec-2"]);
+        assert!(expired(vec![b("vec-1", Running)], 0).is_empty());
+    }
 }
