@@ -41,6 +41,7 @@ helm install quiver charts/quiver --namespace "$NS" \
 echo "== object store (MinIO) for backups"
 kubectl -n "$NS" apply -f e2e-kind/minio.yaml
 kubectl -n "$NS" rollout status deploy/minio --timeout 180s
+kubectl -n "$NS" wait --for=condition=complete job/minio-bucket --timeout 180s
 
 echo "== scenarios"
 python3 -m venv .venv-e2e

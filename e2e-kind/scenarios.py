@@ -49,25 +49,62 @@ def patch(kind, name, spec):
     kubectl("patch", kind, name, "--type", "merge", "-p", json.dumps({"spec": spec}))
 
 
+class Forward(threading.Thread):
+    """Keeps `kubectl port-forward svc/vec` running: it follows one pod, and exits when that
+    pod goes (every pod restarts in an upgrade), so it is started again each time."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stop, self.proc, self.restarts = port, False, None, 0
+
+    def run(self):
+        while not self.stop:
+            self.proc = subprocess.Popen(["kubectl", "-n", NS, "port-forward", "svc/vec", f"{self.port}:6333"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc.wait()
+            if not self.stop:
+                self.restarts += 1
+                time.sleep(1)
+
+    def close(self):
+        self.stop = True
+        if self.proc:
+            self.proc.terminate()
+
+
 class Writer(threading.Thread):
-    """Writes through the client Service (port-forwarded) and reads acknowledged points back."""
+    """Writes through the client Service (port-forwarded) and reads acknowledged points back,
+    timing the longest stretch without a successful write and without a successful read."""
 
     def __init__(self, port):
         super().__init__(daemon=True)
         self.client = QdrantClient("localhost", port=port, timeout=10)
         self.acked, self.lost, self.stop = [], [], False
+        self.write_failures = self.read_failures = 0
+        self.longest_write_gap = self.longest_read_gap = 0.0
 
     def run(self):
         i = 1
+        last_write = last_read = time.time()
         while not self.stop:
             try:
                 self.client.upsert("docs", [models.PointStruct(id=i, vector=[1.0, i % 7, 0.5, 0.25])], wait=True)
                 self.acked.append(i)
                 i += 1
+                last_write = time.time()
+            except Exception:
+                self.write_failures += 1
+                self.longest_write_gap = max(self.longest_write_gap, time.time() - last_write)
+                time.sleep(0.2)
+                continue
+            try:
                 probe = self.acked[(i * 7919) % len(self.acked)]
                 if not self.client.retrieve("docs", [probe]):
                     self.lost.append(probe)
+                last_read = time.time()
             except Exception:
+                self.read_failures += 1
+                self.longest_read_gap = max(self.longest_read_gap, time.time() - last_read)
                 time.sleep(0.2)
 
 
@@ -82,7 +119,8 @@ def main():
            "spec": {"clusterRef": "vec", "vectors": {"": {"size": 4, "distance": "Cosine"}},
                     "sharding": {"shardNumber": 3}, "replicationFactor": 2}})
     wait("vectorcollection", "docs", "collection ready", lambda s: s.get("phase") == "Ready")
-    forward = subprocess.Popen(["kubectl", "-n", NS, "port-forward", "svc/vec", "16333:6333"])
+    forward = Forward(16333)
+    forward.start()
     time.sleep(3)
     writer = Writer(16333)
     writer.start()
@@ -94,8 +132,15 @@ def main():
         patch("vectorcluster", "vec", {"version": "v2"})
         wait("vectorcluster", "vec", "upgraded to v2", ready(3, "v2"))
         leader = status("vectorcluster", "vec")["leader"]
-        with urllib.request.urlopen("http://localhost:16333/quiver/node", timeout=10) as r:
-            peers = json.load(r)["result"]["raft"]["peers"]
+        for attempt in range(30):  # the port-forward may be starting again
+            try:
+                with urllib.request.urlopen("http://localhost:16333/quiver/node", timeout=10) as r:
+                    peers = json.load(r)["result"]["raft"]["peers"]
+                break
+            except OSError:
+                time.sleep(2)
+        else:
+            sys.exit("no node answered /quiver/node through the port-forward")
         leader_ip = peers[str(leader)]["uri"].split("//")[1].rsplit(":", 1)[0]
         for pod in json.loads(kubectl("get", "pods", "-l", "app.kubernetes.io/instance=vec", "-o", "json"))["items"]:
             if pod["status"].get("podIP") == leader_ip:
@@ -109,6 +154,11 @@ def main():
         writer.join(timeout=30)
     acked = list(writer.acked)
     assert not writer.lost, f"acknowledged points read as missing: {writer.lost[:10]}"
+    print(f"writes failed {writer.write_failures} times (longest gap {writer.longest_write_gap:.1f} s), "
+          f"reads {writer.read_failures} times (longest gap {writer.longest_read_gap:.1f} s); "
+          f"the port-forward was restarted {forward.restarts} times")
+    # Reads keep succeeding: a gap is a pod going plus a new port-forward, never minutes.
+    assert writer.longest_read_gap < 60, f"reads failed for {writer.longest_read_gap:.0f} s in a row"
     got = writer.client.retrieve("docs", acked)
     assert len(got) == len(acked), f"{len(acked) - len(got)} acknowledged points missing"
     print(f"ok: {len(acked)} acknowledged writes all present")
@@ -120,7 +170,7 @@ def main():
     count = writer.client.count("docs-restored", exact=True).count
     assert count >= len(acked), f"the restore holds {count} points, {len(acked)} were acknowledged before the backup"
     print(f"ok: restore holds {count} points")
-    forward.terminate()
+    forward.close()
 
 
 if __name__ == "__main__":
