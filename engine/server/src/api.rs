@@ -68,6 +68,9 @@ pub struct Api {
     remote: Option<Arc<RemoteSnapshots>>,
     /// This node's part of the cluster, in cluster mode.
     cluster: Option<Distributed>,
+    /// The address downloads (snapshot recovery from a URL) go out from: this node's own,
+    /// like every other outgoing connection (tests cut links per address pair).
+    source_address: Option<std::net::IpAddr>,
 }
 
 impl Api {
@@ -76,7 +79,22 @@ impl Api {
             catalog,
             remote: None,
             cluster: None,
+            source_address: None,
         }
+    }
+
+    /// Outgoing downloads bind `ip` (this node's address; `None`: the system's choice).
+    pub fn with_source_address(mut self, ip: Option<std::net::IpAddr>) -> Api {
+        self.source_address = ip;
+        self
+    }
+
+    /// An HTTP client whose connections leave from this node's own address.
+    pub fn http_client(&self) -> ApiResult<reqwest::Client> {
+        reqwest::Client::builder()
+            .local_address(self.source_address)
+            .build()
+            .map_err(|e| ApiError::Internal(format!("http client: {e}")))
     }
 
     /// Runs in cluster mode as a member of `d`.

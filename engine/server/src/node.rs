@@ -94,7 +94,14 @@ pub async fn run(
         .await?
         .with_context(|| format!("opening storage at {}", settings.storage.path.display()))?;
     let catalog = Arc::new(catalog);
-    let mut api = Api::new(Arc::clone(&catalog));
+    let own_ip: Option<IpAddr> = settings
+        .service
+        .host
+        .parse()
+        .ok()
+        .filter(|ip: &IpAddr| !ip.is_unspecified());
+    let mut api =
+        Api::new(Arc::clone(&catalog)).with_source_address(settings.cluster.p2p.source_address.or(own_ip));
     match settings.storage.snapshots_config.snapshots_storage.as_str() {
         "local" => {}
         "s3" => {

@@ -60,8 +60,18 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
-/// `?wait=true` (Qdrant's default for REST is false).
+/// `?wait=true` (Qdrant's default for REST is false), checking the write's other parameter,
+/// `ordering`, on the way: `weak`, `medium` and `strong` are all honoured as strong, since each
+/// shard's primary orders every write.
 pub(crate) fn wait_flag(q: &HashMap<String, String>) -> ApiResult<bool> {
+    if let Some(other) = q
+        .get("ordering")
+        .filter(|o| !matches!(o.as_str(), "weak" | "medium" | "strong"))
+    {
+        return Err(ApiError::invalid(format!(
+            "Query deserialize error: ordering: unknown variant `{other}`, expected one of `weak`, `medium`, `strong`"
+        )));
+    }
     match q.get("wait").map(String::as_str) {
         None => Ok(false),
         Some("true") | Some("1") => Ok(true),

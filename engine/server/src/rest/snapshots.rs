@@ -102,7 +102,7 @@ async fn fetch_location(
     let got = if location.starts_with("s3://") {
         s.api.fetch_remote_location(location, tmp.clone()).await
     } else {
-        fetch_url(location, &tmp).await
+        fetch_url(&s.api.http_client()?, location, &tmp).await
     };
     match got {
         Ok(()) => Ok((tmp.clone(), Some(tmp))),
@@ -299,9 +299,9 @@ fn temp_archive(s: &AppState) -> ApiResult<std::path::PathBuf> {
 
 /// Streams `url` into `to`; a status other than 200, or a broken transfer, is a 400 naming the
 /// location.
-async fn fetch_url(url: &str, to: &std::path::Path) -> ApiResult<()> {
+async fn fetch_url(client: &reqwest::Client, url: &str, to: &std::path::Path) -> ApiResult<()> {
     let bad = |why: String| ApiError::invalid(format!("Wrong input: location: cannot download {url}: {why}"));
-    let resp = reqwest::get(url).await.map_err(|e| bad(e.to_string()))?;
+    let resp = client.get(url).send().await.map_err(|e| bad(e.to_string()))?;
     if resp.status() != reqwest::StatusCode::OK {
         return Err(bad(format!("HTTP {}", resp.status())));
     }

@@ -78,6 +78,8 @@ fn points_round_trip_and_bad_input_harms_nothing() {
             ("PUT", "/collections/d", json!({"vectors": {"size": 3, "distance": "Cosin"}}), 400, "vectors"),
             ("PUT", "/collections/d", json!({"vectors": {"size": 0, "distance": "Dot"}}), 400, "vectors.size"),
             ("POST", "/collections/c/points/payload?wait=true", json!({"payload": {"a": 1}, "points": [777]}), 404, "No point with id 777"),
+            ("PUT", "/collections/c/points?wait=true&ordering=fast", json!({"points": [{"id": 1, "vector": [9.0, 9.0, 9.0]}]}), 400, "ordering"),
+            ("PUT", "/collections/c/points?wait=maybe", json!({"points": [{"id": 1, "vector": [9.0, 9.0, 9.0]}]}), 400, "wait"),
         ];
         for (method, path, body, code, needle) in bad {
             let (status, resp) = rest.call(method, path, Some(body.clone())).await;
@@ -87,6 +89,12 @@ fn points_round_trip_and_bad_input_harms_nothing() {
         }
         let (status, _) = rest.call("POST", "/collections/c/points/scroll", None).await;
         assert_eq!(status, 200, "empty body is an empty request");
+        for ordering in ["weak", "medium", "strong"] {
+            let path = format!("/collections/c/points/payload?wait=true&ordering={ordering}");
+            rest.ok("POST", &path, Some(json!({"payload": {"ordering": ordering}, "points": [2]}))).await;
+        }
+        let got = rest.ok("POST", "/collections/c/points", Some(json!({"ids": [2]}))).await;
+        assert_eq!(got[0]["payload"]["ordering"], "strong");
 
         // Nothing stored was harmed.
         let count = rest.ok("POST", "/collections/c/points/count", Some(json!({"exact": true}))).await;
