@@ -347,3 +347,70 @@ async fn fusion_across_nodes_matches_a_single_node() {
     );
     drop((a, b, c, single));
 }
+
+/// `write_consistency_factor`: with 3 replicas and a factor of 3, a write while one replica's
+/// node is down is refused (503, naming the factor); lowered to 2, the same write is
+/// acknowledged; once the node is back and its replica Active, a factor of 3 is met again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_consistency_factor_decides_when_a_write_is_acknowledged() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = node(dirs[0].path(), None);
+    let b = node(dirs[1].path(), Some(&a.p2p_uri()));
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let rest = Rest::new(&a);
+    let body = json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1,
+                      "replication_factor": 3, "write_consistency_factor": 3});
+    rest.ok("PUT", "/collections/w", Some(body)).await;
+    let write = |ids: std::ops::Range<u64>| {
+        let rest = rest.clone();
+        async move {
+            let body = json!({"points": ids.map(point).collect::<Vec<_>>()});
+            rest.call("PUT", "/collections/w/points?wait=true", Some(body))
+                .await
+        }
+    };
+    assert_eq!(write(0..10).await.0, 200);
+    c.kill9();
+    let (status, body) = write(10..20).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("write_consistency_factor"), "{body}");
+    let lower = json!({"params": {"write_consistency_factor": 2}});
+    rest.ok("PATCH", "/collections/w", Some(lower)).await;
+    let (status, body) = write(10..20).await;
+    assert_eq!(status, 200, "two replicas took it: {body}");
+    let c = node(dirs[2].path(), Some(&a.p2p_uri()));
+    let started = std::time::Instant::now();
+    loop {
+        let reports = rest.ok("GET", "/quiver/collections/w/replicas", None).await;
+        let states: Vec<&str> = reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["state"].as_str())
+            .collect();
+        if states.len() == 3 && states.iter().all(|s| *s == "Active") {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the replica does not recover: {reports}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    rest.ok(
+        "PATCH",
+        "/collections/w",
+        Some(json!({"params": {"write_consistency_factor": 3}})),
+    )
+    .await;
+    assert_eq!(write(20..30).await.0, 200);
+    let count = rest
+        .ok(
+            "POST",
+            "/collections/w/points/count?consistency=all",
+            Some(json!({"exact": true})),
+        )
+        .await;
+    assert_eq!(count["count"], 30);
+    drop((a, b, c));
+}
