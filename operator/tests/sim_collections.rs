@@ -217,4 +217,93 @@ async fn collections_follow_their_resources() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+
+    // Volumes: a larger storage.size grows every claim in place; a smaller one stalls the
+    // cluster naming the claims, and the claims keep their size.
+    let claims = kube::Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(
+        sim.client.clone(),
+        common::NS,
+    );
+    let sizes = || async {
+        claims
+            .list(&kube::api::ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .filter_map(|c| {
+                Some(
+                    c.spec
+                        .as_ref()?
+                        .resources
+                        .as_ref()?
+                        .requests
+                        .as_ref()?
+                        .get("storage")?
+                        .0
+                        .clone(),
+                )
+            })
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(sizes().await, vec!["1Gi", "1Gi"]);
+    let storage = |size: &str| Patch::Merge(json!({"spec": {"storage": {"size": size}}}));
+    sim.clusters()
+        .patch("vec", &PatchParams::default(), &storage("2Gi"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while sizes().await != vec!["2Gi", "2Gi"] {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "claims not grown: {:?}",
+            sizes().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    sim.clusters()
+        .patch("vec", &PatchParams::default(), &storage("1Gi"))
+        .await
+        .unwrap();
+    let stalled = |c: &quiver_operator::crd::VectorCluster| {
+        c.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|k| k.type_ == "Stalled" && k.status == "True" && k.message.contains("cannot shrink"))
+        })
+    };
+    let c = sim
+        .wait_cluster("vec", "a shrink stalls", Duration::from_secs(30), stalled)
+        .await;
+    let conditions = c.status.unwrap().conditions;
+    assert!(
+        conditions.iter().any(|k| k.message.contains("(2Gi)")),
+        "{conditions:?}"
+    );
+    assert_eq!(sizes().await, vec!["2Gi", "2Gi"]);
+    sim.clusters()
+        .patch("vec", &PatchParams::default(), &storage("2Gi"))
+        .await
+        .unwrap();
+    sim.wait_cluster("vec", "ready again", Duration::from_secs(30), |c| ready(c, 2))
+        .await;
+
+    // A collection whose cluster existed and was deleted is released too.
+    api.create(&PostParams::default(), &collection("late", "Delete"))
+        .await
+        .unwrap();
+    wait_collection(&sim, "late", "created", |s| s.phase == CollectionPhase::Ready).await;
+    sim.clusters()
+        .delete("vec", &DeleteParams::default())
+        .await
+        .unwrap();
+    api.delete("late", &DeleteParams::default()).await.unwrap();
+    let started = Instant::now();
+    while api.get_opt("late").await.unwrap().is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "a collection whose cluster was deleted hangs in deletion"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -8,5 +8,6 @@ pub mod pdb;
 pub mod pod;
 pub mod services;
 pub mod settings;
+pub mod volumes;
 
 pub use names::Names;

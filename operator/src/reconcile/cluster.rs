@@ -128,7 +128,54 @@ pub async fn reconcile(qvc: Arc<VectorCluster>, ctx: Arc<Context>) -> Result<Act
         version: revision.clone(),
         supervised: qvc.spec.update_strategy.mode == crate::crd::cluster::UpdateMode::Supervised,
     };
-    let step = plan::next_step(&desired, &observed);
+    // Volumes grow in place (online expansion, no restart); a smaller size stalls instead.
+    let claims: Vec<(String, String)> = pvcs
+        .iter()
+        .filter(|c| c.metadata.deletion_timestamp.is_none())
+        .filter_map(|c| {
+            let size = c
+                .spec
+                .as_ref()?
+                .resources
+                .as_ref()?
+                .requests
+                .as_ref()?
+                .get("storage")?;
+            Some((c.name_any(), size.0.clone()))
+        })
+        .collect();
+    let mut resize = crate::build::volumes::claims_to_grow(&qvc.spec.storage.size, &claims);
+    for claim in resize.clone().unwrap_or_default() {
+        let body =
+            serde_json::json!({"spec": {"resources": {"requests": {"storage": qvc.spec.storage.size}}}});
+        let patched = pvc_api
+            .patch(
+                &claim,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(body),
+            )
+            .await;
+        match patched {
+            Ok(_) => {
+                let what = format!("{claim} grows to {}", qvc.spec.storage.size);
+                event(&ctx, qvc.as_ref(), false, "VolumeResized", what).await;
+            }
+            // The API server refuses (a StorageClass without allowVolumeExpansion, a quota):
+            // stalled with its words, not retried as an error.
+            Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => {
+                resize = Err(format!(
+                    "volume {claim} cannot grow to {}: {}",
+                    qvc.spec.storage.size, e.message
+                ));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let step = match resize {
+        Err(why) => Step::Stalled(why),
+        Ok(_) => plan::next_step(&desired, &observed),
+    };
     let leader_base = leader_base(&states, observed.leader);
     let ready_before = matches!(before.phase, ClusterPhase::Ready | ClusterPhase::Degraded);
     let taken = take_step(
