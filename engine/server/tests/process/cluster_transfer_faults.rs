@@ -3,7 +3,8 @@
 //! restarted. Each time the copy must end Active and identical to the primary, and every write
 //! acknowledged during it must be there, read at consistency=all through every node. A copy by
 //! snapshot (Qdrant's `method: snapshot`) under writes must end the same way, with the
-//! primary's indexed segments and no archive left behind. A replica back from a clean restart
+//! primary's indexed segments and no archive left behind, also when its receiver is killed in
+//! the middle of it. A replica back from a clean restart
 //! catches up by WAL delta (only the writes it missed), or by a whole copy when the primary no
 //! longer holds them.
 
@@ -200,6 +201,48 @@ async fn a_receiver_killed_mid_copy_restarts_and_finishes_identical() {
     assert!(!acked.is_empty());
     settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
     all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    drop((s.servers, back));
+}
+
+/// The receiver of a copy by snapshot (archive made on the primary, downloaded, installed) is
+/// killed with SIGKILL while Partial, then started on its own data: it copies itself again by
+/// itself and ends Active and identical, every acknowledged write readable at consistency=all
+/// through every node, and no archive left in any node's transfer folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_killed_during_a_snapshot_copy_restarts_and_finishes_identical() {
+    let mut s = setup_with(&[("QUIVER_LOG", "info,openraft=warn")]).await;
+    let writer_index = (0..3).find(|&i| i != s.to_index).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(s.rests[writer_index].clone(), Arc::clone(&stop));
+    let op = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "snapshot"}});
+    s.rests[writer_index]
+        .ok("POST", "/collections/c/cluster", Some(op))
+        .await;
+    copying(&s.rests[writer_index], s.to).await;
+    let victim = s.servers.remove(s.to_index);
+    let storage = victim.storage.clone();
+    // Killed as soon as it is Partial: the primary is archiving its shard, or the archive is
+    // on its way.
+    let mid_download = !transfer_files(&storage).is_empty();
+    victim.kill9();
+    eprintln!("killed the receiver of a snapshot copy (an archive in its transfer folder: {mid_download})");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let peer_uri = s.servers[0].p2p_uri();
+    let back = node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
+    s.rests[s.to_index] = Rest::new(&back);
+    all_active(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = w.await.unwrap();
+    assert!(!acked.is_empty());
+    settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    for server in s.servers.iter().chain([&back]) {
+        assert_eq!(
+            transfer_files(&server.storage),
+            Vec::<String>::new(),
+            "archives left behind"
+        );
+    }
     drop((s.servers, back));
 }
 
