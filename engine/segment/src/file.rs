@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! magic  b"QVRSEG01"                      8 bytes
-//! format u32 LE = 3 (2 is still read: no value graphs; 1: no holes, no graphs)
+//! format u32 LE = 4 (3 is still read: no alignment; 2: no value graphs; 1: no holes, no graphs)
 //! meta   u64 LE length + MessagePack of `Meta` (config, ids, versions, payloads, sparse vectors,
 //!        holes, index settings and the names of the vectors that have a graph)
+//! pad    zeros to a multiple of 8 bytes from the start of the file
 //! dense  for each dense vector name in config order: `present` flags were in meta; then
 //!        slots * dim f32 LE (zeros where absent)
-//! graphs for each name in `Meta::graphs`: u64 LE length + a graph file (quiver_hnsw::file)
-//! values for each entry of `Meta::value_graphs`: u64 LE length + a graph file
+//! graphs for each name in `Meta::graphs`: pad to 8, u64 LE length + a graph file
+//!        (quiver_hnsw::file)
+//! values for each entry of `Meta::value_graphs`: pad to 8, u64 LE length + a graph file
 //! crc    u32 LE: CRC-32 of everything after the magic and format
 //! ```
+//! The padding puts every array at an offset aligned for its element (the dense columns and a
+//! graph's u32 arrays at multiples of 4), so a mapped file can be read in place.
 //! A segment without graphs writes only its live points in id order, so saving also compacts.
 //! An indexed segment writes every offset in order, deleted ones as `holes`, because its graphs
 //! address points by offset. A file whose CRC does not match is reported as corrupt; the caller
@@ -29,7 +33,14 @@ use crate::vector_storage::VectorStorage;
 use crate::{Segment, SegmentConfig, SegmentError, VectorSpec};
 
 const MAGIC: &[u8; 8] = b"QVRSEG01";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
+
+/// Arrays in a version 4 file start at multiples of this many bytes.
+const ALIGN: usize = 8;
+
+fn pad_to_align(out: &mut Vec<u8>) {
+    out.resize(out.len().div_ceil(ALIGN) * ALIGN, 0);
+}
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Meta {
@@ -149,15 +160,18 @@ impl Segment {
         out.extend_from_slice(&FORMAT.to_le_bytes());
         out.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
         out.extend_from_slice(&meta_bytes);
+        pad_to_align(&mut out);
         out.extend_from_slice(&dense_blobs);
         if let Some(index) = &self.index {
             for name in &meta.graphs {
                 let bytes = index.graphs.get(name).map(|g| g.to_bytes()).unwrap_or_default();
+                pad_to_align(&mut out);
                 out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
                 out.extend_from_slice(&bytes);
             }
             for v in &index.value_graphs {
                 let bytes = v.graph.to_bytes();
+                pad_to_align(&mut out);
                 out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
                 out.extend_from_slice(&bytes);
             }
@@ -199,7 +213,20 @@ impl Segment {
         }
         let mut seg = Segment::new(meta.config.clone());
         let mut per_point: Vec<NamedVectors> = vec![NamedVectors::new(); n];
+        // Version 4 pads to the next aligned offset (zeros, checked).
+        let skip_pad = |pos: &mut usize| -> Result<()> {
+            if format < 4 {
+                return Ok(());
+            }
+            let to = pos.div_ceil(ALIGN) * ALIGN;
+            if to > body.len() || body[*pos..to].iter().any(|b| *b != 0) {
+                return Err(corrupt("bad padding"));
+            }
+            *pos = to;
+            Ok(())
+        };
         let mut pos = meta_end;
+        skip_pad(&mut pos)?;
         for (name, spec) in &meta.config.vectors {
             match spec {
                 VectorSpec::Dense { size, .. } => {
@@ -241,6 +268,7 @@ impl Segment {
         }
         let mut graphs = BTreeMap::new();
         let next_graph = |pos: &mut usize| -> Result<quiver_hnsw::Graph> {
+            skip_pad(pos)?;
             let len_end = pos
                 .checked_add(8)
                 .filter(|e| *e <= body.len())

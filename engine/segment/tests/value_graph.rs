@@ -284,6 +284,16 @@ fn a_point_joining_a_group_turns_the_value_graph_off_for_it() {
 fn value_graphs_survive_save_and_load() {
     let seg = segment();
     let bytes = seg.to_bytes().unwrap();
+    // Every graph (main and value graphs) starts at an 8-byte aligned offset, so its u32
+    // arrays could be read in place from a mapped file.
+    let starts: Vec<usize> = bytes
+        .windows(8)
+        .enumerate()
+        .filter(|(_, w)| w == b"QVRHNSW1")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(starts.len(), 1 + seg.index().unwrap().value_graphs.len());
+    assert!(starts.iter().all(|o| o % 8 == 0), "{starts:?}");
     let back = Segment::from_bytes(&bytes, Path::new("mem")).unwrap();
     let (a, b) = (seg.index().unwrap(), back.index().unwrap());
     assert_eq!(a.value_graphs.len(), b.value_graphs.len());
