@@ -77,7 +77,9 @@ async fn start_cluster(
         .cluster
         .wal_delta_window_mb
         .map_or(crate::cluster::journal::WINDOW_BYTES, |mb| (mb as usize) << 20);
-    let distributed = Distributed::start(Arc::clone(&node), catalog, window).await?;
+    let timeout =
+        std::time::Duration::from_millis(settings.cluster.grpc_timeout_ms.unwrap_or(30_000).max(100));
+    let distributed = Distributed::start(Arc::clone(&node), catalog, window, timeout).await?;
     let _ = slot.set(distributed.clone());
     tracing::info!("cluster member {} ready", node.id());
     Ok((distributed, p2p_addr, served))

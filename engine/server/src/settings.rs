@@ -36,6 +36,11 @@ pub struct ClusterSettings {
     /// only what it missed (WAL delta); default 64. With 0, one that missed any write copies
     /// itself whole.
     pub wal_delta_window_mb: Option<u64>,
+    /// Deadline in ms of one request to another node (Qdrant's `cluster.grpc_timeout_ms`);
+    /// default 30,000. A write sent to a shard's primary gets four times as long (it waits on
+    /// the replicas and on raft). A node that stops answering without closing its connections
+    /// (paused, black-holed) is taken for dead only after this long.
+    pub grpc_timeout_ms: Option<u64>,
     pub p2p: P2pSettings,
     pub consensus: ConsensusSettings,
 }

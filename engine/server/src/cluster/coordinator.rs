@@ -530,6 +530,8 @@ pub struct ReplicaReport {
     pub shard_id: ShardId,
     pub peer_id: NodeId,
     pub state: ReplicaState,
+    /// The shard's primary in the metadata this node has applied.
+    pub primary: bool,
     pub points: Option<usize>,
     pub hash: Option<String>,
     pub error: Option<String>,
@@ -548,6 +550,7 @@ impl Distributed {
                     shard: i,
                 };
                 let state = r.state;
+                let primary = shard.primary == Some(peer);
                 calls.push(async move {
                     let (points, hash, error) = match self.call(peer, req).await {
                         Ok(ShardReply::Digest { points, hash }) => {
@@ -560,6 +563,7 @@ impl Distributed {
                         shard_id: i,
                         peer_id: peer,
                         state,
+                        primary,
                         points,
                         hash,
                         error,

@@ -66,6 +66,8 @@ pub struct Distributed {
     primaries: Arc<Mutex<HashMap<ShardOfGeneration, Option<NodeId>>>>,
     /// Each local replica's place in its shard's write order, and its recent writes.
     journals: Arc<journal::Journals>,
+    /// Deadline of a request to another node (`cluster.grpc_timeout_ms`).
+    call_timeout: std::time::Duration,
 }
 
 impl Distributed {
@@ -75,6 +77,7 @@ impl Distributed {
         node: Arc<ClusterNode>,
         catalog: Arc<Catalog>,
         window_bytes: usize,
+        call_timeout: std::time::Duration,
     ) -> anyhow::Result<Distributed> {
         let reconciled = reconcile::spawn(Arc::clone(&node), Arc::clone(&catalog)).await?;
         let d = Distributed {
@@ -86,6 +89,7 @@ impl Distributed {
             recovering: Arc::default(),
             primaries: Arc::default(),
             journals: Arc::new(journal::Journals::new(window_bytes)),
+            call_timeout,
         };
         d.load_positions();
         // Transfer archives left by an earlier run are of transfers that ended with it.
@@ -308,7 +312,7 @@ impl Distributed {
         if peer == self.node.id() {
             return Ok(Box::pin(self.serve(req)).await?);
         }
-        service::call(&self.node, peer, &req).await
+        service::call(&self.node, peer, &req, self.call_timeout).await
     }
 }
 

@@ -15,10 +15,9 @@ use super::wire::{ShardReply, ShardRequest};
 use super::Distributed;
 use crate::error::ApiError;
 
-/// Deadline of one request to another node.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Deadline of a write sent to a shard's primary (longer than its replication and demotions).
-const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A write sent to a shard's primary waits on its replicas (each up to the call deadline) and
+/// on raft for demotions: it gets this many call deadlines.
+const WRITE_TIMEOUT_FACTOR: u32 = 4;
 /// Batches of points and pages of results can be large.
 const MAX_MESSAGE: usize = 256 << 20;
 
@@ -74,7 +73,12 @@ impl From<ApiError> for CallError {
 }
 
 /// Sends `req` to node `peer`.
-pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> Result<ShardReply, CallError> {
+pub async fn call(
+    node: &ClusterNode,
+    peer: NodeId,
+    req: &ShardRequest,
+    timeout: Duration,
+) -> Result<ShardReply, CallError> {
     let uri = node
         .peer_uri(peer)
         .ok_or_else(|| ApiError::Unavailable(format!("node {peer} is not a cluster member")))?;
@@ -84,8 +88,8 @@ pub async fn call(node: &ClusterNode, peer: NodeId, req: &ShardRequest) -> Resul
     // A primary's write may wait on its replicas and on raft for a demotion: give it longer,
     // so a slow write is never taken for a dead primary.
     request.set_timeout(match req {
-        ShardRequest::Write { .. } => WRITE_TIMEOUT,
-        _ => CALL_TIMEOUT,
+        ShardRequest::Write { .. } => timeout * WRITE_TIMEOUT_FACTOR,
+        _ => timeout,
     });
     let reply = ShardsClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE)

@@ -8,7 +8,7 @@ use crate::common;
 
 use std::collections::BTreeSet;
 
-use common::cluster::{node, point};
+use common::cluster::{node, node_with, point};
 use common::Rest;
 use serde_json::{json, Value};
 
@@ -413,4 +413,117 @@ async fn write_consistency_factor_decides_when_a_write_is_acknowledged() {
         .await;
     assert_eq!(count["count"], 30);
     drop((a, b, c));
+}
+
+/// A stale primary cannot get a write acknowledged that the cluster does not have: the primary
+/// of a 3-replica shard is paused (SIGSTOP) while writes through another node make a new one,
+/// then continued and sent writes at once, before it has learnt it was replaced. Every write it
+/// acknowledges must be on every Active replica (read at consistency=all through the others),
+/// and the replicas end identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_primary_gets_no_write_acknowledged_that_the_others_miss() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // A paused node keeps its connections open: it is taken for dead when a request to it
+    // times out, 2 s here (8 s for a write sent to it as primary).
+    let env = [("QUIVER__CLUSTER__GRPC_TIMEOUT_MS", "2000")];
+    let a = node_with(dirs[0].path(), None, &env);
+    let b = node_with(dirs[1].path(), Some(&a.p2p_uri()), &env);
+    let c = node_with(dirs[2].path(), Some(&a.p2p_uri()), &env);
+    let servers = [a, b, c];
+    let rests: Vec<Rest> = servers.iter().map(Rest::new).collect();
+    let mut peers = Vec::new();
+    for r in &rests {
+        peers.push(r.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap());
+    }
+    let body =
+        json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 3});
+    rests[0].ok("PUT", "/collections/s", Some(body)).await;
+    let write = |rest: Rest, ids: std::ops::Range<u64>| async move {
+        let body = json!({"points": ids.map(point).collect::<Vec<_>>()});
+        rest.try_call("PUT", "/collections/s/points?wait=true", Some(body))
+            .await
+    };
+    assert!(matches!(write(rests[0].clone(), 0..10).await, Some((200, _))));
+    let reports = rests[0].ok("GET", "/quiver/collections/s/replicas", None).await;
+    let primary = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["primary"] == true)
+        .and_then(|r| r["peer_id"].as_u64())
+        .unwrap();
+    let p = peers.iter().position(|x| *x == primary).unwrap();
+    let other = (p + 1) % 3;
+    servers[p].signal("STOP");
+    // Writes through another node: the paused primary does not answer, so it is demoted and
+    // another replica becomes primary.
+    let mut acked: Vec<u64> = (0..10).collect();
+    for start in (100..200).step_by(10) {
+        if let Some((200, _)) = write(rests[other].clone(), start..start + 10).await {
+            acked.extend(start..start + 10);
+        }
+    }
+    let after = rests[other]
+        .ok("GET", "/quiver/collections/s/replicas", None)
+        .await;
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["primary"] == true && r["peer_id"] != primary),
+        "a new primary: {after}"
+    );
+    servers[p].signal("CONT");
+    // At once, through the old primary itself (its metadata still names it primary).
+    let stale: Vec<_> = (0..5u64)
+        .map(|k| write(rests[p].clone(), 1000 + k * 10..1000 + k * 10 + 10))
+        .collect();
+    for (k, r) in futures_util::future::join_all(stale)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        if let Some((200, _)) = r {
+            acked.extend(1000 + k as u64 * 10..1000 + k as u64 * 10 + 10);
+        }
+    }
+    for (i, r) in rests.iter().enumerate().filter(|(i, _)| *i != p) {
+        let got = r
+            .ok(
+                "POST",
+                "/collections/s/points?consistency=all",
+                Some(json!({"ids": acked.clone()})),
+            )
+            .await;
+        let have: BTreeSet<u64> = got
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_u64().unwrap())
+            .collect();
+        let missing: Vec<&u64> = acked.iter().filter(|id| !have.contains(id)).collect();
+        assert!(
+            missing.is_empty(),
+            "through node {i}: acknowledged but missing {missing:?}"
+        );
+    }
+    // The old primary comes back in line: every replica Active with one fingerprint.
+    let started = std::time::Instant::now();
+    loop {
+        let reports = rests[other]
+            .ok("GET", "/quiver/collections/s/replicas", None)
+            .await;
+        let list = reports.as_array().unwrap();
+        let hashes: BTreeSet<&str> = list.iter().filter_map(|r| r["hash"].as_str()).collect();
+        if list.len() == 3 && list.iter().all(|r| r["state"] == "Active") && hashes.len() == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 90,
+            "replicas do not converge: {reports}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(servers);
 }

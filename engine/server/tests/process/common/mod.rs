@@ -99,6 +99,17 @@ impl Server {
         format!("http://{}", self.grpc)
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the process: a stopped node neither answers nor
+    /// learns anything until continued, like one cut off by a long pause.
+    pub fn signal(&self, signal: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill9(mut self) {
         if let Some(mut c) = self.child.take() {
