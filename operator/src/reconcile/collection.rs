@@ -277,6 +277,15 @@ async fn converge(
     }
     let want = spec.replication_factor as usize;
     let peers: Vec<u64> = ep.view.raft.voters.clone();
+    // A peer's replicas over every collection: copies go to the least loaded, drops come from
+    // the most loaded.
+    let load = |p: u64| {
+        ep.view
+            .layout
+            .iter()
+            .filter(|l| l.replicas.contains_key(&p))
+            .count()
+    };
     for s in &layout {
         if s.replicas.len() >= want {
             continue;
@@ -288,13 +297,6 @@ async fn converge(
             .map(|(p, _)| *p)
         else {
             continue;
-        };
-        let load = |p: u64| {
-            ep.view
-                .layout
-                .iter()
-                .filter(|l| l.replicas.contains_key(&p))
-                .count()
         };
         let Some(to) = peers
             .iter()
@@ -319,13 +321,6 @@ async fn converge(
         ));
     }
     // A lowered replicationFactor: one replica dropped per reconcile.
-    let load = |p: u64| {
-        ep.view
-            .layout
-            .iter()
-            .filter(|l| l.replicas.contains_key(&p))
-            .count()
-    };
     for s in &layout {
         if let Some(peer) = crate::build::collection::replica_to_drop(&s.replicas, want, load) {
             ep.engine.drop_replica(&ep.base, name, s.shard_id, peer).await?;
