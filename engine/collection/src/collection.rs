@@ -699,10 +699,10 @@ impl Collection {
     }
 
     /// Runs one due optimization on one shard; returns whether there was one.
-    /// Runs one optimization job of the first shard that has one due; an error is kept for
-    /// `info` until a job succeeds.
+    /// Runs one optimization job of the first shard that has one due; an error of any shard is
+    /// kept for `info` until a pass has none.
     pub fn optimize_once(&self) -> Result<bool> {
-        let mut did = false;
+        let (mut did, mut failure) = (false, None);
         for (_, shard) in self.shards() {
             // A panic is a bug, but it must not silently stop every later optimization: it is
             // reported like an error (the shard's state is only swapped when a job finishes).
@@ -717,6 +717,7 @@ impl Collection {
                     "optimization panicked: {why}"
                 )))
             });
+            // A failing shard does not keep the others from their jobs.
             match result {
                 Ok(true) => {
                     did = true;
@@ -724,15 +725,17 @@ impl Collection {
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    *self.optimizer_error.lock() = Some(e.to_string());
-                    return Err(e.into());
+                    failure.get_or_insert(e);
                 }
             }
         }
-        if did {
-            *self.optimizer_error.lock() = None;
+        // The status shows this pass's failure, and clears once a pass has none (a failing
+        // job that is no longer due leaves no error behind).
+        *self.optimizer_error.lock() = failure.as_ref().map(|e| e.to_string());
+        match failure {
+            Some(e) if !did => Err(e.into()),
+            _ => Ok(did),
         }
-        Ok(did)
     }
 
     /// Declares a payload index (replacing an existing declaration of the field).

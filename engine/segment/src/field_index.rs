@@ -340,15 +340,20 @@ impl FieldIndex {
                 let n = self.bools[usize::from(*b)].len();
                 Some((n, n))
             }
+            // An integer match never matches a float payload (5.0), which the index holds as
+            // the same number: only an upper bound.
             (FieldKind::Numeric, FieldPredicate::Match(Match::Value(ValueVariant::Integer(i)))) => {
                 numbers(&Range {
                     gte: Some(*i as f64),
                     lte: Some(*i as f64),
                     ..Range::default()
                 })
+                .map(|(_, max)| (0, max))
             }
-            (FieldKind::Numeric, FieldPredicate::Range(r))
-            | (FieldKind::Datetime, FieldPredicate::DatetimeRange(r)) => numbers(r),
+            (FieldKind::Numeric, FieldPredicate::Range(r)) => {
+                numbers(r).map(|(min, max)| (if exact_range(r) { min } else { 0 }, max))
+            }
+            (FieldKind::Datetime, FieldPredicate::DatetimeRange(r)) => numbers(r),
             _ => None,
         }
     }
@@ -552,8 +557,8 @@ impl FieldIndexes {
                         ) | (
                             Some(FieldKind::Bool),
                             FieldPredicate::Match(Match::Value(ValueVariant::Bool(_)))
-                        ) | (Some(FieldKind::Numeric), FieldPredicate::Range(_))
-                    )
+                        )
+                    ) || matches!((idx.kind, p), (Some(FieldKind::Numeric), FieldPredicate::Range(r)) if exact_range(r))
                 })
             })
     }
@@ -587,6 +592,17 @@ impl FieldIndexes {
             idx.update(path, offset, old, new);
         }
     }
+}
+
+/// Whether the index answers `r` exactly: it holds numbers as f64, so an integer payload past
+/// 2^53 is rounded; against bounds inside +-2^53 a rounded value still falls on the same side,
+/// against larger bounds it may not.
+fn exact_range(r: &Range) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    [r.lt, r.gt, r.lte, r.gte]
+        .into_iter()
+        .flatten()
+        .all(|b| b.is_finite() && b.abs() < EXACT)
 }
 
 fn union(lists: Vec<Vec<u32>>) -> Vec<u32> {

@@ -343,11 +343,16 @@ proptest! {
         let filter = shaped(shape, conditions);
         let oracle: BTreeSet<PointId> = seg.matching_ids(Some(&filter)).into_iter().collect();
         check(&seg, &filter, &oracle, full_scan_kb == 0)?;
+        // The planner's bounds from the indexes hold the true count.
+        let (card, _) = seg.cardinality(&filter);
+        prop_assert!(card.min <= oracle.len() && oracle.len() <= card.max, "{card:?} against {}", oracle.len());
         for (i, p) in &edits {
             let new = p.as_object().unwrap().clone();
             seg.edit_payload(&PointId::Num(*i as u64), 2, |old| *old = new);
         }
         let oracle: BTreeSet<PointId> = seg.matching_ids(Some(&filter)).into_iter().collect();
         check(&seg, &filter, &oracle, full_scan_kb == 0)?;
+        let (card, _) = seg.cardinality(&filter);
+        prop_assert!(card.min <= oracle.len() && oracle.len() <= card.max, "after edits: {card:?} against {}", oracle.len());
     }
 }

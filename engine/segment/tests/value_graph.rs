@@ -387,11 +387,16 @@ fn a_point_entering_a_span_turns_it_off() {
 fn broad_filters_are_checked_after_the_traversal() {
     let seg = segment();
     // Indexed: 1000 of the 1200 points are not from 2020, counted exactly by the year's index
-    // (a `must_not`, so no value graph covers it).
+    // (a `must_not`, so no value graph covers it; a range, which the index answers exactly,
+    // where an integer match could also be missing float payloads).
     let broad = Filter {
         must_not: field(
             "year",
-            FieldPredicate::Match(Match::Value(ValueVariant::Integer(2020))),
+            FieldPredicate::Range(Range {
+                gte: Some(2020.0),
+                lte: Some(2020.0),
+                ..Range::default()
+            }),
         )
         .must,
         ..Filter::default()

@@ -480,9 +480,15 @@ impl Api {
     ) -> ApiResult<(Vec<ScoredPoint>, Vec<quiver_collection::StageExplain>)> {
         if let Some(d) = &self.cluster {
             let hits = d.query(name.clone(), req.clone(), opts).await?;
+            // The plans are a best effort here: a query by point id needs the point's vector,
+            // which may live on another node; the answer must not fail for that.
             let plans = self
                 .blocking(move |c| c.get(&name)?.explain(&req).map_err(Into::into))
-                .await?;
+                .await
+                .unwrap_or_else(|e: ApiError| {
+                    tracing::debug!(error = %e, "no local plans to explain");
+                    Vec::new()
+                });
             return Ok((hits, plans));
         }
         self.single_node_keys(&name, &opts.shard_keys).await?;

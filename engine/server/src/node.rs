@@ -102,8 +102,16 @@ pub async fn run(
         .parse()
         .ok()
         .filter(|ip: &IpAddr| !ip.is_unspecified());
-    let mut api =
-        Api::new(Arc::clone(&catalog)).with_source_address(settings.cluster.p2p.source_address.or(own_ip));
+    // In a cluster, downloads leave from the node's own address like its other connections
+    // (tests cut links per address pair); a single node uses the system's choice, so a
+    // loopback service.host does not keep it from reaching other hosts.
+    let source = settings
+        .cluster
+        .p2p
+        .source_address
+        .or(own_ip)
+        .filter(|_| settings.cluster.enabled);
+    let mut api = Api::new(Arc::clone(&catalog)).with_source_address(source);
     match settings.storage.snapshots_config.snapshots_storage.as_str() {
         "local" => {}
         "s3" => {

@@ -92,7 +92,25 @@ pub fn create_body(spec: &VectorCollectionSpec) -> Value {
     if let Some(q) = &spec.quantization {
         b.insert("quantization_config".into(), quantization(q));
     }
+    if spec.bootstrap.is_some() {
+        b.insert("metadata".into(), json!({RESTORE_MARK: RESTORE_PENDING}));
+    }
     Value::Object(b)
+}
+
+/// Collection metadata key marking a collection the operator created to restore into: `pending`
+/// until every shard is recovered, then `done`. Kept in the engine, so it survives a lost status.
+pub const RESTORE_MARK: &str = "quiver.dev/restore";
+pub const RESTORE_PENDING: &str = "pending";
+pub const RESTORE_DONE: &str = "done";
+
+/// Whether a bootstrap resource should adopt the collection it found instead of restoring: it
+/// holds points and was not created by the operator for a restore still to finish (a resource
+/// applied again after a Retain delete, say; restoring would overwrite live data).
+pub fn adopt_instead_of_restoring(info: &Value) -> bool {
+    let points = info["points_count"].as_u64().unwrap_or(0);
+    let pending = info["config"]["metadata"][RESTORE_MARK] == RESTORE_PENDING;
+    points > 0 && !pending
 }
 
 /// Declared fields of `want` that `have` does not have the same value for.
@@ -267,6 +285,27 @@ pub fn replica_to_drop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_in_progress_is_never_adopted() {
+        let with = |points: u64, mark: Value| json!({"points_count": points, "config": {"metadata": {RESTORE_MARK: mark}}});
+        assert!(
+            !adopt_instead_of_restoring(&with(0, Value::Null)),
+            "empty: restore"
+        );
+        assert!(
+            !adopt_instead_of_restoring(&with(300, json!(RESTORE_PENDING))),
+            "half restored: restore again"
+        );
+        assert!(adopt_instead_of_restoring(&with(300, json!(RESTORE_DONE))));
+        assert!(
+            adopt_instead_of_restoring(&json!({"points_count": 5, "config": {}})),
+            "someone else's collection"
+        );
+        let s = spec(json!({"bootstrap": {"backup": "b"}}));
+        assert_eq!(create_body(&s)["metadata"][RESTORE_MARK], RESTORE_PENDING);
+        assert!(create_body(&spec(json!({}))).get("metadata").is_none());
+    }
 
     #[test]
     fn changed_sparse_vectors_are_an_immutable_drift() {

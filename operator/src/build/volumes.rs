@@ -2,7 +2,8 @@
 //! volume never shrinks, so a smaller size stalls the cluster with the claims named).
 
 /// Bytes in a Kubernetes quantity of the forms `storage.size` accepts (`10Gi`, `500M`, `1.5Ti`,
-/// a plain number); `None` for anything else.
+/// a plain number) and the thousandths (`m`) the API server may store; `None` for anything
+/// else (exponent forms such as `1e9`), which is then left alone.
 pub fn quantity_bytes(q: &str) -> Option<f64> {
     let q = q.trim();
     let split = q
@@ -12,6 +13,8 @@ pub fn quantity_bytes(q: &str) -> Option<f64> {
     let n: f64 = number.parse().ok()?;
     let scale = match unit {
         "" => 1.0,
+        // The API server may canonicalise a fractional size to thousandths.
+        "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,
         "G" => 1e9,
@@ -68,6 +71,7 @@ mod tests {
         assert_eq!(quantity_bytes("500M"), Some(5e8));
         assert_eq!(quantity_bytes("1.5Ti"), Some(1.5 * 1024f64.powi(4)));
         assert_eq!(quantity_bytes("4096"), Some(4096.0));
+        assert_eq!(quantity_bytes("1500m"), Some(1.5));
         assert_eq!(quantity_bytes("10GB"), None);
         assert_eq!(quantity_bytes("Gi"), None);
     }

@@ -171,12 +171,11 @@ async fn converge(
         return Ok(Outcome::Progressing("Creating", format!("collection {how}")));
     };
     if let Some(b) = &spec.bootstrap {
-        // A resource that finds its collection already there and holding points (applied again
-        // by GitOps after a Retain delete, say) adopts it: restoring would overwrite live data.
-        // One whose operator created the collection has left Pending, so a restore cut short
-        // by a restart is simply redone.
+        // A resource that finds its collection holding points it did not restore (applied
+        // again after a Retain delete, say) adopts it: restoring would overwrite live data. A
+        // restore cut short (the engine's mark still says pending) is simply redone.
         let points = info["points_count"].as_u64().unwrap_or(0);
-        if !status.restored && status.phase == CollectionPhase::Pending && points > 0 {
+        if !status.restored && crate::build::collection::adopt_instead_of_restoring(&info) {
             status.restored = true;
             event(
                 ctx,
@@ -410,6 +409,16 @@ async fn restore(
             )
             .await?;
     }
+    let done =
+        json!({"metadata": {crate::build::collection::RESTORE_MARK: crate::build::collection::RESTORE_DONE}});
+    ep.engine
+        .send(
+            &ep.base,
+            Method::PATCH,
+            &format!("/collections/{name}"),
+            Some(done),
+        )
+        .await?;
     status.restored = true;
     event(
         ctx,

@@ -16,7 +16,8 @@ use super::Distributed;
 use crate::error::ApiError;
 
 /// A write sent to a shard's primary waits on its replicas (each up to the call deadline) and
-/// on raft for demotions: it gets this many call deadlines.
+/// on raft for demotions: it gets this many call deadlines (so do copy requests that wait on
+/// writes, and archiving a shard).
 const WRITE_TIMEOUT_FACTOR: u32 = 4;
 /// Batches of points and pages of results can be large.
 const MAX_MESSAGE: usize = 256 << 20;
@@ -87,8 +88,13 @@ pub async fn call(
     let mut request = Request::new(RaftPayload { data });
     // A primary's write may wait on its replicas and on raft for a demotion: give it longer,
     // so a slow write is never taken for a dead primary.
+    // Requests that wait on in-flight writes (a page or a delta of a copy) or do heavy work
+    // (archiving a shard) get the write's deadline too.
     request.set_timeout(match req {
-        ShardRequest::Write { .. } => timeout * WRITE_TIMEOUT_FACTOR,
+        ShardRequest::Write { .. }
+        | ShardRequest::Page { .. }
+        | ShardRequest::Delta { .. }
+        | ShardRequest::TransferArchive { .. } => timeout * WRITE_TIMEOUT_FACTOR,
         _ => timeout,
     });
     let reply = ShardsClient::new(channel)
