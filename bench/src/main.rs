@@ -227,7 +227,12 @@ fn indexed_searches(
             .explain(&probe)?
             .iter()
             .flat_map(|st| st.shards.iter().flat_map(|(_, segments)| segments.iter()))
-            .map(|p| format!("{:?} (est. {} of {})", p.plan, p.estimated_matches, p.points))
+            .map(|p| {
+                format!(
+                    "{:?} (est. {} of {})",
+                    p.plan, p.estimate.cardinality.exp, p.points
+                )
+            })
             .collect();
         println!("plan [{label:>6}]: {}", strategies.join(", "));
         for &ef in efs {

@@ -83,10 +83,6 @@ impl Default for OptimizerOptions {
 pub struct SegmentPlan {
     pub points: usize,
     pub indexed: bool,
-    /// The filter's estimated cardinality in this segment (all points without a filter).
-    pub estimated_matches: usize,
-    /// Some filter condition was counted by a payload field index.
-    pub from_payload_index: bool,
     /// The bounds and expectation the plan was chosen by.
     pub estimate: Estimate,
     pub plan: Plan,
@@ -240,8 +236,6 @@ impl LocalShard {
                 SegmentPlan {
                     points: seg.len(),
                     indexed: seg.index().is_some(),
-                    estimated_matches: estimate.cardinality.exp,
-                    from_payload_index: estimate.from_index,
                     estimate,
                     plan,
                 }

@@ -174,8 +174,8 @@ fn segments_are_indexed_and_stay_correct_through_edits_and_restarts() {
     let plans = shard.explain(&probe(Some(json!({"g": 1}))));
     assert!(plans.iter().any(|p| p.plan == Plan::ValueGraph), "{plans:?}");
     for p in plans.iter().filter(|p| p.indexed) {
-        assert!(p.from_payload_index, "g has a field index: {p:?}");
-        let share = p.estimated_matches as f64 / p.points as f64;
+        assert!(p.estimate.from_index, "g has a field index: {p:?}");
+        let share = p.estimate.cardinality.exp as f64 / p.points as f64;
         assert!(
             (0.15..0.35).contains(&share),
             "g == 1 selects about a quarter: {p:?}"
@@ -210,7 +210,8 @@ fn segments_are_indexed_and_stay_correct_through_edits_and_restarts() {
         plans.iter().all(|p| p.plan == Plan::Exact),
         "one candidate: exact scan {plans:?}"
     );
-    assert_eq!(plans.iter().map(|p| p.estimated_matches).sum::<usize>(), 1);
+    // An integer match is an upper bound (a float payload 99.0 would not match it).
+    assert_eq!(plans.iter().map(|p| p.estimate.cardinality.max).sum::<usize>(), 1);
     let old = search(&shard, &[0.5; DIM], Some(json!({"g": 1})), true);
     assert!(!ids(&old).contains(&PointId::Num(701)));
 

@@ -122,7 +122,7 @@ pub fn explain(stages: &[quiver_collection::StageExplain]) -> Value {
                                 json!({
                                     "points": p.points,
                                     "indexed": p.indexed,
-                                    "estimated_matches": p.estimated_matches,
+                                    "estimated_matches": p.estimate.cardinality.exp,
                                     "estimate": {
                                         "min": e.cardinality.min,
                                         "exp": e.cardinality.exp,
