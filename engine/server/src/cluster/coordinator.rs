@@ -127,13 +127,13 @@ impl Distributed {
                 ApiError::InvalidInput(why)
             });
         }
-        self.caught_up(index).await
+        self.settled(index).await
     }
 
     /// Deletes `name` on every node; false when there was none.
     pub async fn delete_collection(&self, name: String) -> ApiResult<bool> {
         let (outcome, index) = self.propose(Command::DeleteCollection { name }).await?;
-        self.caught_up(index).await?;
+        self.settled(index).await?;
         Ok(outcome == Outcome::Done)
     }
 
@@ -200,7 +200,7 @@ impl Distributed {
             match outcome {
                 Outcome::Rejected(why) if why.contains("changed meanwhile") => continue,
                 Outcome::Rejected(why) => return Err(ApiError::invalid(why)),
-                _ => return self.caught_up(index).await,
+                _ => return self.settled(index).await,
             }
         }
         Err(ApiError::Unavailable("aliases kept changing; try again".into()))
@@ -211,7 +211,7 @@ impl Distributed {
         if let Outcome::Rejected(why) = outcome {
             return Err(ApiError::NotFound(format!("Not found: {why}")));
         }
-        self.caught_up(index).await
+        self.settled(index).await
     }
 
     /// The metadata of `name` and the local collection, once this node caught up with it.
@@ -453,7 +453,7 @@ impl Distributed {
         if let Outcome::Rejected(why) = outcome {
             return Err(ApiError::invalid(why));
         }
-        self.caught_up(index).await
+        self.settled(index).await
     }
 
     /// Removes node `peer` from the cluster; refused while it holds replicas, unless `force`.

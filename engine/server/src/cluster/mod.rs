@@ -49,6 +49,10 @@ type WriteLock = Arc<tokio::sync::Mutex<()>>;
 /// How long a request waits for this node to catch up with the metadata it names.
 const CATCH_UP: Duration = Duration::from_secs(10);
 
+/// How long an acknowledged metadata change waits for the other members to apply it. A member
+/// that is down or cut off is not waited for past this: it catches up before it is ready again.
+const SETTLE_EVERYWHERE: Duration = Duration::from_secs(5);
+
 /// This node's part in cluster-mode collections. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Distributed {
@@ -116,6 +120,37 @@ impl Distributed {
                 self.node.id()
             ))),
         }
+    }
+
+    /// Waits until this node reflects raft index `index`, then (bounded by [`SETTLE_EVERYWHERE`])
+    /// until every other member does, so that after a metadata change is acknowledged no reachable
+    /// node answers from the metadata before it (a dropped shard key's points, a deleted
+    /// collection).
+    async fn settled(&self, index: u64) -> ApiResult<()> {
+        self.caught_up(index).await?;
+        let me = self.node.id();
+        let others: Vec<NodeId> = self
+            .node
+            .status()
+            .peers
+            .into_keys()
+            .filter(|&p| p != me)
+            .collect();
+        let waits = others.into_iter().map(|peer| async move {
+            let reply = self.try_call(peer, ShardRequest::CaughtUp { index }).await;
+            (peer, reply)
+        });
+        match tokio::time::timeout(SETTLE_EVERYWHERE, futures_util::future::join_all(waits)).await {
+            Ok(replies) => {
+                for (peer, reply) in replies {
+                    if let Err(e) = reply {
+                        tracing::warn!(peer, index, "member has not confirmed metadata index: {e:?}");
+                    }
+                }
+            }
+            Err(_) => tracing::warn!(index, "not every member confirmed metadata index in time"),
+        }
+        Ok(())
     }
 
     /// The metadata of `name`, or 404.
@@ -237,6 +272,10 @@ impl Distributed {
             ShardRequest::Forget { target, shard } => {
                 self.journals
                     .taint(&(target.collection, target.generation, shard));
+                Ok(ShardReply::Done)
+            }
+            ShardRequest::CaughtUp { index } => {
+                self.caught_up(index).await?;
                 Ok(ShardReply::Done)
             }
         }

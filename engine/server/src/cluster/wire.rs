@@ -102,6 +102,9 @@ pub enum ShardRequest {
     /// From a new primary to a replica that differs from it: forget your position, so you
     /// catch up by a full copy (a delta from there would keep the difference).
     Forget { target: Target, shard: ShardId },
+    /// Answers `Done` once the receiver's local collections reflect raft index `index` (the
+    /// proposer of a metadata change waits for every member before it acknowledges the change).
+    CaughtUp { index: u64 },
 }
 
 /// A write a primary forwards to another replica of its shard. `from` is the primary and
