@@ -124,6 +124,13 @@ impl Distributed {
             .and_then(|s| s.replicas.get(&me))
             .and_then(|r| r.method);
         let by_snapshot = method == Some(TransferMethod::Snapshot);
+        // A write this node began as the shard's primary, before it learnt it was demoted, may
+        // still be landing here (applied locally, refused by the others). Waiting for the
+        // shard's write lock lets it finish, so the position read next counts it and no delta
+        // is taken from a history the new primary does not share; later writes here find this
+        // node no longer primary and are refused.
+        let demoted_writes = self.write_lock(&target.collection, shard);
+        let demoted_writes_done = demoted_writes.lock().await;
         // A position holds only for the data it was reached with: taken out here, it comes back
         // when this copy ends Active.
         let key = (target.collection.clone(), target.generation, shard);
@@ -151,6 +158,7 @@ impl Distributed {
             let c = Arc::clone(&c);
             blocking(move || Ok(c.clear_shard(shard)?)).await?;
         }
+        drop(demoted_writes_done);
         let partial = StateChange {
             to: ReplicaState::Partial,
             if_primary: None,

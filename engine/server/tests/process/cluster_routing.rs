@@ -420,10 +420,9 @@ async fn write_consistency_factor_decides_when_a_write_is_acknowledged() {
 /// then continued and sent writes at once, before it has learnt it was replaced. Every write it
 /// acknowledges must be on every Active replica (read at consistency=all through the others),
 /// and the replicas end identical.
-// Known bug, found by this test (2 of 6 runs, one of them in CI on 314d380): after the episode
-// the old primary can stay Active holding its own unacknowledged write (160 points against the
-// others' 150): a silent divergence. Run with `--ignored` until it is fixed (issue #4).
-#[ignore = "known divergence of a stale primary's unacknowledged write; see the comment"]
+// This test found a divergence (2 of 6 runs): a write the old primary had begun before it learnt
+// it was demoted could land after its recovery had read its position, so it caught up by a delta
+// and stayed Active holding that unacknowledged write. Recovery now waits for such writes first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_primary_gets_no_write_acknowledged_that_the_others_miss() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
