@@ -108,7 +108,9 @@ pub enum Command {
     /// node, only while that node is still the shard's primary (its first Active replica): a
     /// primary that was itself demoted meanwhile cannot demote the others; when `expect` is set,
     /// only from that state (a compare-and-set: a transfer's promotion cannot revive a replica
-    /// demoted meanwhile). The epoch becomes the index.
+    /// demoted meanwhile); with `unless_last_active`, only while another replica of the shard
+    /// is Active (a node stepping out before a clean stop never leaves its shard without one).
+    /// The epoch becomes the index.
     SetReplicaState {
         collection: String,
         generation: u64,
@@ -117,6 +119,8 @@ pub enum Command {
         state: ReplicaState,
         if_primary: Option<NodeId>,
         expect: Option<ReplicaState>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unless_last_active: bool,
     },
     /// Replaces the alias table with `aliases` if it is still `expect` (the table the change was
     /// computed from: two concurrent alias changes never silently overwrite each other).
@@ -387,6 +391,7 @@ impl Metadata {
                 state,
                 if_primary,
                 expect,
+                unless_last_active,
             } => {
                 let c = match self.current(collection, *generation) {
                     Ok(c) => c,
@@ -403,11 +408,20 @@ impl Metadata {
                 let Some(s) = c.shards.get_mut(shard) else {
                     return Outcome::Rejected(format!("shard {shard} does not exist"));
                 };
+                let another_active = s
+                    .replicas
+                    .iter()
+                    .any(|(n, other)| n != node && other.state == ReplicaState::Active);
                 let Some(r) = s.replicas.get_mut(node) else {
                     return Outcome::Rejected(format!("shard {shard} has no replica on node {node}"));
                 };
                 if r.state == *state {
                     return Outcome::Unchanged;
+                }
+                if *unless_last_active && !another_active {
+                    return Outcome::Rejected(format!(
+                        "the replica of shard {shard} on node {node} is the shard's last Active one"
+                    ));
                 }
                 if let Some(e) = expect.filter(|e| *e != r.state) {
                     return Outcome::Rejected(format!(
@@ -657,6 +671,7 @@ mod tests {
             state,
             if_primary: None,
             expect: None,
+            unless_last_active: false,
         };
         assert_eq!(m.apply(4, &set(3, 2, ReplicaState::Dead)), Outcome::Done);
         assert_eq!(
@@ -690,6 +705,7 @@ mod tests {
             state,
             if_primary: Some(primary),
             expect: None,
+            unless_last_active: false,
         };
         assert!(matches!(
             m.apply(8, &by(2, 1, ReplicaState::Dead)),
@@ -703,6 +719,7 @@ mod tests {
             state,
             if_primary: None,
             expect: Some(expect),
+            unless_last_active: false,
         };
         assert!(matches!(
             m.apply(9, &cas(ReplicaState::Active, ReplicaState::Partial)),
@@ -732,6 +749,7 @@ mod tests {
                 state,
                 if_primary: None,
                 expect: None,
+                unless_last_active: false,
             };
             assert_eq!(m.apply(index, &cmd), Outcome::Done);
         };
@@ -759,6 +777,28 @@ mod tests {
         assert_eq!(shard(&m).primary, None);
         set(8, 3, ReplicaState::Active, &mut m);
         assert_eq!(shard(&m).primary, Some(3));
+    }
+
+    #[test]
+    fn a_step_down_never_takes_a_shards_last_active_replica() {
+        let mut m = Metadata::default();
+        m.apply(1, &create("a", vec![vec![1, 2]]));
+        let step_down = |node| Command::SetReplicaState {
+            collection: "a".into(),
+            generation: 1,
+            shard: 0,
+            node,
+            state: ReplicaState::Dead,
+            if_primary: None,
+            expect: Some(ReplicaState::Active),
+            unless_last_active: true,
+        };
+        // Two nodes stopping at once: the first steps out, the second has to stay.
+        assert_eq!(m.apply(2, &step_down(1)), Outcome::Done);
+        assert!(matches!(m.apply(3, &step_down(2)), Outcome::Rejected(why) if why.contains("last Active")));
+        let shard = &m.collections["a"].shards[&0];
+        assert_eq!(shard.active(), vec![2]);
+        assert_eq!(shard.primary, Some(2));
     }
 
     #[test]

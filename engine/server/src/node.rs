@@ -85,6 +85,19 @@ async fn start_cluster(
     Ok((distributed, p2p_addr, served))
 }
 
+/// How long a stop waits for the client requests in flight.
+const CLIENT_DRAIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Waits (up to [`CLIENT_DRAIN`]) for a client-facing service to finish its requests in flight,
+/// then cuts it off.
+async fn drain<T>(task: tokio::task::JoinHandle<T>, what: &str) {
+    let abort = task.abort_handle();
+    if tokio::time::timeout(CLIENT_DRAIN, task).await.is_err() {
+        tracing::warn!("{what} requests still running after {CLIENT_DRAIN:?}; cut off");
+        abort.abort();
+    }
+}
+
 /// Runs a node until `shutdown` resolves. The chosen addresses are logged as
 /// `listening rest=<addr> grpc=<addr>` (tests read this line when they ask for port 0).
 pub async fn run(
@@ -123,8 +136,11 @@ pub async fn run(
         other => anyhow::bail!("storage.snapshots_config.snapshots_storage: `local` or `s3`, not `{other}`"),
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Other nodes are served until this one has stepped out of the write path (after the
+    // client-facing services stopped).
+    let (p2p_stop_tx, p2p_stop_rx) = tokio::sync::watch::channel(false);
     let cluster = match settings.cluster.enabled {
-        true => Some(start_cluster(&settings, Arc::clone(&catalog), stop_rx.clone()).await?),
+        true => Some(start_cluster(&settings, Arc::clone(&catalog), p2p_stop_rx).await?),
         false => None,
     };
     if let Some((d, _, _)) = &cluster {
@@ -168,11 +184,17 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = rest_task.await;
-    let _ = grpc_task.await;
+    // Requests in flight finish (bounded: a client that never reads its answer does not hold
+    // the stop up).
+    drain(rest_task, "REST").await;
+    drain(grpc_task, "gRPC").await;
+    tracing::info!("client-facing services stopped");
     if let Some((d, _, served)) = cluster {
+        d.step_down().await;
+        let _ = p2p_stop_tx.send(true);
         d.node().shutdown().await;
         let _ = served.await;
+        tracing::info!("raft and node-to-node services stopped");
         // Only once every write is checkpointed: a saved position never runs ahead of the data.
         tokio::task::spawn_blocking(move || catalog.close())
             .await?

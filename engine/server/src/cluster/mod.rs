@@ -19,6 +19,7 @@ pub mod replica;
 pub mod restore;
 pub mod service;
 pub mod shard_keys;
+pub mod shutdown;
 pub mod snapshot_transfer;
 pub mod status;
 pub mod takeover;
@@ -72,6 +73,9 @@ pub struct Distributed {
     journals: Arc<journal::Journals>,
     /// Deadline of a request to another node (`cluster.grpc_timeout_ms`).
     call_timeout: std::time::Duration,
+    /// Set when a clean stop begins: the replicas it steps out of are not recovered here (their
+    /// data and position are kept for the catch-up after the restart).
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Distributed {
@@ -94,6 +98,7 @@ impl Distributed {
             primaries: Arc::default(),
             journals: Arc::new(journal::Journals::new(window_bytes)),
             call_timeout,
+            stopping: Arc::default(),
         };
         d.load_positions();
         // Transfer archives left by an earlier run are of transfers that ended with it.
@@ -324,6 +329,7 @@ impl Distributed {
             state: change.to,
             if_primary: change.if_primary,
             expect: change.expect,
+            unless_last_active: false,
         };
         match self.node.propose_at(cmd).await {
             Ok((quiver_cluster::Outcome::Rejected(why), _)) => Err(ApiError::Unavailable(why)),

@@ -65,6 +65,7 @@ async fn once(
             state: ReplicaState::Dead,
             if_primary: None,
             expect: Some(ReplicaState::Active),
+            unless_last_active: false,
         };
         if let Err(e) = node.propose(cmd).await {
             tracing::warn!("marking a lost replica Dead: {e}; will retry");

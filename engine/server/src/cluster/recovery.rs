@@ -64,6 +64,9 @@ impl Distributed {
     /// One recovery task per Dead local replica that has none running, and per Partial one with
     /// none running (left so by a crash or a lost answer mid-recovery).
     fn heal(&self) {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         self.check_takeovers();
         let me = self.node.id();
         for (name, c) in self.node.metadata().collections {

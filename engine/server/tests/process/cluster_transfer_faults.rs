@@ -1,7 +1,9 @@
 //! Shard copies interrupted while writes go on, on a cluster of processes on 127.0.0.1: a copy
 //! aborted mid-way and started again, and a receiving node killed with SIGKILL mid-copy and
 //! restarted. Each time the copy must end Active and identical to the primary, and every write
-//! acknowledged during it must be there, read at consistency=all through every node. A copy by
+//! acknowledged during it must be there, read at consistency=all through every node; a recorded
+//! history of writes and consistency=all reads through every node meanwhile must hold
+//! ([`common::history`]). A copy by
 //! snapshot (Qdrant's `method: snapshot`) under writes must end the same way, with the
 //! primary's indexed segments and no archive left behind, also when its receiver is killed in
 //! the middle of it. A replica back from a clean restart
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cluster::{all_active, node_with, point, settle, shard0};
+use common::history::Workload;
 use common::{Rest, Server};
 use serde_json::json;
 
@@ -163,6 +166,7 @@ async fn a_copy_aborted_mid_way_and_started_again_ends_identical() {
     let s = setup().await;
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(s.rests[1].clone(), Arc::clone(&stop));
+    let load = Workload::start("c", &s.rests);
     replicate(&s.rests[0], s.holder, s.to).await;
     copying(&s.rests[0], s.to).await;
     let abort = json!({"abort_transfer": {"shard_id": 0, "to_peer_id": s.to}});
@@ -175,7 +179,9 @@ async fn a_copy_aborted_mid_way_and_started_again_ends_identical() {
     assert_eq!(layout["local_shards"], json!([]), "{layout}");
     replicate(&s.rests[1], s.holder, s.to).await;
     all_active(&s.rests[0], &BTreeSet::from([s.holder, s.to])).await;
+    let history = load.stop().await;
     stop_and_check(&s, stop, w).await;
+    history.check(&s.rests, 2).await;
     drop(s.servers);
 }
 
@@ -185,22 +191,27 @@ async fn a_receiver_killed_mid_copy_restarts_and_finishes_identical() {
     let writer_index = (0..3).find(|&i| i != s.to_index).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(s.rests[writer_index].clone(), Arc::clone(&stop));
+    let load = Workload::start("c", &s.rests);
     replicate(&s.rests[writer_index], s.holder, s.to).await;
     copying(&s.rests[writer_index], s.to).await;
     let victim = s.servers.remove(s.to_index);
     let storage = victim.storage.clone();
     victim.kill9();
+    load.set_node(s.to_index, None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Back on its own data: it recovers the copy by itself.
     let peer_uri = s.servers[0].p2p_uri();
     let back = node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
     s.rests[s.to_index] = Rest::new(&back);
+    load.set_node(s.to_index, Some(s.rests[s.to_index].clone()));
     all_active(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    let history = load.stop().await;
     stop.store(true, Ordering::Relaxed);
     let acked = w.await.unwrap();
     assert!(!acked.is_empty());
     settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
     all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    history.check(&s.rests, 2).await;
     drop((s.servers, back));
 }
 
@@ -214,6 +225,7 @@ async fn a_receiver_killed_during_a_snapshot_copy_restarts_and_finishes_identica
     let writer_index = (0..3).find(|&i| i != s.to_index).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(s.rests[writer_index].clone(), Arc::clone(&stop));
+    let load = Workload::start("c", &s.rests);
     let op = json!({"replicate_shard": {"shard_id": 0, "from_peer_id": s.holder, "to_peer_id": s.to, "method": "snapshot"}});
     s.rests[writer_index]
         .ok("POST", "/collections/c/cluster", Some(op))
@@ -225,17 +237,21 @@ async fn a_receiver_killed_during_a_snapshot_copy_restarts_and_finishes_identica
     // on its way.
     let mid_download = !transfer_files(&storage).is_empty();
     victim.kill9();
+    load.set_node(s.to_index, None);
     eprintln!("killed the receiver of a snapshot copy (an archive in its transfer folder: {mid_download})");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let peer_uri = s.servers[0].p2p_uri();
     let back = node_with(&storage, Some(&peer_uri), &[("QUIVER_LOG", "info,openraft=warn")]);
     s.rests[s.to_index] = Rest::new(&back);
+    load.set_node(s.to_index, Some(s.rests[s.to_index].clone()));
     all_active(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
+    let history = load.stop().await;
     stop.store(true, Ordering::Relaxed);
     let acked = w.await.unwrap();
     assert!(!acked.is_empty());
     settle(&s.rests[writer_index], &BTreeSet::from([s.holder, s.to])).await;
     all_present(&s.rests.iter().collect::<Vec<_>>(), &acked).await;
+    history.check(&s.rests, 2).await;
     for server in s.servers.iter().chain([&back]) {
         assert_eq!(
             transfer_files(&server.storage),
@@ -320,8 +336,8 @@ async fn a_copy_by_snapshot_under_writes_ends_identical_and_indexed() {
     drop(s.servers);
 }
 
-/// Copies a replica to `to`, stops its node cleanly while a writer goes on (the primary marks
-/// the replica Dead), restarts it and waits until it is back, Active and identical, with every
+/// Copies a replica to `to`, stops its node cleanly while a writer goes on (it steps out of the
+/// write path: Dead), restarts it and waits until it is back, Active and identical, with every
 /// acknowledged write readable through every node. Returns the restarted node's log.
 async fn restart_under_writes(env: &[(&str, &str)]) -> String {
     let mut s = setup_with(env).await;
@@ -331,11 +347,13 @@ async fn restart_under_writes(env: &[(&str, &str)]) -> String {
     let writer_index = (0..3).find(|&i| i != s.to_index).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let w = writer(s.rests[writer_index].clone(), Arc::clone(&stop));
+    let load = Workload::start("c", &s.rests);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let receiver = s.servers.remove(s.to_index);
     let storage = receiver.storage.clone();
     assert!(receiver.stop(), "clean stop");
-    // Writes it misses; the first one marks it Dead.
+    load.set_node(s.to_index, None);
+    // It steps out of the write path as it stops (Dead), and misses the writes that follow.
     let started = Instant::now();
     loop {
         let now = shard0(&s.rests[writer_index]).await;
@@ -351,10 +369,13 @@ async fn restart_under_writes(env: &[(&str, &str)]) -> String {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let back = node_with(&storage, Some(&s.servers[0].p2p_uri()), env);
     s.rests[s.to_index] = Rest::new(&back);
+    load.set_node(s.to_index, Some(s.rests[s.to_index].clone()));
     all_active(&s.rests[writer_index], &both).await;
     // Writes go on after it is back, too.
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = load.stop().await;
     stop_and_check(&s, stop, w).await;
+    history.check(&s.rests, 2).await;
     let log = back.log();
     drop((s.servers, back));
     log

@@ -9,6 +9,7 @@ mod common;
 
 mod cluster;
 mod cluster_admin;
+mod cluster_kills;
 mod cluster_partition;
 mod cluster_routing;
 mod cluster_snapshots;

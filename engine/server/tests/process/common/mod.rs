@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod cluster;
+pub mod history;
 pub mod partition;
 
 use std::io::{BufRead, BufReader};
@@ -126,12 +127,16 @@ impl Server {
         let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
         for _ in 0..200 {
             if let Ok(Some(status)) = c.try_wait() {
+                if !status.success() {
+                    eprintln!("stopped with {status}; its log:\n{}", self.log());
+                }
                 return status.success();
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = c.kill();
         let _ = c.wait();
+        eprintln!("did not stop within 10 s of SIGTERM; its log:\n{}", self.log());
         false
     }
 
