@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use quiver_types::{ShardId, ShardKey};
+use quiver_types::{ShardId, ShardKey, ShardKeySelector};
 
 use crate::types::NodeId;
 
@@ -472,11 +472,12 @@ impl CollectionMeta {
             .collect()
     }
 
-    /// The shards a request about `keys` covers: every shard when `None`, else the shards of
-    /// each key (in key order, then id order); an error names a key that does not exist, or
-    /// keys given to a collection without custom sharding.
-    pub fn shards_for(&self, keys: Option<&[ShardKey]>) -> Result<Vec<Vec<ShardId>>, String> {
-        let Some(keys) = keys else {
+    /// The shards a request about `selector` covers: every shard when `None`, else the shards of
+    /// each key (in key order, then id order), or with a fallback those of the one key while it
+    /// exists and else the fallback's; an error names a key that does not exist, or keys given to
+    /// a collection without custom sharding.
+    pub fn shards_for(&self, selector: Option<&ShardKeySelector>) -> Result<Vec<Vec<ShardId>>, String> {
+        let Some(selector) = selector else {
             return Ok(vec![self.shards.keys().copied().collect()]);
         };
         if !self.sharded_by_key {
@@ -484,7 +485,22 @@ impl CollectionMeta {
                 "shard_key: the collection is not sharded by shard key (sharding_method is auto)".into(),
             );
         }
-        keys.iter()
+        if let (Some(fallback), [target]) = (&selector.fallback, selector.keys.as_slice()) {
+            let ids = self.shards_of_key(target);
+            if !ids.is_empty() {
+                return Ok(vec![ids]);
+            }
+            let ids = self.shards_of_key(fallback);
+            if ids.is_empty() {
+                return Err(format!(
+                    "shard_key.fallback: neither {target} nor the fallback {fallback} exists"
+                ));
+            }
+            return Ok(vec![ids]);
+        }
+        selector
+            .keys
+            .iter()
             .map(|k| {
                 let ids = self.shards_of_key(k);
                 if ids.is_empty() {
@@ -838,15 +854,31 @@ mod tests {
         assert_eq!(c.shards_of_key(&acme), vec![0, 1]);
         assert_eq!(c.shards_of_key(&seven), vec![2]);
         assert_eq!(c.shard_keys(), vec![seven.clone(), acme.clone()]);
+        let only = |k: &ShardKey| ShardKeySelector::from(vec![k.clone()]);
+        assert_eq!(c.shards_for(Some(&only(&seven))).unwrap(), vec![vec![2]]);
+        assert_eq!(c.shards_for(None).unwrap(), vec![vec![0, 1, 2]]);
+        let nope = ShardKey::Keyword("nope".into());
+        assert!(c.shards_for(Some(&only(&nope))).unwrap_err().contains("nope"));
+        // With a fallback: the key while it exists, the fallback until then.
+        let with_fallback = |k: &ShardKey, f: &ShardKey| ShardKeySelector {
+            keys: vec![k.clone()],
+            fallback: Some(f.clone()),
+        };
         assert_eq!(
-            c.shards_for(Some(std::slice::from_ref(&seven))).unwrap(),
+            c.shards_for(Some(&with_fallback(&seven, &acme))).unwrap(),
             vec![vec![2]]
         );
-        assert_eq!(c.shards_for(None).unwrap(), vec![vec![0, 1, 2]]);
-        assert!(c
-            .shards_for(Some(&[ShardKey::Keyword("nope".into())]))
-            .unwrap_err()
-            .contains("nope"));
+        assert_eq!(
+            c.shards_for(Some(&with_fallback(&nope, &acme))).unwrap(),
+            vec![vec![0, 1]]
+        );
+        let neither = c
+            .shards_for(Some(&with_fallback(&nope, &ShardKey::Number(99))))
+            .unwrap_err();
+        assert!(
+            neither.contains("fallback") && neither.contains("99"),
+            "{neither}"
+        );
         let delete = |key: &ShardKey| Command::DeleteShardKey {
             collection: "t".into(),
             generation: 1,
@@ -869,7 +901,7 @@ mod tests {
             placement: vec![vec![1]],
         };
         assert!(matches!(m.apply(10, &auto_key), Outcome::Rejected(_)));
-        assert!(m.collections["a"].shards_for(Some(&[acme])).is_err());
+        assert!(m.collections["a"].shards_for(Some(&vec![acme].into())).is_err());
     }
 
     #[test]

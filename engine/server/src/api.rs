@@ -13,8 +13,8 @@ use quiver_collection::{
     UpdateResult,
 };
 use quiver_types::{
-    Filter, PointId, QueryRequest, ReadOptions, Record, ScoredPoint, ShardKey, UpdateOperation, WithPayload,
-    WithVector,
+    Filter, PointId, QueryRequest, ReadOptions, Record, ScoredPoint, ShardKey, ShardKeySelector,
+    UpdateOperation, WithPayload, WithVector,
 };
 
 use crate::error::{ApiError, ApiResult};
@@ -205,7 +205,7 @@ impl Api {
     }
 
     /// Refuses shard keys on a single node (see [`Api::no_keys_here`]).
-    async fn single_node_keys(&self, name: &str, keys: &Option<Vec<ShardKey>>) -> ApiResult<()> {
+    async fn single_node_keys(&self, name: &str, keys: &Option<ShardKeySelector>) -> ApiResult<()> {
         match keys {
             Some(_) => Err(self.no_keys_here(name).await),
             None => Ok(()),
@@ -418,7 +418,7 @@ impl Api {
         name: String,
         op: UpdateOperation,
         wait: bool,
-        keys: Option<Vec<ShardKey>>,
+        keys: Option<ShardKeySelector>,
     ) -> ApiResult<UpdateResult> {
         if let Some(d) = &self.cluster {
             return d.update(name, op, wait, keys).await;
@@ -433,7 +433,7 @@ impl Api {
     pub async fn update_batch(
         &self,
         name: String,
-        ops: Vec<(UpdateOperation, Option<Vec<ShardKey>>)>,
+        ops: Vec<(UpdateOperation, Option<ShardKeySelector>)>,
         wait: bool,
     ) -> ApiResult<Vec<UpdateResult>> {
         if let Some(d) = &self.cluster {

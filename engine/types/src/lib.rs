@@ -23,7 +23,7 @@ pub use json_path::{JsonPath, PathStep};
 pub use operation::{PointRecord, PointSelector, UpdateOperation};
 pub use point_id::PointId;
 pub use query::{Fusion, Prefetch, Query, QueryRequest, VectorInput};
-pub use routing::{ReadConsistency, ReadOptions, ShardKey};
+pub use routing::{ReadConsistency, ReadOptions, ShardKey, ShardKeySelector};
 pub use search::{
     OrderBy, QuantizationParams, Record, ScoredPoint, SearchParams, SearchRequest, WithPayload, WithVector,
 };

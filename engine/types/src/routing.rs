@@ -62,12 +62,27 @@ impl ReadConsistency {
     }
 }
 
+/// The shard keys a request names: `keys`, or, with a `fallback`, the one key in `keys` while it
+/// exists and `fallback` until then (Qdrant's tiered multitenancy: a tenant lives in a shared
+/// key until it is given shards of its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardKeySelector {
+    pub keys: Vec<ShardKey>,
+    pub fallback: Option<ShardKey>,
+}
+
+impl From<Vec<ShardKey>> for ShardKeySelector {
+    fn from(keys: Vec<ShardKey>) -> Self {
+        ShardKeySelector { keys, fallback: None }
+    }
+}
+
 /// How a read is routed: which shard keys it covers (all shards when `None`) and how many
 /// replicas of each shard must answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReadOptions {
     pub consistency: ReadConsistency,
-    pub shard_keys: Option<Vec<ShardKey>>,
+    pub shard_keys: Option<ShardKeySelector>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use quiver_cluster::metadata::{place, CollectionMeta, ReplicaState, TransferMethod};
 use quiver_cluster::{Command, NodeId, Outcome};
 use quiver_collection::{route, CollectionConfig, CollectionInfo, UpdateResult};
-use quiver_types::{ReadOptions, ShardId, ShardKey, UpdateOperation};
+use quiver_types::{ReadOptions, ShardId, ShardKey, ShardKeySelector, UpdateOperation};
 
 use super::service::CallError;
 use super::wire::{ShardReply, ShardRequest, Target};
@@ -235,7 +235,7 @@ impl Distributed {
         name: String,
         op: UpdateOperation,
         wait: bool,
-        keys: Option<Vec<ShardKey>>,
+        keys: Option<ShardKeySelector>,
     ) -> ApiResult<UpdateResult> {
         let (meta, target) = self.target(&name).await?;
         let local = self.catalog.get(&target.collection)?;
@@ -246,7 +246,7 @@ impl Distributed {
                 target.collection
             )));
         }
-        let groups = meta.shards_for(keys.as_deref()).map_err(ApiError::InvalidInput)?;
+        let groups = meta.shards_for(keys.as_ref()).map_err(ApiError::InvalidInput)?;
         let mut parts: Vec<(ShardId, UpdateOperation)> = Vec::new();
         for group in groups {
             let n = group.len() as u32;

@@ -45,7 +45,7 @@ impl Distributed {
             target.read_index = index;
         }
         let shards = meta
-            .shards_for(opts.shard_keys.as_deref())
+            .shards_for(opts.shard_keys.as_ref())
             .map_err(ApiError::InvalidInput)?
             .concat();
         Ok((meta, target, shards))
@@ -324,7 +324,7 @@ impl Distributed {
         let (meta, target, _) = self.read_target(&name, &opts).await?;
         // Each id's shard within every shard-key group the read covers.
         let groups = meta
-            .shards_for(opts.shard_keys.as_deref())
+            .shards_for(opts.shard_keys.as_ref())
             .map_err(ApiError::InvalidInput)?;
         let homes = |id: &PointId| -> Vec<ShardId> {
             groups

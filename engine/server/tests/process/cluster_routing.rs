@@ -164,6 +164,42 @@ async fn shard_keys_route_writes_and_reads_and_consistency_levels_read_every_rep
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("consistency"), "{body}");
 
+    // A selector with a fallback (tiered multitenancy): the target key while it exists, the
+    // fallback until then, for writes and reads alike.
+    let tiered = json!({"target": "initech", "fallback": "acme"});
+    assert_eq!(write_keyed(&rests[1], 200..205, tiered.clone()).await.0, 200);
+    assert_eq!(count(&rests[2], "", json!({"shard_key": "acme"})).await, 55);
+    assert_eq!(
+        count(&rests[0], "", json!({"shard_key": tiered.clone()})).await,
+        55
+    );
+    rests[0]
+        .ok(
+            "PUT",
+            "/collections/t/shards",
+            Some(json!({"shard_key": "initech"})),
+        )
+        .await;
+    for r in &rests {
+        assert_eq!(count(r, "", json!({"shard_key": tiered.clone()})).await, 0);
+    }
+    assert_eq!(write_keyed(&rests[2], 300..303, tiered.clone()).await.0, 200);
+    assert_eq!(
+        count(&rests[1], "", json!({"shard_key": tiered.clone()})).await,
+        3
+    );
+    assert_eq!(count(&rests[1], "", json!({"shard_key": "acme"})).await, 55);
+    let (status, body) = write_keyed(&rests[0], 0..1, json!({"target": "x", "fallback": "y"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("fallback"), "{body}");
+    rests[1]
+        .ok(
+            "POST",
+            "/collections/t/shards/delete",
+            Some(json!({"shard_key": "initech"})),
+        )
+        .await;
+
     // Deleting a key drops its shards and their points everywhere.
     rests[2]
         .ok(

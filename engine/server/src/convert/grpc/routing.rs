@@ -1,35 +1,44 @@
 //! Where a gRPC request goes: `shard_key_selector` (custom sharding) and `read_consistency`.
 
 use qdrant_client::qdrant as pb;
-use quiver_types::{ReadConsistency, ReadOptions, ShardKey};
+use quiver_types::{ReadConsistency, ReadOptions, ShardKey, ShardKeySelector};
 
 use super::{bad, index, join};
 use crate::error::ApiResult;
 
-/// The shard keys a selector names (`None` when there is no selector).
-pub fn shard_keys(selector: &Option<pb::ShardKeySelector>, path: &str) -> ApiResult<Option<Vec<ShardKey>>> {
+/// The shard keys a selector names (`None` when there is no selector); with a `fallback`,
+/// exactly one key.
+pub fn shard_keys(
+    selector: &Option<pb::ShardKeySelector>,
+    path: &str,
+) -> ApiResult<Option<ShardKeySelector>> {
     let Some(sel) = selector else {
         return Ok(None);
     };
     let path = join(path, "shard_key_selector");
-    if sel.fallback.is_some() {
-        return Err(bad(
-            &join(&path, "fallback"),
-            "a fallback shard key is not supported; name the keys to use",
-        ));
-    }
     if sel.shard_keys.is_empty() {
         return Err(bad(
             &join(&path, "shard_keys"),
             "an empty selector selects no shard",
         ));
     }
-    sel.shard_keys
+    let keys = sel
+        .shard_keys
         .iter()
         .enumerate()
         .map(|(i, k)| shard_key(k, &index(&join(&path, "shard_keys"), i)))
-        .collect::<ApiResult<Vec<_>>>()
-        .map(Some)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let fallback = match &sel.fallback {
+        None => None,
+        Some(_) if keys.len() != 1 => {
+            return Err(bad(
+                &join(&path, "shard_keys"),
+                "a selector with a fallback names exactly one shard key",
+            ))
+        }
+        Some(f) => Some(shard_key(f, &join(&path, "fallback"))?),
+    };
+    Ok(Some(ShardKeySelector { keys, fallback }))
 }
 
 /// One shard key.
@@ -143,8 +152,22 @@ mod tests {
         });
         assert_eq!(
             shard_keys(&sel, "").unwrap(),
-            Some(vec![ShardKey::Keyword("a".into()), ShardKey::Number(4)])
+            Some(vec![ShardKey::Keyword("a".into()), ShardKey::Number(4)].into())
         );
+        let tiered = Some(pb::ShardKeySelector {
+            shard_keys: vec![keyword("big")],
+            fallback: Some(keyword("shared")),
+        });
+        assert_eq!(
+            shard_keys(&tiered, "").unwrap().unwrap().fallback,
+            Some(ShardKey::Keyword("shared".into()))
+        );
+        let two_with_fallback = Some(pb::ShardKeySelector {
+            shard_keys: vec![keyword("a"), keyword("b")],
+            fallback: Some(keyword("shared")),
+        });
+        let e = shard_keys(&two_with_fallback, "").unwrap_err().to_string();
+        assert!(e.contains("shard_key_selector.shard_keys"), "{e}");
         let empty_key = Some(pb::ShardKeySelector {
             shard_keys: vec![pb::ShardKey::default()],
             fallback: None,

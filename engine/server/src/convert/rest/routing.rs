@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use quiver_types::{ReadConsistency, ReadOptions, ShardKey};
+use quiver_types::{ReadConsistency, ReadOptions, ShardKey, ShardKeySelector};
 use serde_json::Value;
 
 use super::json::{bad, field, join};
@@ -24,8 +24,9 @@ pub fn shard_key(v: &Value, path: &str) -> ApiResult<ShardKey> {
     }
 }
 
-/// `shard_key` of `body`: one key or a list of keys (`None` when absent).
-pub fn shard_keys(body: &Value, path: &str) -> ApiResult<Option<Vec<ShardKey>>> {
+/// `shard_key` of `body`: one key, a list of keys, or `{"target": key, "fallback": key}`
+/// (`None` when absent).
+pub fn shard_keys(body: &Value, path: &str) -> ApiResult<Option<ShardKeySelector>> {
     let path = join(path, "shard_key");
     let Some(v) = field(body, "shard_key") else {
         return Ok(None);
@@ -36,18 +37,31 @@ pub fn shard_keys(body: &Value, path: &str) -> ApiResult<Option<Vec<ShardKey>>> 
             .enumerate()
             .map(|(i, k)| shard_key(k, &super::json::index(&path, i)))
             .collect::<ApiResult<Vec<_>>>()?,
-        Value::Object(_) => {
-            return Err(bad(
-                &path,
-                "a shard key selector with `fallback` is not supported; give a key or a list of keys",
-            ))
+        Value::Object(m) => {
+            let part = |name: &str| {
+                let at = join(&path, name);
+                match m.get(name) {
+                    Some(v) => shard_key(v, &at),
+                    None => Err(bad(&at, "is required with a fallback selector")),
+                }
+            };
+            if let Some(other) = m.keys().find(|k| *k != "target" && *k != "fallback") {
+                return Err(bad(
+                    &join(&path, other),
+                    "unknown field; a fallback selector has `target` and `fallback`",
+                ));
+            }
+            return Ok(Some(ShardKeySelector {
+                keys: vec![part("target")?],
+                fallback: Some(part("fallback")?),
+            }));
         }
         one => vec![shard_key(one, &path)?],
     };
     if keys.is_empty() {
         return Err(bad(&path, "an empty list of shard keys selects no shard"));
     }
-    Ok(Some(keys))
+    Ok(Some(keys.into()))
 }
 
 /// The `consistency` query parameter: a number of replicas, `majority`, `quorum` or `all`.
@@ -87,16 +101,30 @@ mod tests {
         assert_eq!(shard_keys(&json!({}), "").unwrap(), None);
         assert_eq!(
             shard_keys(&json!({"shard_key": "acme"}), "").unwrap(),
-            Some(vec![ShardKey::Keyword("acme".into())])
+            Some(vec![ShardKey::Keyword("acme".into())].into())
         );
         assert_eq!(
             shard_keys(&json!({"shard_key": ["a", 3]}), "").unwrap(),
-            Some(vec![ShardKey::Keyword("a".into()), ShardKey::Number(3)])
+            Some(vec![ShardKey::Keyword("a".into()), ShardKey::Number(3)].into())
         );
         let e = shard_keys(&json!({"shard_key": ["a", -1]}), "searches[2]").unwrap_err();
         assert!(e.to_string().contains("searches[2].shard_key[1]"), "{e}");
         assert!(shard_keys(&json!({"shard_key": []}), "").is_err());
-        assert!(shard_keys(&json!({"shard_key": {"fallback": "a"}}), "").is_err());
+        let e = shard_keys(&json!({"shard_key": {"fallback": "a"}}), "").unwrap_err();
+        assert!(e.to_string().contains("shard_key.target"), "{e}");
+        let e = shard_keys(
+            &json!({"shard_key": {"target": "a", "fallback": "b", "x": 1}}),
+            "",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("shard_key.x"), "{e}");
+        assert_eq!(
+            shard_keys(&json!({"shard_key": {"target": "big", "fallback": "shared"}}), "").unwrap(),
+            Some(ShardKeySelector {
+                keys: vec![ShardKey::Keyword("big".into())],
+                fallback: Some(ShardKey::Keyword("shared".into())),
+            })
+        );
     }
 
     #[test]
