@@ -305,6 +305,7 @@ impl Collection {
         // The shards stored here: every one on a single node, this node's share in a cluster
         // (with custom sharding, ids beyond shard_number).
         crate::shard_snapshot::restore_replaced(&dir.join("shards"))?;
+        crate::shard_snapshot::remove_unpacked_leftovers(dir)?;
         let mut shard_ids: Vec<ShardId> = std::fs::read_dir(dir.join("shards"))
             .map(|entries| {
                 entries

@@ -18,6 +18,9 @@ use crate::snapshot::{archive_name, unpack_snapshot, write_archive, SnapshotDesc
 /// The prefix of the folder that holds a shard's old files while its replacement moves in.
 const OLD: &str = ".replaced-";
 
+/// The prefix of the folder a shard archive is unpacked into beside the collection's files.
+const UNPACKING: &str = ".recovering-shard-";
+
 /// A shard unpacked from an archive and checked, not yet installed; its folder is removed when
 /// it is dropped (after the install moved the shard out of it, or unused).
 #[derive(Debug)]
@@ -77,9 +80,7 @@ impl Collection {
     /// beside the collection without touching any shard, so a caller can install it later in
     /// a short critical section.
     pub fn prepare_shard_snapshot(&self, archive: &Path, checksum: Option<&str>) -> Result<PreparedShard> {
-        let tmp = self
-            .dir()
-            .join(format!(".recovering-shard-{}", uuid::Uuid::new_v4()));
+        let tmp = self.dir().join(format!("{UNPACKING}{}", uuid::Uuid::new_v4()));
         let prepared = unpack_snapshot(archive, &tmp, checksum).and_then(|()| self.prepared_shard(&tmp));
         match prepared {
             Ok(source) => Ok(PreparedShard { tmp, source }),
@@ -169,6 +170,20 @@ impl Collection {
                 ))
             })
     }
+}
+
+/// Removes the archives a crash left half unpacked beside a collection's files.
+pub(crate) fn remove_unpacked_leftovers(collection_dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(collection_dir) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry.file_name().to_string_lossy().starts_with(UNPACKING) {
+            tracing::info!(path = %entry.path().display(), "removing a half-unpacked shard snapshot");
+            std::fs::remove_dir_all(entry.path()).map_err(io_err(&entry.path()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Rolls back a shard swap cut short by a crash: a shard folder missing beside its old files

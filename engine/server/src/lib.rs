@@ -7,11 +7,13 @@
 //! - [`grpc`], [`rest`]: the two surfaces.
 //! - [`snapshot_store`]: snapshots kept on an S3-compatible object store.
 //! - [`node`]: wiring and lifecycle of one server process.
+//! - [`failpoint`]: deliberate crashes at named points, for fault tests.
 
 pub mod api;
 pub mod cluster;
 pub mod convert;
 pub mod error;
+pub mod failpoint;
 pub mod grpc;
 pub mod node;
 pub mod rest;

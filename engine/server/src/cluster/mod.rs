@@ -101,6 +101,7 @@ impl Distributed {
             stopping: Arc::default(),
         };
         d.load_positions();
+        d.finish_interrupted_restores();
         // Transfer archives left by an earlier run are of transfers that ended with it.
         snapshot_transfer::clear_dir(&d.transfer_dir());
         d.spawn_healer();

@@ -76,6 +76,11 @@ impl Distributed {
                 raft.last_applied.unwrap_or(0)
             ));
         }
+        for (collection, shard) in self.unfinished_restores() {
+            not_ready.push(format!(
+                "the recovery of shard {shard} of `{collection}` from a snapshot is being finished"
+            ));
+        }
         for r in &replicas {
             if r.state != ReplicaState::Active {
                 not_ready.push(format!(

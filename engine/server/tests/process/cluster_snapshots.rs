@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::cluster::{node, point};
+use common::cluster::{node, node_with, point};
 use common::Rest;
 use serde_json::{json, Value};
 
@@ -209,4 +209,75 @@ async fn shards_are_snapshotted_per_node_and_restored_into_a_new_collection() {
         "the other shard kept its later writes"
     );
     drop((a, b, c));
+}
+
+/// A node that dies between installing a shard snapshot and changing the replica states (a
+/// deliberate crash at that point) finishes the recovery when it starts again: with
+/// `priority: snapshot` every replica ends with the snapshot's data, with `replica` every
+/// replica ends with the others' data. Never does the restored replica stay Active beside
+/// replicas holding something else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_during_a_shard_snapshot_recovery_finishes_it_when_it_restarts() {
+    let crash = [("QUIVER_FAILPOINTS", "restore.after_swap")];
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let first = node_with(dirs[0].path(), None, &crash);
+    let bootstrap = first.p2p_uri();
+    let mut servers = vec![
+        first,
+        node_with(dirs[1].path(), Some(&bootstrap), &crash),
+        node_with(dirs[2].path(), Some(&bootstrap), &crash),
+    ];
+    let mut rests: Vec<Rest> = servers.iter().map(Rest::new).collect();
+    let mut ids = Vec::new();
+    for r in &rests {
+        ids.push(r.ok("GET", "/cluster", None).await["peer_id"].as_u64().unwrap());
+    }
+    let config =
+        json!({"vectors": {"size": 4, "distance": "Cosine"}, "shard_number": 1, "replication_factor": 2});
+    rests[0].ok("PUT", "/collections/c", Some(config)).await;
+    let write = |rest: Rest, ids: std::ops::Range<u64>| async move {
+        let body = json!({"points": ids.map(point).collect::<Vec<_>>()});
+        rest.ok("PUT", "/collections/c/points?wait=true", Some(body))
+            .await;
+    };
+    write(rests[1].clone(), 0..100).await;
+    let r = holders(&rests[0], "c", &ids).await[&0];
+    let other = (r + 1) % 3;
+    let d = rests[r]
+        .ok("POST", "/collections/c/shards/0/snapshots", None)
+        .await;
+    let file = dirs[r]
+        .path()
+        .join(format!("snapshots/c/shards/0/{}", d["name"].as_str().unwrap()));
+    let location = format!("file://{}", file.display());
+
+    for (priority, expected) in [("snapshot", 100u64), ("replica", 150)] {
+        // The live shard moves on past the snapshot.
+        write(rests[other].clone(), 100..150).await;
+        let body = json!({"location": location, "priority": priority});
+        let answer = rests[r]
+            .try_call("PUT", "/collections/c/shards/0/snapshots/recover", Some(body))
+            .await;
+        assert!(answer.is_none(), "the node died at the failpoint: {answer:?}");
+        let peer = servers[other].p2p_uri();
+        servers.remove(r).kill9();
+        servers.insert(r, node(dirs[r].path(), Some(&peer)));
+        rests[r] = Rest::new(&servers[r]);
+        let per_shard = settled(&rests[other], "c").await;
+        assert_eq!(per_shard[&0], expected, "priority {priority}: {per_shard:?}");
+        assert!(
+            servers[r].log().contains("was cut short; finishing it"),
+            "{}",
+            servers[r].log()
+        );
+        for rest in &rests {
+            assert_eq!(tags(rest, "c").await.len() as u64, expected, "through every node");
+        }
+        // Armed again for the next round.
+        servers.remove(r).kill9();
+        servers.insert(r, node_with(dirs[r].path(), Some(&peer), &crash));
+        rests[r] = Rest::new(&servers[r]);
+        settled(&rests[other], "c").await;
+    }
+    drop(servers);
 }
