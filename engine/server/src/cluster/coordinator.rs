@@ -219,11 +219,7 @@ impl Distributed {
         let meta = self.meta(name)?;
         let metadata = self.node.metadata();
         let name = metadata.aliases.get(name).map_or(name, String::as_str);
-        let target = Target {
-            collection: name.to_string(),
-            generation: meta.generation,
-            read_index: 0,
-        };
+        let target = Target::of(name, meta.generation);
         self.caught_up(meta.generation).await?;
         Ok((meta, target))
     }

@@ -259,12 +259,8 @@ struct Saved {
 }
 
 fn write_position(dir: &Path, saved: &Saved) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{POSITION_FILE}.tmp"));
     let bytes = serde_json::to_vec(saved).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, dir.join(POSITION_FILE))?;
-    std::fs::File::open(dir)?.sync_all()
+    quiver_cluster::fsio::write_atomic(&dir.join(POSITION_FILE), &bytes)
 }
 
 /// Roughly the memory a write takes (vectors dominate).

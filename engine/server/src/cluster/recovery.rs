@@ -80,11 +80,7 @@ impl Distributed {
                     continue;
                 }
                 let d = self.clone();
-                let target = Target {
-                    collection: name.clone(),
-                    generation: c.generation,
-                    read_index: 0,
-                };
+                let target = Target::of(name.clone(), c.generation);
                 tokio::spawn(async move {
                     let shard = key.2;
                     match d.recover(&target, shard).await {

@@ -44,10 +44,7 @@ impl Distributed {
                 "the replica of shard {shard} on node {me} is being copied from its primary; try again when it is Active"
             )));
         }
-        let others_active = s
-            .replicas
-            .iter()
-            .any(|(n, r)| *n != me && r.state == ReplicaState::Active);
+        let others_active = s.active().iter().any(|&n| n != me);
         let then = match priority {
             SnapshotPriority::NoSync => None,
             SnapshotPriority::Replica if others_active => Some(AfterRestore::CopyAgain),
@@ -129,11 +126,7 @@ impl Distributed {
                     found.then
                 );
                 let d = self.clone();
-                let target = Target {
-                    collection: name.clone(),
-                    generation: c.generation,
-                    read_index: 0,
-                };
+                let target = Target::of(name.clone(), c.generation);
                 tokio::spawn(async move {
                     loop {
                         match d.after_restore(&target, shard, found.then).await {
@@ -231,16 +224,9 @@ fn mark_path(shard_dir: &Path, shard: ShardId) -> PathBuf {
 }
 
 fn write_mark(path: &Path, mark: &RestoreMark) -> ApiResult<()> {
-    let io = |e: std::io::Error| ApiError::Internal(format!("{}: {e}", path.display()));
     let bytes = serde_json::to_vec(mark).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io)?;
-    }
-    Ok(())
+    quiver_cluster::fsio::write_atomic(path, &bytes)
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))
 }
 
 fn read_mark(path: &Path) -> Option<RestoreMark> {

@@ -42,10 +42,7 @@ impl Distributed {
                     .replicas
                     .get(&me)
                     .is_some_and(|r| r.state == ReplicaState::Active);
-                let others_active = s
-                    .replicas
-                    .iter()
-                    .any(|(&n, r)| n != me && r.state == ReplicaState::Active);
+                let others_active = s.active().iter().any(|&n| n != me);
                 if !(mine_active && others_active) {
                     continue;
                 }

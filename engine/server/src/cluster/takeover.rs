@@ -25,11 +25,7 @@ impl Distributed {
                     continue;
                 }
                 let d = self.clone();
-                let target = Target {
-                    collection: name.clone(),
-                    generation: c.generation,
-                    read_index: 0,
-                };
+                let target = Target::of(name.clone(), c.generation);
                 tokio::spawn(async move {
                     match d.align_replicas(&target, shard).await {
                         Ok(0) => {}

@@ -23,6 +23,15 @@ pub struct Target {
 }
 
 impl Target {
+    /// Generation `generation` of `collection`, with no read barrier.
+    pub fn of(collection: impl Into<String>, generation: u64) -> Target {
+        Target {
+            collection: collection.into(),
+            generation,
+            read_index: 0,
+        }
+    }
+
     /// The raft index the receiver must have applied before it acts on the request.
     pub fn needs_index(&self) -> u64 {
         self.generation.max(self.read_index)
